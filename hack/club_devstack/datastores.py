@@ -1,0 +1,171 @@
+"""PostgreSQL, Redis and MinIO as local processes on free ports, each with a throwaway data folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from club_devstack import tools
+from club_devstack.procs import Process
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class PostgresInfo:
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def dsn(self, dbname: str = "postgres", *, user: str | None = None, password: str | None = None) -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=self.host,
+            port=self.port,
+            dbname=dbname,
+            user=user or self.user,
+            password=password if user else self.password,
+        )
+
+
+def _server_user() -> str | None:
+    """PostgreSQL refuses to run as root: then run it as Debian's `postgres` system user."""
+    return "postgres" if os.geteuid() == 0 else None
+
+
+def start_postgres(root: Path, logs: Path) -> tuple[Process, PostgresInfo]:
+    bindir = tools.postgres_bindir()
+    data = root / "postgres"
+    data.mkdir(mode=0o700)
+    user = _server_user()
+    password = secrets.token_urlsafe(24)
+    pwfile = root / "postgres.pw"
+    pwfile.write_text(password + "\n")
+    if user:
+        shutil.chown(data, user)
+        shutil.chown(pwfile, user)
+    subprocess.run(
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--pwfile",
+            str(pwfile),
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--no-instructions",
+        ],
+        check=True,
+        capture_output=True,
+        user=user,
+    )
+    pwfile.unlink()
+    port = tools.free_port()
+    proc = Process(
+        "postgres",
+        [
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(data),
+            "-c",
+            f"listen_addresses={LOOPBACK}",
+            # A test database needs no durability; these make it several times faster.
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=300",
+        ],
+        logs / "postgres.log",
+        user=user,
+    )
+    info = PostgresInfo(LOOPBACK, port, "postgres", password)
+
+    def accepts_connections() -> bool:
+        with psycopg.connect(info.dsn(), connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return True
+
+    proc.wait_ready(accepts_connections, timeout=60)
+    return proc, info
+
+
+@dataclass(frozen=True)
+class RedisInfo:
+    host: str
+    port: int
+    databases: int
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://{self.host}:{self.port}/{db}"
+
+
+def start_redis(root: Path, logs: Path) -> tuple[Process, RedisInfo]:
+    data = root / "redis"
+    data.mkdir()
+    port = tools.free_port()
+    info = RedisInfo(LOOPBACK, port, databases=256)
+    argv = [str(tools.system_binary("redis-server")), "--port", str(port), "--bind", LOOPBACK]
+    argv += ["--dir", str(data), "--save", "", "--appendonly", "no", "--databases", str(info.databases)]
+    proc = Process("redis", argv, logs / "redis.log")
+    proc.wait_ready(lambda: tools.port_open(port), timeout=30)
+    return proc, info
+
+
+@dataclass(frozen=True)
+class MinioInfo:
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+
+def start_minio(root: Path, logs: Path) -> tuple[Process, MinioInfo]:
+    data = root / "minio"
+    data.mkdir()
+    port, console = tools.free_port(), tools.free_port()
+    info = MinioInfo(f"http://{LOOPBACK}:{port}", "devstack-admin", secrets.token_urlsafe(24))
+    proc = Process(
+        "minio",
+        [
+            str(tools.go_binary("minio")),
+            "server",
+            str(data),
+            "--address",
+            f"{LOOPBACK}:{port}",
+            "--console-address",
+            f"{LOOPBACK}:{console}",
+            "--quiet",
+        ],
+        logs / "minio.log",
+        env={
+            "MINIO_ROOT_USER": info.access_key,
+            "MINIO_ROOT_PASSWORD": info.secret_key,
+            "MINIO_BROWSER": "off",
+            "MINIO_UPDATE": "off",
+            "HOME": str(root / "minio-home"),
+        },
+    )
+
+    def healthy() -> bool:
+        with urllib.request.urlopen(f"{info.endpoint}/minio/health/ready", timeout=2) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+
+    proc.wait_ready(healthy, timeout=60)
+    return proc, info

@@ -1,0 +1,231 @@
+"""A real Kubernetes control plane as local processes: etcd, kube-apiserver (TLS, RBAC, service
+account signing), kube-controller-manager, kube-scheduler, and kwok simulating the kubelets of
+fake nodes (two CPU nodes and one GPU node)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from club_devstack import nodes, pki, tools
+from club_devstack.datastores import LOOPBACK
+from club_devstack.procs import Process, wait_until
+
+SERVICE_CIDR = "10.96.0.0/16"
+
+
+@dataclass(frozen=True)
+class KubeInfo:
+    server: str
+    kubeconfig: Path
+    version: str
+
+
+def _kubeconfig(path: Path, server: str, ca: pki.KeyPair, client: pki.KeyPair, user: str) -> Path:
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "devstack", "cluster": {"server": server, "certificate-authority-data": b64(ca.cert_pem())}}
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate-data": b64(client.cert_pem()),
+                    "client-key-data": b64(client.key_pem()),
+                },
+            }
+        ],
+        "contexts": [{"name": "devstack", "context": {"cluster": "devstack", "user": user}}],
+        "current-context": "devstack",
+    }
+    # JSON is valid YAML, and every Kubernetes client reads it.
+    path.write_text(json.dumps(config, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+def start_control_plane(root: Path, logs: Path) -> tuple[list[Process], KubeInfo]:
+    """Start the control plane; return its processes (in start order) and how to reach it."""
+    procs: list[Process] = []
+    try:
+        info = _start(root, logs, procs)
+    except BaseException:
+        for proc in reversed(procs):
+            proc.stop()
+        raise
+    return procs, info
+
+
+def _start(root: Path, logs: Path, procs: list[Process]) -> KubeInfo:
+    certs = root / "pki"
+    ca = pki.Authority(certs)
+    api_port = tools.free_port()
+    server = f"https://{LOOPBACK}:{api_port}"
+    serving = ca.issue(
+        "apiserver",
+        "kube-apiserver",
+        server_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
+        server_ips=(LOOPBACK, "10.96.0.1"),
+    )
+    sa = pki.write_signing_key(certs, "service-account")
+    admin = _kubeconfig(root / "admin.kubeconfig", server, ca.pair, ca.issue("admin", "devstack-admin",
+                        organization="system:masters"), "admin")
+    cm = _kubeconfig(root / "controller-manager.kubeconfig", server, ca.pair,
+                     ca.issue("controller-manager", "system:kube-controller-manager"), "controller-manager")
+    sched = _kubeconfig(root / "scheduler.kubeconfig", server, ca.pair,
+                        ca.issue("scheduler", "system:kube-scheduler"), "scheduler")
+    kwok_cfg = _kubeconfig(root / "kwok.kubeconfig", server, ca.pair,
+                           ca.issue("kwok", "kwok", organization="system:masters"), "kwok")
+
+    etcd_port, etcd_peer = tools.free_port(), tools.free_port()
+    etcd_url = f"http://{LOOPBACK}:{etcd_port}"
+    etcd = Process(
+        "etcd",
+        [
+            str(tools.go_binary("etcd")),
+            "--name=devstack",
+            f"--data-dir={root / 'etcd'}",
+            f"--listen-client-urls={etcd_url}",
+            f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls=http://{LOOPBACK}:{etcd_peer}",
+            f"--initial-advertise-peer-urls=http://{LOOPBACK}:{etcd_peer}",
+            f"--initial-cluster=devstack=http://{LOOPBACK}:{etcd_peer}",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ],
+        logs / "etcd.log",
+    )
+    procs.append(etcd)
+    etcd.wait_ready(lambda: _http_ok(f"{etcd_url}/health"), timeout=60)
+
+    k8s = tools.bindir("kubernetes")
+    apiserver = Process(
+        "kube-apiserver",
+        [
+            str(k8s / "kube-apiserver"),
+            f"--etcd-servers={etcd_url}",
+            f"--bind-address={LOOPBACK}",
+            f"--advertise-address={LOOPBACK}",
+            f"--secure-port={api_port}",
+            f"--tls-cert-file={serving.cert}",
+            f"--tls-private-key-file={serving.key}",
+            f"--client-ca-file={ca.pair.cert}",
+            "--authorization-mode=RBAC",
+            f"--service-account-key-file={sa.cert}",
+            f"--service-account-signing-key-file={sa.key}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--allow-privileged=true",
+            f"--cert-dir={certs}",
+            "--enable-priority-and-fairness=false",
+            "--v=1",
+        ],
+        logs / "kube-apiserver.log",
+    )
+    procs.append(apiserver)
+    context = ssl.create_default_context(cafile=str(ca.pair.cert))
+    context.load_cert_chain(str(certs / "admin.crt"), str(certs / "admin.key"))
+    apiserver.wait_ready(lambda: _http_ok(f"{server}/readyz", context), timeout=120)
+
+    common = [f"--bind-address={LOOPBACK}", "--leader-elect=false", "--v=1"]
+    controller_manager = Process(
+        "kube-controller-manager",
+        [
+            str(k8s / "kube-controller-manager"),
+            f"--kubeconfig={cm}",
+            f"--authentication-kubeconfig={cm}",
+            f"--authorization-kubeconfig={cm}",
+            f"--secure-port={tools.free_port()}",
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={sa.key}",
+            f"--root-ca-file={ca.pair.cert}",
+            f"--cluster-signing-cert-file={ca.pair.cert}",
+            f"--cluster-signing-key-file={certs / 'ca.key'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            # kwok's nodes have no cloud and no IPAM; everything else runs as in a real cluster.
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
+            *common,
+        ],
+        logs / "kube-controller-manager.log",
+    )
+    procs.append(controller_manager)
+    scheduler = Process(
+        "kube-scheduler",
+        [
+            str(k8s / "kube-scheduler"),
+            f"--kubeconfig={sched}",
+            f"--authentication-kubeconfig={sched}",
+            f"--authorization-kubeconfig={sched}",
+            f"--secure-port={tools.free_port()}",
+            *common,
+        ],
+        logs / "kube-scheduler.log",
+    )
+    procs.append(scheduler)
+
+    kwok = Process(
+        "kwok",
+        [
+            str(tools.go_binary("kwok")),
+            f"--kubeconfig={kwok_cfg}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-label-selector={nodes.KWOK_LABEL}",
+            f"--server-address={LOOPBACK}:{tools.free_port()}",
+            "--cidr=10.244.0.0/16",
+            "--node-ip=10.240.0.1",
+        ],
+        logs / "kwok.log",
+    )
+    procs.append(kwok)
+
+    version = json.loads(_http_get(f"{server}/version", context))["gitVersion"]
+    info = KubeInfo(server=server, kubeconfig=admin, version=version)
+    kubectl = str(k8s / "kubectl")
+    for manifest in nodes.build_nodes():
+        subprocess.run([kubectl, "--kubeconfig", str(admin), "apply", "-f", "-"],
+                       input=json.dumps(manifest), text=True, check=True, capture_output=True)
+    wait_until(lambda: _nodes_ready(kubectl, admin), timeout=60, what="kwok nodes")
+    wait_until(lambda: _default_service_account(kubectl, admin), timeout=60,
+               what="default service account")
+    return info
+
+
+def _http_get(url: str, context: ssl.SSLContext | None = None) -> str:
+    with urllib.request.urlopen(url, timeout=3, context=context) as resp:  # noqa: S310
+        return str(resp.read().decode())
+
+
+def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
+    with urllib.request.urlopen(url, timeout=3, context=context) as resp:  # noqa: S310
+        return bool(resp.status == 200)
+
+
+def _kubectl_json(kubectl: str, kubeconfig: Path, *args: str) -> Any:
+    out = subprocess.run([kubectl, "--kubeconfig", str(kubeconfig), *args, "-o", "json"],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def _nodes_ready(kubectl: str, kubeconfig: Path) -> bool:
+    items = _kubectl_json(kubectl, kubeconfig, "get", "nodes")["items"]
+    ready = [
+        n for n in items
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))
+    ]
+    return len(items) == len(nodes.build_nodes()) and len(ready) == len(items)
+
+
+def _default_service_account(kubectl: str, kubeconfig: Path) -> bool:
+    _kubectl_json(kubectl, kubeconfig, "get", "serviceaccount", "default", "-n", "default")
+    return True

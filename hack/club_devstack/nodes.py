@@ -1,0 +1,44 @@
+"""The fake nodes kwok runs: two CPU nodes and one GPU node, as a cloud GPU pool would look."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KWOK_LABEL = "type=kwok"
+GPU_LABEL = "nvidia.com/gpu.present"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+CPU_NODES = ("cpu-node-1", "cpu-node-2")
+GPU_NODES = ("gpu-node-1",)
+
+
+def build_node(name: str, *, gpu: bool) -> dict[str, Any]:
+    capacity = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+    labels = {
+        "type": "kwok",
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "node-role.kubernetes.io/worker": "",
+    }
+    spec: dict[str, Any] = {}
+    if gpu:
+        capacity[GPU_RESOURCE] = "1"
+        labels[GPU_LABEL] = "true"
+        labels["nvidia.com/gpu.product"] = "NVIDIA-H200"
+        spec["taints"] = [GPU_TAINT]
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+        "spec": spec,
+        "status": {
+            "capacity": capacity,
+            "allocatable": dict(capacity),
+            "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": "fake"},
+        },
+    }
+
+
+def build_nodes() -> list[dict[str, Any]]:
+    return [build_node(n, gpu=False) for n in CPU_NODES] + [build_node(n, gpu=True) for n in GPU_NODES]

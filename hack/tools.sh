@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Builds and installs the local stack's tools, pinned in hack/versions.env, into a cache outside the
+# checkout (keyed by tool and version), so a fresh clone on the same machine reuses them.
+#
+#   hack/tools.sh all          everything below, skipping what is already cached
+#   hack/tools.sh apt          Debian packages (postgresql, redis-server, ffmpeg, prometheus)
+#   hack/tools.sh go           etcd, Kubernetes (apiserver, controller-manager, scheduler, kubectl),
+#                              kwok, MinIO, helm
+#   hack/tools.sh bindir TOOL  print where TOOL's binaries live
+set -euo pipefail
+
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=hack/versions.env
+source "$HACK_DIR/versions.env"
+
+CACHE_DIR=${CLUB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/club-platform}
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+export GOFLAGS=${GOFLAGS:-} CGO_ENABLED=0
+
+APT_PACKAGES=(postgresql redis-server ffmpeg prometheus)
+# Binaries each package must provide; the check also finds PostgreSQL's versioned bin folder.
+APT_COMMANDS=(redis-server ffmpeg ffprobe promtool)
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+
+version_of() {
+	case "$1" in
+	etcd) echo "$ETCD_VERSION" ;;
+	kubernetes) echo "$KUBERNETES_VERSION" ;;
+	kwok) echo "$KWOK_VERSION" ;;
+	minio) echo "$MINIO_VERSION" ;;
+	helm) echo "$HELM_VERSION" ;;
+	*) echo "unknown tool: $1" >&2; return 2 ;;
+	esac
+}
+
+bindir() { echo "$CACHE_DIR/$1/$(version_of "$1")/bin"; }
+
+# build TOOL BINARY... -- COMMAND: runs COMMAND with $OUT set to a scratch folder, then moves it
+# into place atomically, so an interrupted build never leaves a half-filled cache entry.
+build() {
+	local tool=$1 dest
+	shift
+	local binaries=()
+	while [[ $1 != -- ]]; do binaries+=("$1"); shift; done
+	shift
+	dest=$(bindir "$tool")
+	local missing=0 b
+	for b in "${binaries[@]}"; do [[ -x $dest/$b ]] || missing=1; done
+	if ((missing == 0)); then
+		say "$tool $(version_of "$tool"): cached"
+		return 0
+	fi
+	say "$tool $(version_of "$tool"): building ${binaries[*]} (first time only; minutes)"
+	local start=$SECONDS
+	mkdir -p "$(dirname "$dest")"
+	OUT=$(mktemp -d "$(dirname "$dest")/.build.XXXXXX")
+	export OUT
+	"$@"
+	for b in "${binaries[@]}"; do
+		[[ -x $OUT/$b ]] || { echo "build of $tool did not produce $b" >&2; return 1; }
+	done
+	rm -rf "$dest"
+	mv "$OUT" "$dest"
+	say "$tool $(version_of "$tool"): built in $((SECONDS - start))s"
+}
+
+build_etcd() {
+	(cd "$HACK_DIR/go/etcd" && go build -trimpath -ldflags '-s -w' -o "$OUT/etcd" .)
+}
+
+build_kubernetes() {
+	local v=$KUBERNETES_VERSION minor
+	minor=${v#v*.}
+	minor=${minor%%.*}
+	local pkg flags=""
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		flags+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+		flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+	done
+	(cd "$HACK_DIR/go/kubernetes" && go build -trimpath -ldflags "-s -w$flags" -o "$OUT/" \
+		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+}
+
+go_install() { (cd "$OUT" && GOBIN=$OUT go install -trimpath -ldflags '-s -w' "$1"); }
+
+build_kwok() { go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"; }
+build_minio() { go_install "github.com/minio/minio@$MINIO_VERSION"; }
+build_helm() { go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; }
+
+install_go_tools() {
+	command -v go >/dev/null || { echo "go is not installed; it is needed to build the stack's tools" >&2; exit 1; }
+	build etcd etcd -- build_etcd
+	build kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- build_kubernetes
+	build kwok kwok -- build_kwok
+	build minio minio -- build_minio
+	build helm helm -- build_helm
+}
+
+apt_missing() {
+	local c missing=()
+	for c in "${APT_COMMANDS[@]}"; do command -v "$c" >/dev/null || missing+=("$c"); done
+	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(initdb)
+	echo "${missing[@]}"
+}
+
+install_apt() {
+	local missing
+	missing=$(apt_missing)
+	if [[ -z $missing ]]; then
+		say "Debian packages: present"
+		return 0
+	fi
+	if [[ $(id -u) != 0 ]]; then
+		echo "Missing commands: $missing. Install them with:" >&2
+		echo "  sudo apt-get update && sudo apt-get install -y ${APT_PACKAGES[*]}" >&2
+		exit 1
+	fi
+	say "Debian packages: installing ${APT_PACKAGES[*]} (missing: $missing)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# The packages' own services are not wanted: the stack starts its own instances on free ports.
+	local policy=/usr/sbin/policy-rc.d created=0
+	if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=1; fi
+	apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
+	((created)) && rm -f "$policy"
+	missing=$(apt_missing)
+	[[ -z $missing ]] || { echo "still missing after install: $missing" >&2; exit 1; }
+}
+
+case "${1:-all}" in
+all) install_apt; install_go_tools ;;
+apt) install_apt ;;
+go) install_go_tools ;;
+bindir) bindir "$2" ;;
+cache-dir) echo "$CACHE_DIR" ;;
+*) sed -n '2,11p' "$0" >&2; exit 2 ;;
+esac

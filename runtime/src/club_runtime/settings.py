@@ -1,0 +1,66 @@
+"""Runtime settings: the one place that reads the environment. The operator sets these variables
+(and mounts the secrets they name) on the API and worker Deployments."""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GpuMode(StrEnum):
+    AUTO = "auto"
+    TRUE = "true"
+    FALSE = "false"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # Identity of the club this process serves.
+    club_id: str = Field(default="", description="UUID of the club (tenant) this process serves")
+    club_slug: str = Field(default="", description="the Club resource's name, used in object keys and logs")
+
+    # PostgreSQL: the club's own login role (owns nothing, no BYPASSRLS).
+    database_url: SecretStr = Field(default=SecretStr(""), description="libpq DSN of the club's role")
+    database_pool_min: int = 1
+    database_pool_max: int = 10
+
+    # Redis and queues (the same names in the API, the workers, the operator and the alerts).
+    redis_url: SecretStr = Field(default=SecretStr("redis://127.0.0.1:6379/0"))
+    queue_default: str = "default"
+    queue_video: str = "video"
+
+    # S3: the club's bucket and its own credentials.
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_bucket: str = ""
+    s3_access_key_id: SecretStr = Field(default=SecretStr(""))
+    s3_secret_access_key: SecretStr = Field(default=SecretStr(""))
+
+    # Auth: the JWT key set is JSON {"active": kid, "keys": {kid: secret}}; every key in it verifies.
+    jwt_keys: SecretStr = Field(default=SecretStr(""))
+    jwt_access_ttl_sec: int = 900
+    jwt_refresh_ttl_sec: int = 86400
+    login_max_failures: int = 5
+    login_lockout_sec: int = 900
+    bootstrap_owner_email: str = ""
+    bootstrap_owner_password: SecretStr = Field(default=SecretStr(""))
+
+    # Uploads and video processing.
+    upload_max_size_mb: int = 2048
+    presign_ttl_sec: int = 300
+    enable_gpu: GpuMode = GpuMode.AUTO
+    ffmpeg_threads: int = 0
+    video_process_timeout_sec: int = 3600
+    hls_segment_sec: int = 6
+    thumbnail_interval_sec: int = 10
+
+    log_level: str = "INFO"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()
