@@ -1,0 +1,181 @@
+"""Tenancy: one PostgreSQL login role per club, mapped to its club in `tenant_roles`.
+
+A club role owns nothing, cannot bypass RLS, inherits nothing and belongs to no other role, so the
+policies (which compare `club_id` with the club of `current_user`) hold whatever SQL it sends.
+`provision_club` is idempotent: the operator calls it on every reconcile and on password rotation.
+`probe_isolation` is the operator's continuous proof: as the club role, other clubs' rows are invisible
+and a write into another club is refused."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import errors, sql
+
+# Privileges of a club role, per table. Tables absent here (tenant_roles) are closed to club roles.
+TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
+    "clubs": ("SELECT",),
+    "alembic_version": ("SELECT",),
+    **{
+        table: ("SELECT", "INSERT", "UPDATE", "DELETE")
+        for table in (
+            "seasons",
+            "teams",
+            "players",
+            "users",
+            "training_sessions",
+            "attendance",
+            "wellness_entries",
+            "matches",
+            "match_stats",
+            "injuries",
+            "videos",
+        )
+    },
+}
+TENANT_TABLES = tuple(t for t in TABLE_PRIVILEGES if t != "alembic_version")
+
+
+class TenancyError(RuntimeError):
+    """Provisioning or probing a club failed."""
+
+
+@dataclass(frozen=True)
+class ClubSpec:
+    club_id: uuid.UUID
+    slug: str
+    role_name: str
+    password: str
+    name: str = ""
+
+
+def _grant(conn: psycopg.Connection[object], role: str) -> None:
+    ident = sql.Identifier(role)
+    dbname = conn.info.dbname
+    conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(sql.Identifier(dbname), ident))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
+    for table, privileges in TABLE_PRIVILEGES.items():
+        conn.execute(
+            sql.SQL("GRANT {} ON {} TO {}").format(
+                sql.SQL(", ").join(sql.SQL(p) for p in privileges), sql.Identifier("public", table), ident
+            )
+        )
+
+
+def grant_all(conn: psycopg.Connection[object]) -> None:
+    """Give every provisioned club role its privileges (after a migration added tables)."""
+    conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(conn.info.dbname)))
+    for (role,) in conn.execute("SELECT role_name FROM public.tenant_roles").fetchall():
+        _grant(conn, str(role))
+    conn.commit()
+
+
+def provision_club(admin_dsn: str, club_id: uuid.UUID | str, slug: str, role_name: str, password: str) -> None:
+    """Create or update the club's login role (with this password), its club row, its mapping and grants."""
+    spec = ClubSpec(club_id=uuid.UUID(str(club_id)), slug=slug, role_name=role_name, password=password)
+    try:
+        with psycopg.connect(admin_dsn) as conn:
+            _provision(conn, spec)
+    except psycopg.Error as exc:
+        raise TenancyError(f"provisioning club {slug!r} failed: {exc.__class__.__name__}") from exc
+
+
+def _provision(conn: psycopg.Connection[object], spec: ClubSpec) -> None:
+    role = sql.Identifier(spec.role_name)
+    # Role creation races between databases sharing a server; a lock keyed on the name serialises it.
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [spec.role_name])
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [spec.role_name]).fetchone()
+    attributes = sql.SQL(
+        "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS PASSWORD {}"
+    ).format(sql.Literal(spec.password))
+    verb = sql.SQL("ALTER ROLE") if exists else sql.SQL("CREATE ROLE")
+    conn.execute(sql.SQL("{} {} {}").format(verb, role, attributes))
+    for (group,) in conn.execute(
+        "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+        "JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = %s",
+        [spec.role_name],
+    ).fetchall():
+        conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(str(group)), role))
+    owned = conn.execute(
+        "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = %s",
+        [spec.role_name],
+    ).fetchone()
+    if owned and owned[0]:
+        raise TenancyError(f"role {spec.role_name!r} owns relations; a club role must own nothing")
+    mapped = conn.execute(
+        "SELECT role_name FROM public.tenant_roles WHERE club_id = %s", [spec.club_id]
+    ).fetchone()
+    if mapped and mapped[0] != spec.role_name:
+        raise TenancyError(f"club {spec.slug!r} is already mapped to another role")
+    conn.execute(
+        "INSERT INTO public.clubs (club_id, slug, name) VALUES (%s, %s, %s) "
+        "ON CONFLICT (club_id) DO UPDATE SET slug = EXCLUDED.slug",
+        [spec.club_id, spec.slug, spec.name or spec.slug],
+    )
+    conn.execute(
+        "INSERT INTO public.tenant_roles (role_name, club_id) VALUES (%s, %s) "
+        "ON CONFLICT (role_name) DO UPDATE SET club_id = EXCLUDED.club_id",
+        [spec.role_name, spec.club_id],
+    )
+    _grant(conn, spec.role_name)
+
+
+def drop_club(admin_dsn: str, club_id: uuid.UUID | str, role_name: str) -> None:
+    """Delete the club's rows (every tenant table cascades from `clubs`), its mapping and its role."""
+    cid = uuid.UUID(str(club_id))
+    try:
+        with psycopg.connect(admin_dsn) as conn:
+            conn.execute("DELETE FROM public.tenant_roles WHERE role_name = %s OR club_id = %s", [role_name, cid])
+            conn.execute("DELETE FROM public.clubs WHERE club_id = %s", [cid])
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role_name]).fetchone():
+                ident = sql.Identifier(role_name)
+                conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(ident))
+                conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(ident))
+                conn.execute(
+                    sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(conn.info.dbname), ident)
+                )
+                conn.commit()
+                # The role may still hold privileges in other databases of the server (dedicated
+                # isolation reuses nothing, shared uses one database): drop it only when it can go.
+                try:
+                    conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+                except errors.DependentObjectsStillExist:
+                    conn.rollback()
+    except psycopg.Error as exc:
+        raise TenancyError(f"dropping club {cid} failed: {exc.__class__.__name__}") from exc
+
+
+def probe_isolation(club_dsn: str) -> bool:
+    """As the club role: every row visible is the club's own, and writing a row for another club fails.
+
+    Returns True when isolation holds. Writes nothing (the attempted insert is rolled back)."""
+    stranger = uuid.uuid4()
+    try:
+        with psycopg.connect(club_dsn) as conn:
+            own = conn.execute("SELECT public.current_club_id()").fetchone()
+            if own is None or own[0] is None:
+                return False
+            for table in TENANT_TABLES:
+                row = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {} WHERE club_id IS DISTINCT FROM %s").format(
+                        sql.Identifier("public", table)
+                    ),
+                    [own[0]],
+                ).fetchone()
+                if row is None or row[0] != 0:
+                    return False
+            try:
+                conn.execute(
+                    "INSERT INTO public.seasons (club_id, name, starts_on, ends_on) "
+                    "VALUES (%s, 'probe', '2000-01-01', '2000-12-31')",
+                    [stranger],
+                )
+            except errors.InsufficientPrivilege:
+                conn.rollback()
+                return True
+            conn.rollback()
+            return False
+    except psycopg.Error as exc:
+        raise TenancyError(f"probing isolation failed: {exc.__class__.__name__}") from exc
