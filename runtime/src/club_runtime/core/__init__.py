@@ -1,0 +1,1 @@
+"""Cross-cutting pieces of the runtime: security (passwords, tokens) and roles."""

@@ -1,0 +1,1 @@
+"""Pure domain rules of the platform (no I/O, no clock): load metrics and alerts."""
