@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     video_process_timeout_sec: int = 3600
     hls_segment_sec: int = 6
     thumbnail_interval_sec: int = 10
+    video_renditions: list[str] = Field(default=["720p", "480p", "360p"], description="HLS ladder heights")
+    video_x264_preset: str = "veryfast"
+    video_retry_intervals_sec: list[int] = Field(
+        default=[10, 60, 300], description="backoff before each retry of a failed or abandoned video job"
+    )
+    video_lease_ttl_sec: int = Field(default=60, description="how long a dead holder keeps a video's lease")
+    upload_concurrency: int = 8
+    ffmpeg_path: str = "ffmpeg"
+    ffprobe_path: str = "ffprobe"
+
+    # Workers (RQ): heartbeats, abandoned-job detection and the metrics endpoint.
+    worker_job_monitoring_interval_sec: int = 30
+    worker_heartbeat_grace_sec: int = Field(
+        default=60, description="a job whose worker missed heartbeats this long is abandoned and retried"
+    )
+    worker_maintenance_interval_sec: int = 60
+    worker_metrics_port: int = 9100
 
     log_level: str = "INFO"
 

@@ -1,0 +1,87 @@
+"""What ffprobe says about a source, parsed into `MediaInfo`. Pure: the process runs in `runner`.
+
+A source is usable when it has a video stream with a positive size and a positive duration; anything
+else raises `InvalidMediaError` with a reason a person understands."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from club_runtime.media.errors import InvalidMediaError
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration_sec: float
+    width: int
+    height: int
+    frame_rate: Fraction
+    video_codec: str
+    has_audio: bool
+    size_bytes: int
+
+    @property
+    def frame_sec(self) -> float:
+        """The duration of one frame: the tolerance when comparing durations."""
+        return float(1 / self.frame_rate)
+
+
+def build_probe_args(ffprobe: str, path: str) -> list[str]:
+    return [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", path]
+
+
+def _rate(value: Any) -> Fraction | None:
+    try:
+        rate = Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return rate if rate > 0 else None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def parse_probe(output: str) -> MediaInfo:
+    """Parse `ffprobe -print_format json -show_format -show_streams` output."""
+    try:
+        data = json.loads(output or "{}")
+    except json.JSONDecodeError as exc:
+        raise InvalidMediaError("ffprobe output is not JSON: the file is not a readable media file") from exc
+    streams: list[dict[str, Any]] = data.get("streams") or []
+    fmt: dict[str, Any] = data.get("format") or {}
+    video = next(
+        (
+            s
+            for s in streams
+            if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+        ),
+        None,
+    )
+    if video is None:
+        raise InvalidMediaError("the file has no video stream")
+    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if width <= 0 or height <= 0:
+        raise InvalidMediaError("the video stream has no picture size")
+    rate = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
+    if rate is None:
+        raise InvalidMediaError("the video stream has no frame rate")
+    duration = _float(fmt.get("duration")) or _float(video.get("duration"))
+    if duration is None:
+        raise InvalidMediaError("the video has no duration: it is empty or truncated")
+    return MediaInfo(
+        duration_sec=duration,
+        width=width,
+        height=height,
+        frame_rate=rate,
+        video_codec=str(video.get("codec_name") or ""),
+        has_audio=any(s.get("codec_type") == "audio" for s in streams),
+        size_bytes=int(fmt.get("size") or 0),
+    )

@@ -1,0 +1,60 @@
+"""ffprobe output parsing: usable sources become MediaInfo, unusable ones a clear reason."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from club_runtime.media.errors import InvalidMediaError
+from club_runtime.media.probe import parse_probe
+
+VIDEO: dict[str, Any] = {
+    "codec_type": "video",
+    "codec_name": "h264",
+    "width": 1920,
+    "height": 1080,
+    "avg_frame_rate": "30000/1001",
+    "r_frame_rate": "30000/1001",
+}
+AUDIO: dict[str, Any] = {"codec_type": "audio", "codec_name": "aac"}
+
+
+def probe_json(streams: list[dict[str, Any]], **fmt: Any) -> str:
+    return json.dumps({"streams": streams, "format": {"duration": "20.02", "size": "123", **fmt}})
+
+
+def test_video_with_audio() -> None:
+    info = parse_probe(probe_json([VIDEO, AUDIO]))
+    assert (info.width, info.height, info.has_audio, info.video_codec) == (1920, 1080, True, "h264")
+    assert info.frame_rate == Fraction(30000, 1001)
+    assert info.duration_sec == pytest.approx(20.02)
+    assert info.frame_sec == pytest.approx(1001 / 30000)
+
+
+def test_falls_back_to_r_frame_rate_and_stream_duration() -> None:
+    video = {**VIDEO, "avg_frame_rate": "0/0", "r_frame_rate": "25/1", "duration": "3.5"}
+    info = parse_probe(json.dumps({"streams": [video], "format": {}}))
+    assert info.frame_rate == 25
+    assert info.duration_sec == 3.5
+    assert not info.has_audio
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        ("", "no video stream"),
+        ("not json", "not JSON"),
+        (probe_json([AUDIO]), "no video stream"),
+        (probe_json([{**VIDEO, "disposition": {"attached_pic": 1}}, AUDIO]), "no video stream"),
+        (probe_json([{**VIDEO, "width": 0}]), "no picture size"),
+        (probe_json([{**VIDEO, "avg_frame_rate": "0/0", "r_frame_rate": "0/0"}]), "no frame rate"),
+        (probe_json([VIDEO], duration="0.000000"), "empty or truncated"),
+        (probe_json([VIDEO], duration="N/A"), "empty or truncated"),
+    ],
+)
+def test_unusable_sources_say_why(output: str, reason: str) -> None:
+    with pytest.raises(InvalidMediaError, match=reason):
+        parse_probe(output)
