@@ -1,0 +1,78 @@
+"""`ClubWorker`: RQ's forking worker, with the policies the video pipeline relies on.
+
+- Abandoned jobs. RQ keeps each running job in the StartedJobRegistry with a deadline that the
+  worker pushes forward every `job_monitoring_interval` (its heartbeat). When a worker dies
+  (SIGKILL, node loss) the deadline passes; the next registry cleanup (every worker runs one every
+  `maintenance_interval`, and on start) fails the job with AbandonedJobError and, if it has retries
+  left, re-enqueues it with its backoff. RQ allows 60 s past a missed heartbeat; `heartbeat_grace_sec`
+  makes that configurable.
+- Retries and timeout. Video jobs get `video_timeout_sec` and, when the enqueuer set no retry policy,
+  retries with `retry_intervals` (persisted on the job, since the abandoned-job cleanup reads them
+  from Redis in another worker).
+- Metrics, observed around each job in this long-lived process (see `metrics`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
+
+from club_runtime.worker import metrics
+from club_runtime.worker.jobs import video
+
+_OUTCOME_BY_STATUS = {
+    JobStatus.FINISHED: "succeeded",
+    JobStatus.FAILED: "failed",
+    JobStatus.SCHEDULED: "retried",
+    JobStatus.QUEUED: "retried",
+    JobStatus.STOPPED: "stopped",
+}
+
+
+class ClubWorker(Worker):
+    heartbeat_grace_sec: int = 60
+    video_timeout_sec: int = 3600
+    retry_intervals: tuple[int, ...] = (10, 60, 300)
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        interval = float(self.job_monitoring_interval)
+        if job.timeout and job.timeout > 0:
+            interval = min(job.timeout - working_time, interval)
+        return int(max(interval, 1)) + self.heartbeat_grace_sec
+
+    def apply_policy(self, job: Job) -> None:
+        """Give video jobs the worker's timeout and, if they have none, a retry policy."""
+        if job.func_name != video.FUNCTION:
+            return
+        job.timeout = self.video_timeout_sec
+        if job.retries_left is None and self.retry_intervals:
+            job.retries_left = len(self.retry_intervals)
+            job.retry_intervals = list(self.retry_intervals)
+        job.save(include_meta=False)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self.apply_policy(job)
+        gauge = metrics.IN_PROGRESS.labels(queue=queue.name)
+        gauge.inc()
+        started = time.monotonic()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            gauge.dec()
+            self._observe(job, queue.name, time.monotonic() - started)
+
+    def _observe(self, job: Job, queue: str, seconds: float) -> None:
+        try:
+            status = job.get_status(refresh=True)
+            meta: dict[str, Any] = job.get_meta(refresh=True)
+        except Exception:  # the job may be gone (result_ttl=0): count what we know
+            status, meta = None, {}
+        metrics.observe_job(
+            queue,
+            _OUTCOME_BY_STATUS.get(status, "failed") if status else "succeeded",
+            seconds,
+            int(meta.get("bytes_read", 0)),
+            int(meta.get("bytes_written", 0)),
+        )

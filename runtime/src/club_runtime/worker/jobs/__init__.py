@@ -1,0 +1,1 @@
+"""Job functions, enqueued by dotted name with ids as arguments (never objects)."""

@@ -1,0 +1,129 @@
+"""The video job: `process_video(club_id, video_id)`, enqueued by the API (and the operator) on the
+video queue as "club_runtime.worker.jobs.video.process_video" with job id f"video-{video_id}".
+
+What fails and how: a source that cannot be a video, an unknown video or a bad request fails
+permanently (`videos.status = 'failed'` with the reason, no retry). Anything else is left to RQ's
+retries with backoff (the worker gives every video job a retry policy and the per-job timeout);
+only the last attempt marks the video failed. The steps themselves are in `video_pipeline`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import redis
+import rq
+from pydantic import ValidationError
+from rq.job import Job
+
+from club_runtime.media import runner
+from club_runtime.media.encoders import Encoder
+from club_runtime.settings import Settings, get_settings
+from club_runtime.worker import logs, uploads, video_store
+from club_runtime.worker.errors import PermanentJobError
+from club_runtime.worker.lease import Lease
+from club_runtime.worker.outputs import VideoRequest
+from club_runtime.worker.progress import Progress
+from club_runtime.worker.video_pipeline import VideoPipeline
+
+log = logging.getLogger(__name__)
+
+FUNCTION = "club_runtime.worker.jobs.video.process_video"
+
+
+def job_id(video_id: str) -> str:
+    return f"video-{video_id}"
+
+
+def process_video(club_id: str, video_id: str, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Process one uploaded video into HLS renditions, thumbnails, a poster and clips."""
+    settings = get_settings()
+    job = rq.get_current_job()
+    club = settings.club_slug or club_id
+    with logs.job_context(job_id=job.id if job else job_id(video_id), club=club, video_id=video_id):
+        try:
+            return _process(settings, job, club_id, video_id, outputs)
+        except PermanentJobError as exc:
+            log.error("video failed permanently", extra={"reason": str(exc)})
+            if job is not None:
+                job.retries_left = 0  # read by RQ right after this raises: no retry
+            raise
+        except Exception as exc:
+            last = job is None or not job.should_retry
+            log.warning("video attempt failed", extra={"reason": str(exc), "will_retry": not last})
+            if last:
+                _mark_failed(settings, video_id, f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _check_ids(settings: Settings, club_id: str, video_id: str) -> None:
+    try:
+        uuid.UUID(club_id)
+        uuid.UUID(video_id)
+    except ValueError as exc:
+        raise PermanentJobError(f"club_id and video_id must be UUIDs: {exc}") from exc
+    if settings.club_id and settings.club_id != club_id:
+        raise PermanentJobError("this worker serves another club")
+
+
+def _process(
+    settings: Settings, job: Job | None, club_id: str, video_id: str, outputs: dict[str, Any] | None
+) -> dict[str, Any]:
+    _check_ids(settings, club_id, video_id)
+    try:
+        request = VideoRequest.model_validate(outputs or {})
+    except ValidationError as exc:
+        raise PermanentJobError(f"bad outputs request: {exc}") from exc
+    bucket = uploads.Bucket(
+        uploads.client(settings), settings.s3_bucket, concurrency=settings.upload_concurrency
+    )
+    redis_conn = (
+        job.connection if job is not None else redis.Redis.from_url(settings.redis_url.get_secret_value())
+    )
+    with (
+        video_store.connect(settings.database_url.get_secret_value()) as conn,
+        Lease(redis_conn, f"video:{video_id}", ttl_sec=settings.video_lease_ttl_sec) as lease,
+    ):
+        progress = Progress(job, conn, video_id)
+        progress.begin_attempt()
+        outcome = "failed"
+        try:
+            video = video_store.get(conn, video_id)
+            if video is None or str(video.club_id) != club_id:
+                raise PermanentJobError(f"video {video_id} does not exist in this club")
+            try:
+                result = VideoPipeline(
+                    settings=settings,
+                    conn=conn,
+                    bucket=bucket,
+                    progress=progress,
+                    lease=lease,
+                    encoder=lambda: _encoder(settings),
+                    video=video,
+                    request=request,
+                    club=settings.club_slug or club_id,
+                ).run()
+            except PermanentJobError as exc:
+                video_store.set_status(conn, video_id, "failed", progress=0, error=str(exc))
+                raise
+            outcome = "succeeded"
+            log.info(
+                "video ready", extra={k: result[k] for k in ("uploaded_objects", "bytes_written", "skipped")}
+            )
+            return result
+        finally:
+            progress.counters.update(bytes_read=bucket.bytes_read, bytes_written=bucket.bytes_written)
+            progress.end_attempt(outcome)
+
+
+def _encoder(settings: Settings) -> Encoder:
+    return runner.detect_encoder(settings.ffmpeg_path, settings.enable_gpu, settings.video_x264_preset)
+
+
+def _mark_failed(settings: Settings, video_id: str, reason: str) -> None:
+    try:
+        with video_store.connect(settings.database_url.get_secret_value()) as conn:
+            video_store.set_status(conn, video_id, "failed", progress=0, error=reason[:2000])
+    except Exception:
+        log.exception("could not record the failure in the database")
