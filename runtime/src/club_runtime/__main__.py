@@ -1,26 +1,65 @@
-"""`club-runtime <command>`: the runtime's entry point. Each command lives in its own module with a
-`main(argv) -> int`, imported only when chosen."""
+"""`club-runtime`: `migrate` (schema to head), `api` (serve the API), `worker` (run the RQ workers)."""
 
 from __future__ import annotations
 
-import importlib
-import sys
+import argparse
+import logging
 from collections.abc import Sequence
 
-COMMANDS = {
-    "worker": "club_runtime.worker.cli",
-}
+from club_runtime.settings import get_settings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] not in COMMANDS:
-        print(f"usage: club-runtime {{{','.join(COMMANDS)}}} [options]", file=sys.stderr)
-        return 2
-    module = importlib.import_module(COMMANDS[args[0]])
-    result: int = module.main(args[1:])
+def _migrate(_: argparse.Namespace) -> int:
+    from club_runtime.db import migrate
+
+    settings = get_settings()
+    dsn = settings.database_admin_url.get_secret_value() or settings.database_url.get_secret_value()
+    migrate.migrate(dsn)
+    print("migrations at head")
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from club_runtime.api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from club_runtime.worker import cli
+
+    result: int = cli.main(args.worker_args)
     return result
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="club-runtime", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="bring the database schema to head (DATABASE_ADMIN_URL)").set_defaults(
+        run=_migrate
+    )
+    api = sub.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    api.set_defaults(run=_api)
+    worker = sub.add_parser("worker", help="run the RQ workers")
+    worker.add_argument("worker_args", nargs=argparse.REMAINDER)
+    worker.set_defaults(run=_worker)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=get_settings().log_level.upper())
+    code: int = args.run(args)
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

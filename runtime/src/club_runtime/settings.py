@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     # PostgreSQL: the club's own login role (owns nothing, no BYPASSRLS).
     database_url: SecretStr = Field(default=SecretStr(""), description="libpq DSN of the club's role")
+    database_admin_url: SecretStr = Field(
+        default=SecretStr(""), description="DSN of the migration owner, used only by `club-runtime migrate`"
+    )
     database_pool_min: int = 1
     database_pool_max: int = 10
 
@@ -74,6 +77,10 @@ class Settings(BaseSettings):
     )
     worker_maintenance_interval_sec: int = 60
     worker_metrics_port: int = 9100
+
+    # HTTP server of `club-runtime api`.
+    api_host: str = "0.0.0.0"  # noqa: S104 - the pod's port; NetworkPolicy decides who reaches it
+    api_port: int = 8000
 
     log_level: str = "INFO"
 

@@ -62,9 +62,7 @@ class Claims:
     version: int
 
 
-def issue_token(
-    keys: KeySet, *, claims: Claims, ttl: timedelta, now: datetime | None = None
-) -> str:
+def issue_token(keys: KeySet, *, claims: Claims, ttl: timedelta, now: datetime | None = None) -> str:
     issued = now or datetime.now(UTC)
     payload = {
         "sub": str(claims.user_id),

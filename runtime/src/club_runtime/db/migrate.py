@@ -37,7 +37,9 @@ def head_revisions() -> set[str]:
 def migrate(admin_dsn: str) -> None:
     """Bring the database to the newest schema, then re-grant every club role its privileges
     (a new table must be usable by clubs provisioned before it existed). Safe to run concurrently."""
-    engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(admin_dsn), poolclass=NullPool)
+    engine = sa.create_engine(
+        "postgresql+psycopg://", creator=lambda: psycopg.connect(admin_dsn), poolclass=NullPool
+    )
     try:
         with engine.connect() as connection:
             config = _config()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import errors, sql
@@ -18,9 +19,8 @@ from psycopg import errors, sql
 TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "clubs": ("SELECT",),
     "alembic_version": ("SELECT",),
-    **{
-        table: ("SELECT", "INSERT", "UPDATE", "DELETE")
-        for table in (
+    **dict.fromkeys(
+        (
             "seasons",
             "teams",
             "players",
@@ -32,8 +32,9 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
             "match_stats",
             "injuries",
             "videos",
-        )
-    },
+        ),
+        ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    ),
 }
 TENANT_TABLES = tuple(t for t in TABLE_PRIVILEGES if t != "alembic_version")
 
@@ -51,10 +52,12 @@ class ClubSpec:
     name: str = ""
 
 
-def _grant(conn: psycopg.Connection[object], role: str) -> None:
+def _grant(conn: psycopg.Connection[tuple[Any, ...]], role: str) -> None:
     ident = sql.Identifier(role)
     dbname = conn.info.dbname
-    conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(sql.Identifier(dbname), ident))
+    conn.execute(
+        sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(sql.Identifier(dbname), ident)
+    )
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
     for table, privileges in TABLE_PRIVILEGES.items():
         conn.execute(
@@ -64,7 +67,7 @@ def _grant(conn: psycopg.Connection[object], role: str) -> None:
         )
 
 
-def grant_all(conn: psycopg.Connection[object]) -> None:
+def grant_all(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     """Give every provisioned club role its privileges (after a migration added tables)."""
     conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(conn.info.dbname)))
     for (role,) in conn.execute("SELECT role_name FROM public.tenant_roles").fetchall():
@@ -72,7 +75,9 @@ def grant_all(conn: psycopg.Connection[object]) -> None:
     conn.commit()
 
 
-def provision_club(admin_dsn: str, club_id: uuid.UUID | str, slug: str, role_name: str, password: str) -> None:
+def provision_club(
+    admin_dsn: str, club_id: uuid.UUID | str, slug: str, role_name: str, password: str
+) -> None:
     """Create or update the club's login role (with this password), its club row, its mapping and grants."""
     spec = ClubSpec(club_id=uuid.UUID(str(club_id)), slug=slug, role_name=role_name, password=password)
     try:
@@ -82,7 +87,7 @@ def provision_club(admin_dsn: str, club_id: uuid.UUID | str, slug: str, role_nam
         raise TenancyError(f"provisioning club {slug!r} failed: {exc.__class__.__name__}") from exc
 
 
-def _provision(conn: psycopg.Connection[object], spec: ClubSpec) -> None:
+def _provision(conn: psycopg.Connection[tuple[Any, ...]], spec: ClubSpec) -> None:
     role = sql.Identifier(spec.role_name)
     # Role creation races between databases sharing a server; a lock keyed on the name serialises it.
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [spec.role_name])
@@ -127,14 +132,18 @@ def drop_club(admin_dsn: str, club_id: uuid.UUID | str, role_name: str) -> None:
     cid = uuid.UUID(str(club_id))
     try:
         with psycopg.connect(admin_dsn) as conn:
-            conn.execute("DELETE FROM public.tenant_roles WHERE role_name = %s OR club_id = %s", [role_name, cid])
+            conn.execute(
+                "DELETE FROM public.tenant_roles WHERE role_name = %s OR club_id = %s", [role_name, cid]
+            )
             conn.execute("DELETE FROM public.clubs WHERE club_id = %s", [cid])
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role_name]).fetchone():
                 ident = sql.Identifier(role_name)
                 conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(ident))
                 conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(ident))
                 conn.execute(
-                    sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(conn.info.dbname), ident)
+                    sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(
+                        sql.Identifier(conn.info.dbname), ident
+                    )
                 )
                 conn.commit()
                 # The role may still hold privileges in other databases of the server (dedicated

@@ -101,7 +101,9 @@ def strain(loads: Sequence[float]) -> float | None:
     return None if value is None else sum(loads[-ACUTE_DAYS:]) * value
 
 
-def readiness(today: Mapping[str, float | None], baseline: Sequence[Mapping[str, float | None]]) -> int | None:
+def readiness(
+    today: Mapping[str, float | None], baseline: Sequence[Mapping[str, float | None]]
+) -> int | None:
     """Readiness of one day against the previous days' entries; None when no measure can be scored."""
     scores: list[float] = []
     for measure, sign in WELLNESS_ORIENTATION.items():
@@ -122,9 +124,7 @@ def readiness_on(day: date, wellness: Mapping[date, Mapping[str, float | None]])
     today = wellness.get(day)
     if today is None:
         return None
-    baseline = [
-        entry for d, entry in wellness.items() if day - timedelta(days=BASELINE_DAYS) <= d < day
-    ]
+    baseline = [entry for d, entry in wellness.items() if day - timedelta(days=BASELINE_DAYS) <= d < day]
     return readiness(today, baseline)
 
 

@@ -277,6 +277,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in reversed(list(TENANT_TABLES)):
-        op.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier("public", table)).as_string(None))
-    op.execute("DROP FUNCTION IF EXISTS public.touch_updated_at(), public.current_club_id(), public.club_id_for_role(name)")
+        op.execute(
+            sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier("public", table)).as_string(None)
+        )
+    op.execute(
+        "DROP FUNCTION IF EXISTS public.touch_updated_at(), public.current_club_id(), "
+        "public.club_id_for_role(name)"
+    )
     op.execute("DROP TABLE IF EXISTS public.tenant_roles")

@@ -1,0 +1,122 @@
+"""Dependencies of the routes: the services the app holds, a database connection of the club role
+(one transaction per request, committed before the response is sent), and the authenticated user
+with role checks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis import Redis
+
+from club_runtime import storage
+from club_runtime.api import errors
+from club_runtime.core import roles, security
+from club_runtime.core.roles import Role
+from club_runtime.db import repo
+from club_runtime.db.pool import Conn, Pool
+from club_runtime.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: Pool
+    keys: security.KeySet
+    redis: Redis
+    bucket: storage.Bucket
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: uuid.UUID
+    email: str
+    role: Role
+    player_id: uuid.UUID | None
+
+    def is_player_bound(self) -> bool:
+        return self.role in roles.PLAYER_BOUND
+
+    def may_see_player(self, player_id: uuid.UUID) -> bool:
+        return not self.is_player_bound() or self.player_id == player_id
+
+    def may_see_medical(self, player_id: uuid.UUID) -> bool:
+        return self.role in roles.MEDICAL or (self.role == Role.PLAYER and self.player_id == player_id)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_conn(services: ServicesDep) -> AsyncIterator[Conn]:
+    async with services.pool.connection() as conn:
+        yield conn
+
+
+ConnDep = Annotated[Conn, Depends(get_conn, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
+
+
+async def current_user(
+    services: ServicesDep,
+    conn: ConnDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> CurrentUser:
+    if credentials is None:
+        raise errors.unauthorized("authentication required: send 'Authorization: Bearer <access token>'")
+    try:
+        claims = security.decode_token(
+            services.keys, credentials.credentials, club_id=services.settings.club_id, kind="access"
+        )
+    except security.TokenError as exc:
+        raise errors.unauthorized(str(exc)) from exc
+    row = await repo.fetch_one(conn, "users", {"id": claims.user_id})
+    if row is None or not row["active"] or row["token_version"] != claims.version:
+        raise errors.unauthorized("the token's user no longer exists or was signed out")
+    return CurrentUser(id=row["id"], email=row["email"], role=Role(row["role"]), player_id=row["player_id"])
+
+
+UserDep = Annotated[CurrentUser, Depends(current_user)]
+
+
+def require(allowed: frozenset[Role]) -> Callable[[CurrentUser], Coroutine[Any, Any, CurrentUser]]:
+    async def check(user: UserDep) -> CurrentUser:
+        if user.role not in allowed:
+            raise errors.forbidden(f"role {user.role.value!r} may not do this")
+        return user
+
+    return check
+
+
+AnyUser = UserDep
+Staff = Annotated[CurrentUser, Depends(require(roles.STAFF))]
+Managers = Annotated[CurrentUser, Depends(require(roles.MANAGERS))]
+Coaching = Annotated[CurrentUser, Depends(require(roles.COACHING))]
+MatchWriters = Annotated[CurrentUser, Depends(require(roles.MATCH_WRITERS))]
+VideoWriters = Annotated[CurrentUser, Depends(require(roles.VIDEO_WRITERS))]
+Medical = Annotated[CurrentUser, Depends(require(roles.MEDICAL))]
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+async def page(
+    limit: Annotated[int, Query(ge=1, le=200, description="page size")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip")] = 0,
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(page)]

@@ -1,0 +1,73 @@
+"""Error responses: one shape (`{"detail": "..."}`), and database errors translated into clear 4xx.
+
+A statement refused by a constraint rolls its transaction back, so a 4xx here has written nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from psycopg import errors
+from pydantic import BaseModel
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+# Declared on every router so that the OpenAPI document tells clients (and the fuzzer) every answer.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _doc("Missing, invalid or expired token"),
+    403: _doc("The user's role may not do this"),
+    404: _doc("No such record in this club"),
+    409: _doc("Conflicts with an existing record"),
+    422: {"description": "The request is invalid"},
+}
+
+
+def unauthorized(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(message: str = "your role may not do this") -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, message)
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found")
+
+
+def unprocessable(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
+
+
+def _constraint_message(exc: errors.IntegrityError) -> str:
+    diag = exc.diag
+    where = f" ({diag.constraint_name})" if diag.constraint_name else ""
+    if isinstance(exc, errors.UniqueViolation):
+        return f"a record with these values already exists{where}"
+    if isinstance(exc, errors.ForeignKeyViolation):
+        return f"a referenced record does not exist in this club{where}"
+    if isinstance(exc, errors.CheckViolation):
+        return f"a value is out of range{where}"
+    return f"the record is invalid{where}"
+
+
+async def _integrity(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.IntegrityError)  # noqa: S101 - registered for that class only
+    code = status.HTTP_409_CONFLICT if isinstance(exc, errors.UniqueViolation) else 422
+    return JSONResponse({"detail": _constraint_message(exc)}, status_code=code)
+
+
+async def _data(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "a value cannot be stored: out of range or malformed"}, status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.IntegrityError, _integrity)
+    app.add_exception_handler(errors.DataError, _data)

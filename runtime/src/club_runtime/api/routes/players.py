@@ -1,0 +1,171 @@
+"""Players. Staff see every player; a player (or a parent) sees only their own record. Minors need a
+guardian's contact, and their data-processing consent needs the guardian's consent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from fastapi import APIRouter, Query, status
+from pydantic import Field, model_validator
+
+from club_runtime.api import errors
+from club_runtime.api.deps import AnyUser, Coaching, ConnDep, CurrentUser, PageDep
+from club_runtime.api.models import Email, Input, Name, Output, PageOut
+from club_runtime.db import repo
+from club_runtime.db.pool import Conn
+
+router = APIRouter(prefix="/api/v1/players", tags=["players"], responses=errors.COMMON_RESPONSES)
+
+ADULT_AGE = 18
+
+
+class Position(StrEnum):
+    GK = "GK"
+    DF = "DF"
+    MF = "MF"
+    FW = "FW"
+
+
+class Foot(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    BOTH = "both"
+
+
+class PlayerFields(Input):
+    first_name: Name
+    last_name: Name
+    position: Position
+    preferred_foot: Foot
+    birth_date: date = Field(ge=date(1900, 1, 1), le=date(2100, 1, 1))
+    team_id: uuid.UUID | None = None
+    jersey_number: int | None = Field(default=None, ge=1, le=99)
+    guardian_name: Name | None = None
+    guardian_email: Email | None = None
+    guardian_phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
+    gdpr_consent: bool = False
+    gdpr_consent_date: date | None = None
+    guardian_consent: bool = False
+    retention_until: date | None = None
+    medical_clearance_until: date | None = None
+
+    def is_minor(self, today: date) -> bool:
+        years = (
+            today.year
+            - self.birth_date.year
+            - ((today.month, today.day) < (self.birth_date.month, self.birth_date.day))
+        )
+        return years < ADULT_AGE
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.gdpr_consent and self.gdpr_consent_date is None:
+            raise ValueError("gdpr_consent_date is required when gdpr_consent is true")
+        if self.is_minor(date.today()):
+            if self.guardian_name is None or (self.guardian_email is None and self.guardian_phone is None):
+                raise ValueError("a minor needs guardian_name and a guardian_email or guardian_phone")
+            if self.gdpr_consent and not self.guardian_consent:
+                raise ValueError("a minor's gdpr_consent needs guardian_consent")
+        return self
+
+
+class PlayerCreate(PlayerFields):
+    pass
+
+
+class PlayerUpdate(Input):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    position: Position | None = None
+    preferred_foot: Foot | None = None
+    birth_date: date | None = Field(default=None, ge=date(1900, 1, 1), le=date(2100, 1, 1))
+    team_id: uuid.UUID | None = None
+    jersey_number: int | None = Field(default=None, ge=1, le=99)
+    guardian_name: Name | None = None
+    guardian_email: Email | None = None
+    guardian_phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
+    gdpr_consent: bool | None = None
+    gdpr_consent_date: date | None = None
+    guardian_consent: bool | None = None
+    retention_until: date | None = None
+    medical_clearance_until: date | None = None
+
+
+class PlayerPublic(Output):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    position: Position
+    preferred_foot: Foot
+    birth_date: date
+    team_id: uuid.UUID | None
+    jersey_number: int | None
+    guardian_name: str | None
+    guardian_email: str | None
+    guardian_phone: str | None
+    gdpr_consent: bool
+    gdpr_consent_date: date | None
+    guardian_consent: bool
+    retention_until: date | None
+    medical_clearance_until: date | None
+    created_at: datetime
+    updated_at: datetime
+
+
+async def visible_player(conn: Conn, user: CurrentUser, player_id: uuid.UUID) -> repo.Row:
+    """The player's row if this user may see it; otherwise 404, so that nothing tells it exists."""
+    row = await repo.fetch_one(conn, "players", {"id": player_id}) if user.may_see_player(player_id) else None
+    if row is None:
+        raise errors.not_found("player")
+    return row
+
+
+@router.get("", response_model=PageOut[PlayerPublic])
+async def list_players(
+    user: AnyUser,
+    conn: ConnDep,
+    page: PageDep,
+    team_id: Annotated[uuid.UUID | None, Query()] = None,
+    position: Annotated[Position | None, Query()] = None,
+) -> PageOut[PlayerPublic]:
+    where: dict[str, Any] = {"team_id": team_id, "position": position}
+    if user.is_player_bound():
+        if user.player_id is None:
+            return PageOut[PlayerPublic].of([], page)
+        where["id"] = user.player_id
+    rows = await repo.fetch_page(
+        conn,
+        "players",
+        where=where,
+        order_by=("last_name", "first_name", "id"),
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return PageOut[PlayerPublic].of([PlayerPublic.model_validate(r) for r in rows], page)
+
+
+@router.post("", response_model=PlayerPublic, status_code=status.HTTP_201_CREATED)
+async def create_player(body: PlayerCreate, _: Coaching, conn: ConnDep) -> PlayerPublic:
+    return PlayerPublic.model_validate(await repo.insert(conn, "players", body.model_dump()))
+
+
+@router.get("/{player_id}", response_model=PlayerPublic)
+async def get_player(player_id: uuid.UUID, user: AnyUser, conn: ConnDep) -> PlayerPublic:
+    return PlayerPublic.model_validate(await visible_player(conn, user, player_id))
+
+
+@router.patch("/{player_id}", response_model=PlayerPublic)
+async def update_player(
+    player_id: uuid.UUID, body: PlayerUpdate, user: Coaching, conn: ConnDep
+) -> PlayerPublic:
+    row = await visible_player(conn, user, player_id)
+    changes = body.model_dump(exclude_unset=True)
+    merged = {k: v for k, v in row.items() if k in PlayerFields.model_fields} | changes
+    try:
+        PlayerFields.model_validate(merged)
+    except ValueError as exc:
+        raise errors.unprocessable(str(exc)) from exc
+    return PlayerPublic.model_validate(await repo.update(conn, "players", {"id": player_id}, changes))
