@@ -1,0 +1,157 @@
+"""Benchmark of the video pipeline: a generated 1080p source through the real worker (RQ, MinIO,
+PostgreSQL, ffmpeg) against the bare ffmpeg commands that produce the same outputs, in the same run.
+
+Prints the overhead ratio (pipeline / bare ffmpeg; the goal is at most 1.10x), the real-time factor
+(source seconds per wall second) and the projected time for a 90-minute match.
+
+    CLUB_STACK_FILE=<stack.json of `make stack`> .venv/bin/python bench/bench_video.py [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import psycopg
+import redis
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from rq import Queue
+from rq.job import Job, JobStatus
+
+from club_devstack.stack import StackInfo, load_info
+from club_runtime import settings as runtime_settings
+from club_runtime.db import migrate, tenancy
+from club_runtime.media import commands, ladder, runner
+from club_runtime.worker import cli
+from club_runtime.worker.jobs import video
+
+MATCH_SEC = 90 * 60
+
+
+def make_source(path: Path, seconds: int) -> None:
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=25:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+         "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-c:a", "aac", "-shortest", str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def bare_ffmpeg(source: Path, out: Path, preset: str, gpu: str, threads: int) -> float:
+    """The same ffmpeg commands the pipeline runs (ladder + thumbnails, poster), timed alone."""
+    info = runner.probe_media("ffprobe", str(source))
+    plan = ladder.plan_renditions(info)
+    encoder = runner.detect_encoder("ffmpeg", runtime_settings.GpuMode(gpu), preset)
+    for r in plan:
+        (out / r.name).mkdir(parents=True)
+    (out / "thumbnails").mkdir(parents=True)
+    spec = commands.LadderSpec(
+        source=source, out_dir=out, renditions=plan, encoder=encoder, has_audio=info.has_audio,
+        segment_sec=6, thumbnail_interval_sec=10, threads=threads,
+    )  # fmt: skip
+    started = time.perf_counter()
+    runner.run_ffmpeg(commands.build_ladder_args("ffmpeg", spec))
+    runner.run_ffmpeg(
+        commands.build_poster_args(
+            "ffmpeg", source, out / "poster.jpg", duration_sec=info.duration_sec, height=info.height
+        )
+    )
+    return time.perf_counter() - started
+
+
+def provision(stack: StackInfo, s3: object, source: Path) -> tuple[dict[str, str], str, str, str]:
+    """A database with the club schema, the club's role, a bucket and the uploaded source."""
+    dbname = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(stack.postgres.dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    admin = stack.postgres.dsn(dbname)
+    migrate.migrate(admin)
+    club_id, role, password = str(uuid.uuid4()), f"bench_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    tenancy.provision_club(admin, club_id, "bench-fc", role, password)
+    club_dsn = stack.postgres.dsn(str(conninfo_to_dict(admin)["dbname"]), user=role, password=password)
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    key = f"clubs/bench-fc/uploads/{source.name}"
+    s3.upload_file(str(source), bucket, key)  # type: ignore[attr-defined]
+    with psycopg.connect(club_dsn) as conn:
+        row = conn.execute(
+            "INSERT INTO videos (title, source_key) VALUES ('bench', %s) RETURNING id", (key,)
+        ).fetchone()
+    assert row is not None
+    env = {
+        "CLUB_ID": club_id, "CLUB_SLUG": "bench-fc", "DATABASE_URL": club_dsn,
+        "S3_ENDPOINT_URL": stack.minio.endpoint, "S3_BUCKET": bucket,
+        "S3_ACCESS_KEY_ID": stack.minio.access_key, "S3_SECRET_ACCESS_KEY": stack.minio.secret_key,
+        "WORKER_METRICS_PORT": "0", "THUMBNAIL_INTERVAL_SEC": "10",
+    }  # fmt: skip
+    return env, club_id, str(row[0]), dbname
+
+
+def pipeline(stack: StackInfo, env: dict[str, str], club_id: str, video_id: str) -> float:
+    """Enqueue the job as the API does and time a burst worker until it has finished it."""
+    os.environ.update(env)
+    runtime_settings.get_settings.cache_clear()
+    settings = runtime_settings.get_settings()
+    conn = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    conn.flushdb()
+    queue = Queue(settings.queue_video, connection=conn)
+    job = queue.enqueue(
+        video.FUNCTION, kwargs={"club_id": club_id, "video_id": video_id}, job_id=video.job_id(video_id)
+    )
+    worker = cli.make_worker(settings, [settings.queue_video])
+    started = time.perf_counter()
+    worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+    elapsed = time.perf_counter() - started
+    status = Job.fetch(job.id, connection=conn).get_status()
+    if status != JobStatus.FINISHED:
+        raise SystemExit(f"the video job ended {status}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=60, help="source length (default: 60)")
+    parser.add_argument("--preset", default="veryfast", help="x264 preset (default: the runtime's veryfast)")
+    parser.add_argument("--gpu", default="auto", choices=["auto", "true", "false"])
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--redis-db", type=int, default=15, help="Redis database to use (flushed)")
+    args = parser.parse_args()
+    stack = load_info(Path(os.environ["CLUB_STACK_FILE"]))
+    os.environ.update(
+        VIDEO_X264_PRESET=args.preset, ENABLE_GPU=args.gpu, FFMPEG_THREADS=str(args.threads),
+        REDIS_URL=stack.redis.url(args.redis_db), LOG_LEVEL="WARNING",
+    )  # fmt: skip
+    s3 = boto3.client(
+        "s3", endpoint_url=stack.minio.endpoint, aws_access_key_id=stack.minio.access_key,
+        aws_secret_access_key=stack.minio.secret_key, region_name="us-east-1",
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
+        source = Path(tmp) / "match.mp4"
+        print(f"generating a {args.seconds}s 1080p25 source ...", flush=True)
+        make_source(source, args.seconds)
+        env, club_id, video_id, dbname = provision(stack, s3, source)
+        bare = bare_ffmpeg(source, Path(tmp) / "bare", args.preset, args.gpu, args.threads)
+        piped = pipeline(stack, env, club_id, video_id)
+    with psycopg.connect(stack.postgres.dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
+    encoder = runner.detect_encoder("ffmpeg", runtime_settings.GpuMode(args.gpu), args.preset)
+    rtf = args.seconds / piped
+    print(f"encoder            {encoder.codec} (preset {args.preset}, gpu={args.gpu})")
+    print(f"source             {args.seconds}s 1080p25, ladder 720p/480p/360p, thumbnails every 10s, poster")
+    print(f"bare ffmpeg        {bare:8.2f} s")
+    print(f"pipeline           {piped:8.2f} s  (download, probe, transcode, upload, database, RQ)")
+    print(f"overhead ratio     {piped / bare:8.3f} x  (goal <= 1.10)")
+    print(f"real-time factor   {rtf:8.2f} x  (source seconds per wall second)")
+    print(f"90-minute match    {MATCH_SEC / rtf / 60:8.1f} min projected")
+
+
+if __name__ == "__main__":
+    main()

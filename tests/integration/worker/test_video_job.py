@@ -1,0 +1,137 @@
+"""The video job end to end through a real `club-runtime worker`, Redis, MinIO, PostgreSQL and ffmpeg."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from rq import Queue, Retry
+from rq.job import Job, JobStatus
+
+from club_runtime.media import hls
+from club_runtime.worker.jobs import video
+from tests.integration.worker.harness import FPS, Club, Testbed, run_burst_worker
+from tests.integration.worker.media_checks import download_tree, ffprobe, listing, video_stream
+
+FRAME = 1 / FPS
+
+
+def enqueue(redis_url: str, club: Club, video_id: str, **options: Any) -> Job:
+    queue = Queue("video", connection=redis.Redis.from_url(redis_url))
+    outputs = options.pop("outputs", None)
+    kwargs: dict[str, Any] = {"club_id": club.club_id, "video_id": video_id}
+    if outputs is not None:
+        kwargs["outputs"] = outputs
+    return queue.enqueue(video.FUNCTION, kwargs=kwargs, job_id=video.job_id(video_id), **options)
+
+
+def expected_keys(root: Path, prefix: str) -> set[str]:
+    """Every object a user may fetch, derived from what the playlists reference plus the extras."""
+    keys = {f"{prefix}/hls/master.m3u8"}
+    for variant in hls.referenced_files((root / "hls/master.m3u8").read_text()):
+        keys.add(f"{prefix}/hls/{variant}")
+        folder = variant.rsplit("/", 1)[0]
+        keys |= {
+            f"{prefix}/hls/{folder}/{seg}"
+            for seg in hls.referenced_files((root / "hls" / variant).read_text())
+        }
+    return keys
+
+
+def test_1080p_source_gives_ladder_thumbnails_clip_and_a_rerun_uploads_nothing(bed: Testbed) -> None:
+    video_id = bed.club.add_video(bed.s3, bed.sources.hd_20s)
+    env = bed.env()
+    job = enqueue(bed.redis_url, bed.club, video_id, outputs={"clips": [{"start": 2, "end": 6.5}]})
+    run_burst_worker(env, bed.tmp_path / "worker.log")
+
+    assert job.get_status(refresh=True) == JobStatus.FINISHED, (bed.tmp_path / "worker.log").read_text()[
+        -3000:
+    ]
+    row = bed.club.video(video_id)
+    assert (row["status"], row["progress"], row["error"]) == ("ready", 100, None)
+    meta = job.get_meta(refresh=True)
+    assert (meta["progress"], meta["step"]) == (100, "done")
+    assert meta["bytes_read"] == bed.sources.hd_20s.stat().st_size
+
+    prefix = f"clubs/{bed.club.slug}/videos/{video_id}"
+    root = download_tree(bed.s3, bed.club.bucket, prefix, bed.tmp_path / "out")
+    variants = hls.referenced_files((root / "hls/master.m3u8").read_text())
+    assert variants == ["720p/index.m3u8", "480p/index.m3u8", "360p/index.m3u8"]
+    for variant, size in zip(variants, [(1280, 720), (854, 480), (640, 360)], strict=True):
+        info = ffprobe(root / "hls" / variant)
+        stream = video_stream(info)
+        assert (stream["width"], stream["height"]) == size
+        assert stream["codec_name"] == "h264"
+        assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
+        assert float(info["format"]["duration"]) == pytest.approx(20.0, abs=FRAME)
+        playlist = (root / "hls" / variant).read_text()
+        assert hls.total_duration(playlist) == pytest.approx(20.0, abs=FRAME)
+        assert all(
+            float(line[8:].split(",")[0]) <= 6 + FRAME for line in playlist.splitlines() if "#EXTINF" in line
+        )
+
+    thumbs = sorted((root / "thumbnails").iterdir())
+    assert len(thumbs) == math.ceil(20 / 5)
+    assert all(video_stream(ffprobe(t))["height"] == 180 for t in thumbs)
+    assert video_stream(ffprobe(root / "poster.jpg"))["height"] == 720
+    clip = ffprobe(root / "clips/0.mp4")
+    assert (video_stream(clip)["width"], video_stream(clip)["height"]) == (1280, 720)
+    assert float(clip["format"]["duration"]) == pytest.approx(4.5, abs=FRAME)
+
+    # Nothing more and nothing less than what the playlists and outputs name: no stray segments.
+    outputs = row["outputs"]
+    extras = {*outputs["thumbnails"], outputs["poster"], outputs["clips"]["0"]["key"]}
+    before = listing(bed.s3, bed.club.bucket, prefix)
+    assert set(before) == expected_keys(root, prefix) | extras
+
+    # Re-enqueueing the finished job (same id, as the API does) uploads nothing again.
+    again = enqueue(bed.redis_url, bed.club, video_id, outputs={"clips": [{"start": 2, "end": 6.5}]})
+    run_burst_worker(env, bed.tmp_path / "worker.log")
+    assert again.get_status(refresh=True) == JobStatus.FINISHED
+    result = again.return_value(refresh=True)
+    assert result is not None
+    assert (result["uploaded_objects"], result["bytes_written"], result["skipped"]) == (0, 0, ["all"])
+    assert listing(bed.s3, bed.club.bucket, prefix) == before
+    assert bed.club.video(video_id)["status"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("not_video", "Invalid data found when processing input"),
+        ("truncated", "moov atom not found"),
+        ("empty", "ffprobe cannot read the source"),
+    ],
+)
+def test_unusable_source_fails_permanently_with_the_reason(bed: Testbed, source: str, reason: str) -> None:
+    video_id = bed.club.add_video(bed.s3, getattr(bed.sources, source))
+    # A retry policy that would re-run a transient failure at once: a permanent one must not use it.
+    job = enqueue(bed.redis_url, bed.club, video_id, retry=Retry(max=3))
+    run_burst_worker(bed.env(), bed.tmp_path / "worker.log")
+
+    assert job.get_status(refresh=True) == JobStatus.FAILED
+    assert len(job.get_meta(refresh=True)["attempts"]) == 1
+    row = bed.club.video(video_id)
+    assert row["status"] == "failed"
+    assert reason in row["error"]
+    assert row["error"].startswith("ffprobe cannot read the source")
+    assert listing(bed.s3, bed.club.bucket, f"clubs/{bed.club.slug}/videos/{video_id}") == {}
+
+
+def test_oversized_rendition_request_for_a_360p_source_never_upscales(bed: Testbed) -> None:
+    video_id = bed.club.add_video(bed.s3, bed.sources.small_360p)
+    job = enqueue(bed.redis_url, bed.club, video_id, outputs={"renditions": ["1080p", "720p", "360p"]})
+    run_burst_worker(bed.env(), bed.tmp_path / "worker.log")
+
+    assert job.get_status(refresh=True) == JobStatus.FINISHED
+    prefix = f"clubs/{bed.club.slug}/videos/{video_id}"
+    root = download_tree(bed.s3, bed.club.bucket, prefix, bed.tmp_path / "out")
+    assert hls.referenced_files((root / "hls/master.m3u8").read_text()) == ["360p/index.m3u8"]
+    assert sorted(p.name for p in (root / "hls").iterdir()) == ["360p", "master.m3u8"]
+    info = ffprobe(root / "hls/360p/index.m3u8")
+    assert (video_stream(info)["width"], video_stream(info)["height"]) == (640, 360)
+    assert float(info["format"]["duration"]) == pytest.approx(3.0, abs=FRAME)
+    assert "RESOLUTION=640x360" in (root / "hls/master.m3u8").read_text()
