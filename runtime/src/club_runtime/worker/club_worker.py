@@ -5,7 +5,8 @@
   (SIGKILL, node loss) the deadline passes; the next registry cleanup (every worker runs one every
   `maintenance_interval`, and on start) fails the job with AbandonedJobError and, if it has retries
   left, re-enqueues it with its backoff. RQ allows 60 s past a missed heartbeat; `heartbeat_grace_sec`
-  makes that configurable.
+  makes that configurable. An idle worker waits on the queue at most `maintenance_interval`, so the
+  cleanup really runs that often.
 - Retries and timeout. Video jobs get `video_timeout_sec` and, when the enqueuer set no retry policy,
   retries with `retry_intervals` (persisted on the job, since the abandoned-job cleanup reads them
   from Redis in another worker).
@@ -35,6 +36,12 @@ class ClubWorker(Worker):
     heartbeat_grace_sec: int = 60
     video_timeout_sec: int = 3600
     retry_intervals: tuple[int, ...] = (10, 60, 300)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ blocks on an empty queue for worker_ttl - 15 s (405 s) and runs maintenance only
+        # between waits: cap the wait so an idle worker finds abandoned jobs on time.
+        return max(1, min(int(self.worker_ttl) - 15, int(self.maintenance_interval)))
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         interval = float(self.job_monitoring_interval)

@@ -40,6 +40,8 @@ class Progress:
         """Record this execution in the job's metadata: who ran it, and from when."""
         if self._job is None:
             return
+        # Called once the lease is held: earlier holders are done writing, so start from their meta.
+        self._job.meta = self._job.get_meta(refresh=True)
         attempts: list[dict[str, Any]] = list(self._job.meta.get("attempts", []))
         attempts.append({"worker": self._job.worker_name, "pid": os.getpid(), "started_at": _now()})
         self._job.meta["attempts"] = attempts
