@@ -103,7 +103,7 @@ def test_1080p_source_gives_ladder_thumbnails_clip_and_a_rerun_uploads_nothing(b
     [
         ("not_video", "Invalid data found when processing input"),
         ("truncated", "moov atom not found"),
-        ("empty", "ffprobe cannot read the source"),
+        ("empty", "the source file is empty (0 bytes)"),
     ],
 )
 def test_unusable_source_fails_permanently_with_the_reason(bed: Testbed, source: str, reason: str) -> None:
@@ -117,7 +117,6 @@ def test_unusable_source_fails_permanently_with_the_reason(bed: Testbed, source:
     row = bed.club.video(video_id)
     assert row["status"] == "failed"
     assert reason in row["error"]
-    assert row["error"].startswith("ffprobe cannot read the source")
     assert listing(bed.s3, bed.club.bucket, f"clubs/{bed.club.slug}/videos/{video_id}") == {}
 
 

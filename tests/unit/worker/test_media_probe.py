@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from club_runtime.media.errors import InvalidMediaError
-from club_runtime.media.probe import parse_probe
+from club_runtime.media.probe import error_reason, parse_probe
 
 VIDEO: dict[str, Any] = {
     "codec_type": "video",
@@ -58,3 +58,15 @@ def test_falls_back_to_r_frame_rate_and_stream_duration() -> None:
 def test_unusable_sources_say_why(output: str, reason: str) -> None:
     with pytest.raises(InvalidMediaError, match=reason):
         parse_probe(output)
+
+
+def test_error_reason_drops_addresses_and_the_local_path() -> None:
+    stderr = (
+        "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55a9fab251c0] moov atom not found\n"
+        "/work/x/source: Invalid data found when processing input\n"
+    )
+    assert (
+        error_reason(stderr, "/work/x/source")
+        == "moov atom not found; Invalid data found when processing input"
+    )
+    assert error_reason("", "/p") == "unreadable file"

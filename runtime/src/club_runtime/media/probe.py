@@ -6,6 +6,7 @@ else raises `InvalidMediaError` with a reason a person understands."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -47,6 +48,20 @@ def _float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if number > 0 else None
+
+
+_DEMUXER_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\]\s*")
+
+
+def error_reason(stderr: str, path: str) -> str:
+    """ffprobe's complaint without addresses or the local path, e.g. 'moov atom not found;
+    Invalid data found when processing input'."""
+    reasons: list[str] = []
+    for raw in stderr.splitlines():
+        line = _DEMUXER_PREFIX.sub("", raw.strip()).removeprefix(f"{path}: ").strip()
+        if line and line not in reasons:
+            reasons.append(line)
+    return "; ".join(reasons) or "unreadable file"
 
 
 def parse_probe(output: str) -> MediaInfo:

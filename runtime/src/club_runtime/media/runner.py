@@ -91,10 +91,7 @@ def probe_media(ffprobe: str, path: str, *, timeout_sec: float = 120) -> probe.M
     except subprocess.TimeoutExpired as exc:
         raise FfmpegTimeoutError("ffprobe timed out", returncode=None, stderr_tail="") from exc
     if done.returncode != 0:
-        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "unreadable file"
-        # ffprobe prefixes the reason with the path; keep only what it says about the content.
-        reason = reason.split(": ", 1)[1] if reason.startswith(path) and ": " in reason else reason
-        raise InvalidMediaError(f"ffprobe cannot read the source: {reason}")
+        raise InvalidMediaError(f"ffprobe cannot read the source: {probe.error_reason(done.stderr, path)}")
     return probe.parse_probe(done.stdout)
 
 

@@ -16,7 +16,7 @@ from rq import Queue
 from club_runtime.media import runner
 from club_runtime.settings import Settings, get_settings
 from club_runtime.worker import logs, metrics
-from club_runtime.worker.club_worker import ClubWorker
+from club_runtime.worker.club_worker import ClubWorker, record_abandoned
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def make_worker(settings: Settings, queue_names: Sequence[str], name: str | None
         name=name,
         job_monitoring_interval=settings.worker_job_monitoring_interval_sec,
         maintenance_interval=settings.worker_maintenance_interval_sec,
+        exception_handlers=[record_abandoned],
     )
     worker.heartbeat_grace_sec = settings.worker_heartbeat_grace_sec
     worker.video_timeout_sec = settings.video_process_timeout_sec

@@ -15,11 +15,14 @@
 from __future__ import annotations
 
 import time
+from types import TracebackType
 from typing import Any
 
 from rq import Queue, Worker
+from rq.exceptions import AbandonedJobError
 from rq.job import Job, JobStatus
 
+from club_runtime.settings import get_settings
 from club_runtime.worker import metrics
 from club_runtime.worker.jobs import video
 
@@ -83,3 +86,16 @@ class ClubWorker(Worker):
             int(meta.get("bytes_read", 0)),
             int(meta.get("bytes_written", 0)),
         )
+
+
+def record_abandoned(
+    job: Job, exc_type: type[BaseException], exc_value: BaseException, traceback: TracebackType | None
+) -> bool:
+    """Worker exception handler: a video job abandoned on its last attempt never reaches its own
+    failure handling (its process is gone), so mark the video failed here. RQ calls this during
+    registry cleanup, before it decides between retry and failure."""
+    if exc_type is AbandonedJobError and job.func_name == video.FUNCTION and not job.should_retry:
+        video_id = str((job.kwargs or {}).get("video_id", ""))
+        reason = "the worker processing this video died and no retries are left"
+        video.mark_failed(get_settings(), video_id, reason)
+    return True  # let RQ's own handling go on

@@ -103,9 +103,11 @@ class VideoPipeline:
             src = work / "source"
             self.progress.update(1, "download")
             try:
-                self.bucket.download(self.video.source_key, src)
+                size = self.bucket.download(self.video.source_key, src)
             except FileNotFoundError as exc:
                 raise PermanentJobError(str(exc)) from exc
+            if size == 0:
+                raise PermanentJobError("the source file is empty (0 bytes)")
             self.progress.counters["bytes_read"] = self.bucket.bytes_read
             self.progress.update(4, "probe")
             try:

@@ -53,7 +53,7 @@ def process_video(club_id: str, video_id: str, outputs: dict[str, Any] | None = 
             last = job is None or not job.should_retry
             log.warning("video attempt failed", extra={"reason": str(exc), "will_retry": not last})
             if last:
-                _mark_failed(settings, video_id, f"{type(exc).__name__}: {exc}")
+                mark_failed(settings, video_id, f"{type(exc).__name__}: {exc}")
             raise
 
 
@@ -121,7 +121,8 @@ def _encoder(settings: Settings) -> Encoder:
     return runner.detect_encoder(settings.ffmpeg_path, settings.enable_gpu, settings.video_x264_preset)
 
 
-def _mark_failed(settings: Settings, video_id: str, reason: str) -> None:
+def mark_failed(settings: Settings, video_id: str, reason: str) -> None:
+    """Record a final failure on the video row (best effort: the job's own failure stays in RQ)."""
     try:
         with video_store.connect(settings.database_url.get_secret_value()) as conn:
             video_store.set_status(conn, video_id, "failed", progress=0, error=reason[:2000])
