@@ -50,7 +50,9 @@ def key_set(*kids: str) -> str:
     return json.dumps({"active": kids[0], "keys": {kid: secrets.token_urlsafe(32) for kid in kids}})
 
 
-def club_settings(stack: StackInfo, dsn: str, club_id: str, redis_url: str, bucket: str, **extra: Any) -> Settings:
+def club_settings(
+    stack: StackInfo, dsn: str, club_id: str, redis_url: str, bucket: str, **extra: Any
+) -> Settings:
     return Settings(
         club_id=club_id,
         club_slug=f"club-{club_id[:8]}",
@@ -95,7 +97,8 @@ def seed(club: Club) -> None:
             assert row is not None
             club.users[role] = row[0]
         season = conn.execute(
-            "INSERT INTO seasons (name, starts_on, ends_on) VALUES ('2024', '2024-07-01', '2025-06-30') RETURNING id"
+            "INSERT INTO seasons (name, starts_on, ends_on) VALUES ('2024', '2024-07-01', "
+            "'2025-06-30') RETURNING id"
         ).fetchone()
         assert season is not None
         team = conn.execute(
@@ -111,7 +114,8 @@ def seed(club: Club) -> None:
         ).fetchone()
         assert session is not None
         conn.execute(
-            "INSERT INTO attendance (session_id, player_id, status, minutes, rpe) VALUES (%s, %s, 'present', 90, 6)",
+            "INSERT INTO attendance (session_id, player_id, status, minutes, rpe) VALUES "
+            "(%s, %s, 'present', 90, 6)",
             [session[0], club.player_id],
         )
         conn.execute(
@@ -120,7 +124,8 @@ def seed(club: Club) -> None:
             [club.player_id],
         )
         match = conn.execute(
-            "INSERT INTO matches (opponent, home, kickoff, team_id) VALUES ('Rivals', true, '2024-09-07 15:00Z', %s) "
+            "INSERT INTO matches (opponent, home, kickoff, team_id) VALUES ('Rivals', true, "
+            "'2024-09-07 15:00Z', %s) "
             "RETURNING id",
             [team[0]],
         ).fetchone()
@@ -130,7 +135,8 @@ def seed(club: Club) -> None:
             [match[0], club.player_id],
         )
         conn.execute(
-            "INSERT INTO injuries (player_id, occurred_on, body_part, severity) VALUES (%s, '2024-09-08', 'knee', 'minor')",
+            "INSERT INTO injuries (player_id, occurred_on, body_part, severity) VALUES (%s, "
+            "'2024-09-08', 'knee', 'minor')",
             [club.player_id],
         )
         conn.execute("INSERT INTO videos (title, source_key) VALUES ('Match', 'clubs/x/videos/y/source')")

@@ -61,7 +61,9 @@ def test_expired_and_unknown_key_tokens_are_refused_previous_key_accepted(make_c
     club = make_club("k", jwt_keys=keys_v1)
     old_token = club.token(Role.OWNER)
     expired = club.token(Role.OWNER, ttl=timedelta(seconds=-5))
-    assert club.client.get("/api/v1/players", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+    assert (
+        club.client.get("/api/v1/players", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+    )
 
     # rotation: new active key, the previous kept in the set -> old tokens still work
     services = club.client.app.state.services
@@ -78,7 +80,10 @@ def test_expired_and_unknown_key_tokens_are_refused_previous_key_accepted(make_c
     refused = club.client.get("/api/v1/players", headers={"Authorization": f"Bearer {old_token}"})
     assert refused.status_code == 401
     assert "key" in refused.json()["detail"]
-    assert club.client.get("/api/v1/players", headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
+    assert (
+        club.client.get("/api/v1/players", headers={"Authorization": f"Bearer {new_token}"}).status_code
+        == 200
+    )
 
 
 # (method, path, roles allowed) for a representative route of every resource.
@@ -113,13 +118,20 @@ def test_player_sees_only_own_record_and_medical_data_is_restricted(two_clubs: t
     other = a.client.post(
         "/api/v1/players",
         headers=a.auth(Role.COACH),
-        json={"first_name": "Bo", "last_name": "Striker", "position": "FW", "preferred_foot": "right",
-              "birth_date": "2000-01-01"},
+        json={
+            "first_name": "Bo",
+            "last_name": "Striker",
+            "position": "FW",
+            "preferred_foot": "right",
+            "birth_date": "2000-01-01",
+        },
     )
     assert other.status_code == 201, other.text
     mine = a.client.get("/api/v1/players", headers=a.auth(Role.PLAYER)).json()["items"]
     assert [p["id"] for p in mine] == [str(a.player_id)]
-    assert a.client.get(f"/api/v1/players/{other.json()['id']}", headers=a.auth(Role.PLAYER)).status_code == 404
+    assert (
+        a.client.get(f"/api/v1/players/{other.json()['id']}", headers=a.auth(Role.PLAYER)).status_code == 404
+    )
     assert len(a.client.get("/api/v1/players", headers=a.auth(Role.COACH)).json()["items"]) == 2
     own_injuries = a.client.get("/api/v1/injuries", headers=a.auth(Role.PLAYER)).json()["items"]
     assert len(own_injuries) == 1

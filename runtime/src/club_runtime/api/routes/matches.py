@@ -127,6 +127,8 @@ async def record_stats(
 
 @router.get("/{match_id}/stats", response_model=list[StatPublic])
 async def get_stats(match_id: uuid.UUID, _: AnyUser, conn: ConnDep) -> list[StatPublic]:
+    if await repo.fetch_one(conn, "matches", {"id": match_id}) is None:
+        raise errors.not_found("match")
     rows = await repo.fetch_page(
         conn, "match_stats", where={"match_id": match_id}, order_by=("player_id",), limit=200, offset=0
     )

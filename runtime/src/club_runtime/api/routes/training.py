@@ -165,6 +165,8 @@ async def record_attendance(
 
 @router.get("/sessions/{session_id}/attendance", response_model=list[AttendancePublic])
 async def get_attendance(session_id: uuid.UUID, _: Staff, conn: ConnDep) -> list[AttendancePublic]:
+    if await repo.fetch_one(conn, "training_sessions", {"id": session_id}) is None:
+        raise errors.not_found("session")
     rows = await repo.fetch_page(
         conn, "attendance", where={"session_id": session_id}, order_by=("player_id",), limit=500, offset=0
     )
