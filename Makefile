@@ -78,7 +78,9 @@ demo: stack ## The main job on the local stack (for now: the stack itself, until
 
 .PHONY: bench
 bench: tools venv ## Run the benchmarks in bench/ (print figures)
-	@for b in bench/bench_*.py; do echo "==> $$b"; $(PY) $$b; done
+	@shopt -s nullglob; benches=(bench/bench_*.py); \
+	if (( $${#benches[@]} == 0 )); then echo "no benchmarks in bench/ yet" >&2; exit 1; fi; \
+	for b in "$${benches[@]}"; do echo "==> $$b"; $(PY) "$$b"; done
 
 .PHONY: clean
 clean: ## Remove the Python environment and caches in the checkout (not the tool cache)

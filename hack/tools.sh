@@ -54,7 +54,9 @@ build() {
 	say "$tool $(version_of "$tool"): building ${binaries[*]} (first time only; minutes)"
 	local start=$SECONDS
 	mkdir -p "$(dirname "$dest")"
+	rm -rf "$(dirname "$dest")"/.build.* # left by an interrupted build (builds hold a lock)
 	OUT=$(mktemp -d "$(dirname "$dest")/.build.XXXXXX")
+	chmod 755 "$OUT"
 	export OUT
 	"$@"
 	for b in "${binaries[@]}"; do
@@ -128,6 +130,21 @@ install_apt() {
 	missing=$(apt_missing)
 	[[ -z $missing ]] || { echo "still missing after install: $missing" >&2; exit 1; }
 }
+
+# One build at a time: a second invocation (another checkout, a parallel `make`) waits for the
+# first and then finds its binaries cached instead of building them again.
+lock_builds() {
+	mkdir -p "$CACHE_DIR"
+	exec 9>"$CACHE_DIR/.build.lock"
+	if ! flock -n 9; then
+		say "another build of the tools is running; waiting for it"
+		flock 9
+	fi
+}
+
+case "${1:-all}" in
+all | apt | go) lock_builds ;;
+esac
 
 case "${1:-all}" in
 all) install_apt; install_go_tools ;;

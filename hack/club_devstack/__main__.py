@@ -26,7 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         with Stack.start(args.dir, keep=args.keep) as stack:
             print(f"Stack up in {time.monotonic() - started:.1f}s\n", flush=True)
             print(stack.info.describe(), flush=True)
-            print(f"\nReuse it from tests: CLUB_STACK_FILE={stack.root / 'stack.json'} make test-fast", flush=True)
+            print(
+                f"\nReuse it from tests: CLUB_STACK_FILE={stack.root / 'stack.json'} make test-fast",
+                flush=True,
+            )
             print("Ctrl-C stops everything.", flush=True)
             wait_forever(stack)
     except KeyboardInterrupt:

@@ -35,7 +35,10 @@ def _kubeconfig(path: Path, server: str, ca: pki.KeyPair, client: pki.KeyPair, u
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": "devstack", "cluster": {"server": server, "certificate-authority-data": b64(ca.cert_pem())}}
+            {
+                "name": "devstack",
+                "cluster": {"server": server, "certificate-authority-data": b64(ca.cert_pem())},
+            }
         ],
         "users": [
             {
@@ -79,14 +82,34 @@ def _start(root: Path, logs: Path, procs: list[Process]) -> KubeInfo:
         server_ips=(LOOPBACK, "10.96.0.1"),
     )
     sa = pki.write_signing_key(certs, "service-account")
-    admin = _kubeconfig(root / "admin.kubeconfig", server, ca.pair, ca.issue("admin", "devstack-admin",
-                        organization="system:masters"), "admin")
-    cm = _kubeconfig(root / "controller-manager.kubeconfig", server, ca.pair,
-                     ca.issue("controller-manager", "system:kube-controller-manager"), "controller-manager")
-    sched = _kubeconfig(root / "scheduler.kubeconfig", server, ca.pair,
-                        ca.issue("scheduler", "system:kube-scheduler"), "scheduler")
-    kwok_cfg = _kubeconfig(root / "kwok.kubeconfig", server, ca.pair,
-                           ca.issue("kwok", "kwok", organization="system:masters"), "kwok")
+    admin = _kubeconfig(
+        root / "admin.kubeconfig",
+        server,
+        ca.pair,
+        ca.issue("admin", "devstack-admin", organization="system:masters"),
+        "admin",
+    )
+    cm = _kubeconfig(
+        root / "controller-manager.kubeconfig",
+        server,
+        ca.pair,
+        ca.issue("controller-manager", "system:kube-controller-manager"),
+        "controller-manager",
+    )
+    sched = _kubeconfig(
+        root / "scheduler.kubeconfig",
+        server,
+        ca.pair,
+        ca.issue("scheduler", "system:kube-scheduler"),
+        "scheduler",
+    )
+    kwok_cfg = _kubeconfig(
+        root / "kwok.kubeconfig",
+        server,
+        ca.pair,
+        ca.issue("kwok", "kwok", organization="system:masters"),
+        "kwok",
+    )
 
     etcd_port, etcd_peer = tools.free_port(), tools.free_port()
     etcd_url = f"http://{LOOPBACK}:{etcd_port}"
@@ -193,11 +216,15 @@ def _start(root: Path, logs: Path, procs: list[Process]) -> KubeInfo:
     info = KubeInfo(server=server, kubeconfig=admin, version=version)
     kubectl = str(k8s / "kubectl")
     for manifest in nodes.build_nodes():
-        subprocess.run([kubectl, "--kubeconfig", str(admin), "apply", "-f", "-"],
-                       input=json.dumps(manifest), text=True, check=True, capture_output=True)
+        subprocess.run(
+            [kubectl, "--kubeconfig", str(admin), "apply", "-f", "-"],
+            input=json.dumps(manifest),
+            text=True,
+            check=True,
+            capture_output=True,
+        )
     wait_until(lambda: _nodes_ready(kubectl, admin), timeout=60, what="kwok nodes")
-    wait_until(lambda: _default_service_account(kubectl, admin), timeout=60,
-               what="default service account")
+    wait_until(lambda: _default_service_account(kubectl, admin), timeout=60, what="default service account")
     return info
 
 
@@ -212,16 +239,23 @@ def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
 
 
 def _kubectl_json(kubectl: str, kubeconfig: Path, *args: str) -> Any:
-    out = subprocess.run([kubectl, "--kubeconfig", str(kubeconfig), *args, "-o", "json"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [kubectl, "--kubeconfig", str(kubeconfig), *args, "-o", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout)
 
 
 def _nodes_ready(kubectl: str, kubeconfig: Path) -> bool:
     items = _kubectl_json(kubectl, kubeconfig, "get", "nodes")["items"]
     ready = [
-        n for n in items
-        if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))
+        n
+        for n in items
+        if any(
+            c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", [])
+        )
     ]
     return len(items) == len(nodes.build_nodes()) and len(ready) == len(items)
 

@@ -3,6 +3,7 @@ parent-death signal so that nothing outlives the stack, even when the test run i
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -32,7 +33,7 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval
         try:
             if check():
                 return
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception as exc:  # any failure means "not ready yet"
             last_error = exc
         time.sleep(interval)
     detail = f" (last error: {last_error})" if last_error else ""
@@ -106,10 +107,8 @@ class Process:
         self._kill_group(signal.SIGKILL)
 
     def _kill_group(self, sig: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._popen.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def _exit_message(self) -> str:
         return f"{self.name} exited with code {self._popen.returncode}; see {self.log}\n{self._log_tail()}"

@@ -1,7 +1,7 @@
 """The whole local stack: start every part, describe how to reach it, stop it all.
 
-    with Stack.start() as stack:
-        stack.info.kube.kubeconfig, stack.info.postgres.dsn(), stack.info.redis.url(), ...
+with Stack.start() as stack:
+    stack.info.kube.kubeconfig, stack.info.postgres.dsn(), stack.info.redis.url(), ...
 """
 
 from __future__ import annotations
@@ -110,8 +110,11 @@ def load_info(stack_file: Path) -> StackInfo:
     raw = json.loads(stack_file.read_text())
     return StackInfo(
         root=Path(raw["root"]),
-        kube=kube.KubeInfo(server=raw["kube"]["server"], kubeconfig=Path(raw["kube"]["kubeconfig"]),
-                           version=raw["kube"]["version"]),
+        kube=kube.KubeInfo(
+            server=raw["kube"]["server"],
+            kubeconfig=Path(raw["kube"]["kubeconfig"]),
+            version=raw["kube"]["version"],
+        ),
         postgres=datastores.PostgresInfo(**raw["postgres"]),
         redis=datastores.RedisInfo(**raw["redis"]),
         minio=datastores.MinioInfo(**raw["minio"]),

@@ -56,3 +56,14 @@ def port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@functools.cache
+def pinned_versions() -> dict[str, str]:
+    """The pins in hack/versions.env, as NAME -> value."""
+    pins = {}
+    for line in (HACK_DIR / "versions.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            pins[name] = value
+    return pins

@@ -24,7 +24,8 @@ def test_forced_row_level_security_isolates_a_non_owner_role(stack: StackInfo, d
         admin.execute("ALTER TABLE players ENABLE ROW LEVEL SECURITY")
         admin.execute("ALTER TABLE players FORCE ROW LEVEL SECURITY")
         admin.execute(
-            "CREATE POLICY tenant ON players USING (club_id = current_user) WITH CHECK (club_id = current_user)"
+            "CREATE POLICY tenant ON players"
+            " USING (club_id = current_user) WITH CHECK (club_id = current_user)"
         )
         admin.execute("GRANT SELECT, INSERT ON players TO club_a")
         admin.execute("INSERT INTO players VALUES ('club_b', 'someone else'), ('club_a', 'ours')")
@@ -70,13 +71,37 @@ def test_s3_put_get_list_delete_on_minio(s3: Any, bucket: str) -> None:
 def test_ffmpeg_makes_a_video_that_ffprobe_reads(stack: StackInfo, tmp_path: Path) -> None:
     out = tmp_path / "testsrc.mp4"
     subprocess.run(
-        [str(stack.ffmpeg), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc=duration=5:size=640x360:rate=25", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)],
+        [
+            str(stack.ffmpeg),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=5:size=640x360:rate=25",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(out),
+        ],
         check=True,
     )
     probe = subprocess.run(
-        [str(stack.ffprobe), "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(out)],
-        check=True, capture_output=True, text=True,
+        [
+            str(stack.ffprobe),
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     info = json.loads(probe.stdout)
     (video,) = [s for s in info["streams"] if s["codec_type"] == "video"]

@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from club_devstack import nodes
+from club_devstack import nodes, tools
 from club_devstack.stack import StackInfo
 from tests.conftest import unique_name
 
@@ -56,11 +56,8 @@ def _wait_pods(core: k8s.CoreV1Api, namespace: str, app: str, count: int, phase:
 
 
 def test_api_server_reports_the_pinned_version(stack: StackInfo, kube_api: k8s.ApiClient) -> None:
-    from club_devstack import tools
-
-    pinned = (tools.HACK_DIR / "versions.env").read_text()
     version = k8s.VersionApi(kube_api).get_code()
-    assert f"KUBERNETES_VERSION={version.git_version}\n" in pinned
+    assert version.git_version == tools.pinned_versions()["KUBERNETES_VERSION"]
     assert stack.kube.version == version.git_version
 
 
@@ -69,7 +66,7 @@ def test_kwok_nodes_are_ready_and_the_gpu_node_is_tainted(kube_api: k8s.ApiClien
     assert set(listed) == {*nodes.CPU_NODES, *nodes.GPU_NODES}
     for node in listed.values():
         ready = [c for c in node.status.conditions if c.type == "Ready"]
-        assert ready and ready[0].status == "True", node.metadata.name
+        assert [c.status for c in ready] == ["True"], node.metadata.name
     gpu = listed[nodes.GPU_NODES[0]]
     assert gpu.status.allocatable[nodes.GPU_RESOURCE] == "1"
     assert [(t.key, t.effect) for t in gpu.spec.taints] == [("nvidia.com/gpu", "NoSchedule")]
@@ -89,15 +86,17 @@ def test_pods_without_the_toleration_never_land_on_the_gpu_node(
     core = k8s.CoreV1Api(kube_api)
     apps = k8s.AppsV1Api(kube_api)
     name = unique_name("api")
-    apps.create_namespaced_deployment(namespace, _deployment(name, replicas=6, gpu=False, tolerate=False,
-                                                             select_gpu=False))
+    apps.create_namespaced_deployment(
+        namespace, _deployment(name, replicas=6, gpu=False, tolerate=False, select_gpu=False)
+    )
     pods = _wait_pods(core, namespace, name, 6, "Running")
     assert {p.spec.node_name for p in pods} <= set(nodes.CPU_NODES)
 
     # Asking for a GPU without tolerating the taint leaves the pod unschedulable, with the reason.
     greedy = unique_name("greedy")
-    apps.create_namespaced_deployment(namespace, _deployment(greedy, replicas=1, gpu=True, tolerate=False,
-                                                             select_gpu=False))
+    apps.create_namespaced_deployment(
+        namespace, _deployment(greedy, replicas=1, gpu=True, tolerate=False, select_gpu=False)
+    )
     (pod,) = _wait_pods(core, namespace, greedy, 1, "Pending")
     deadline = time.monotonic() + 60
     message = ""
@@ -107,7 +106,8 @@ def test_pods_without_the_toleration_never_land_on_the_gpu_node(
         message = scheduled[0].message or "" if scheduled else ""
         time.sleep(0.5)
     assert pod.spec.node_name is None
-    assert "untolerated taint" in message and "Insufficient nvidia.com/gpu" in message
+    assert "untolerated taint" in message
+    assert "Insufficient nvidia.com/gpu" in message
 
 
 def _crd(group: str) -> dict[str, Any]:
@@ -162,8 +162,12 @@ def test_api_server_rejects_an_invalid_custom_resource_naming_the_field(
             time.sleep(0.2)
 
         def create(spec: dict[str, Any]) -> Any:
-            body = {"apiVersion": f"{group}/v1", "kind": "Kit", "metadata": {"name": unique_name("k")},
-                    "spec": spec}
+            body = {
+                "apiVersion": f"{group}/v1",
+                "kind": "Kit",
+                "metadata": {"name": unique_name("k")},
+                "spec": spec,
+            }
             return custom.create_namespaced_custom_object(group, "v1", namespace, "kits", body)
 
         assert create({"colour": "home", "shirts": 22})["spec"]["colour"] == "home"
@@ -171,8 +175,9 @@ def test_api_server_rejects_an_invalid_custom_resource_naming_the_field(
             create({"colour": "purple", "shirts": 3})
         assert bad.value.status == 422
         assert 'spec.colour: Unsupported value: "purple"' in bad.value.body
-        assert "spec.shirts: Invalid value: 3: spec.shirts in body should be greater than or equal to 11" in (
-            bad.value.body
+        assert (
+            "spec.shirts: Invalid value: 3: spec.shirts in body should be greater than or equal to 11"
+            in str(bad.value.body)
         )
     finally:
         ext.delete_custom_resource_definition(crd.metadata.name)
