@@ -53,6 +53,13 @@ INVALID_CLUBS = [
         id="requests-over-limits",
     ),
     bad(
+        "workers.video.resources",
+        {"requests": {"cpu": 3}, "limits": {"cpu": 2}},  # quantities may be integers too
+        "workers.video.resources",
+        "requests must not exceed limits",
+        id="integer-requests-over-limits",
+    ),
+    bad(
         "api.resources.requests.memory", "lots", "api.resources.requests.memory", "should match", id="memory"
     ),
     bad(
