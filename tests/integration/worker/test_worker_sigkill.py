@@ -44,7 +44,7 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 240) -> 
 
 
 def session_pids(sid: int) -> list[int]:
-    """Every process of a session: the worker, its work horse (own process group) and ffmpeg."""
+    """Every live process of a session: the worker, its work horse (own process group) and ffmpeg."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -52,7 +52,8 @@ def session_pids(sid: int) -> list[int]:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except (FileNotFoundError, ProcessLookupError):
                 continue
-            if int(fields[3]) == sid:
+            # fields[0] is the state: a killed process whose parent is gone may linger as a zombie.
+            if int(fields[3]) == sid and fields[0] != "Z":
                 pids.append(int(entry.name))
     return pids
 
@@ -120,7 +121,7 @@ def test_sigkill_of_the_whole_worker_mid_transcode_then_a_new_worker_completes(b
         for pid in session_pids(first.pid):
             os.kill(pid, signal.SIGKILL)
         first.wait(timeout=10)
-        assert session_pids(first.pid) == []
+        wait_for("every killed process to be gone", lambda: session_pids(first.pid) == [], timeout=10)
         assert bed.club.video(video_id)["status"] == "processing"
         assert listing(bed.s3, bed.club.bucket, f"clubs/{bed.club.slug}/videos/{video_id}/hls") == {}
     finally:
