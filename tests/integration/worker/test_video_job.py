@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import signal
+import socket
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,7 @@ from rq.job import Job, JobStatus
 
 from club_runtime.media import hls
 from club_runtime.worker.jobs import video
-from tests.integration.worker.harness import FPS, Club, Testbed, run_burst_worker
+from tests.integration.worker.harness import FPS, Club, Testbed, run_burst_worker, start_worker
 from tests.integration.worker.media_checks import download_tree, ffprobe, listing, video_stream
 
 FRAME = 1 / FPS
@@ -134,3 +138,50 @@ def test_oversized_rendition_request_for_a_360p_source_never_upscales(bed: Testb
     assert (video_stream(info)["width"], video_stream(info)["height"]) == (640, 360)
     assert float(info["format"]["duration"]) == pytest.approx(3.0, abs=FRAME)
     assert "RESOLUTION=640x360" in (root / "hls/master.m3u8").read_text()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("club_worker_"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+SUCCEEDED = 'club_worker_jobs_total{outcome="succeeded",queue="video"}'
+
+
+def test_worker_metrics_count_jobs_bytes_and_queue_depth(bed: Testbed) -> None:
+    video_id = bed.club.add_video(bed.s3, bed.sources.small_360p)
+    port = free_port()
+    job = enqueue(bed.redis_url, bed.club, video_id)
+    worker = start_worker(bed.env(WORKER_METRICS_PORT=str(port)), log=bed.tmp_path / "worker.log")
+    try:
+        # The worker observes a job right after its work horse exits: wait for that.
+        deadline = time.monotonic() + 120
+        while (samples := scrape(port)).get(SUCCEEDED, 0) < 1:
+            assert time.monotonic() < deadline, (bed.tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    written = sum(
+        size for _, _, size in listing(bed.s3, bed.club.bucket, f"clubs/{bed.club.slug}/videos").values()
+    )
+    assert job.get_status(refresh=True) == JobStatus.FINISHED
+    assert samples[SUCCEEDED] == 1
+    assert samples['club_worker_job_duration_seconds_count{queue="video"}'] == 1
+    assert samples['club_worker_bytes_read_total{queue="video"}'] == bed.sources.small_360p.stat().st_size
+    assert samples['club_worker_bytes_written_total{queue="video"}'] == written
+    assert samples['club_worker_jobs_in_progress{queue="video"}'] == 0
+    assert samples['club_worker_queue_depth{queue="video"}'] == 0
