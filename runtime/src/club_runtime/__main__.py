@@ -52,10 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     api.add_argument("--host", default=None)
     api.add_argument("--port", type=int, default=None)
     api.set_defaults(run=_api)
-    worker = sub.add_parser("worker", help="run the RQ workers")
-    worker.add_argument("worker_args", nargs=argparse.REMAINDER)
+    worker = sub.add_parser("worker", help="run the RQ workers", add_help=False)
     worker.set_defaults(run=_worker)
-    args = parser.parse_args(argv)
+    # The worker parses its own options (`club-runtime worker --help`); argparse.REMAINDER would
+    # not capture options that come first, such as `worker --burst`.
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "worker":
+        args.worker_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(level=get_settings().log_level.upper())
     code: int = args.run(args)
     return code

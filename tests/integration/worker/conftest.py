@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from club_devstack.stack import StackInfo
 from club_runtime.db import migrate, tenancy
-from tests.integration.worker.harness import Club, Sources, Testbed, make_sources
+from tests.integration.worker.harness import Club, Sources, WorkerBed, make_sources
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +38,5 @@ def club(stack: StackInfo, database: str, bucket: str) -> Iterator[Club]:
 @pytest.fixture
 def bed(  # noqa: PLR0917 - one fixture bundling the others for the tests
     stack: StackInfo, club: Club, s3: Any, redis_url: str, sources: Sources, tmp_path: Path
-) -> Testbed:
-    return Testbed(stack, club, s3, redis_url, sources, tmp_path)
+) -> WorkerBed:
+    return WorkerBed(stack, club, s3, redis_url, sources, tmp_path)

@@ -79,7 +79,7 @@ class Club:
 
 
 @dataclass(frozen=True)
-class Testbed:
+class WorkerBed:
     """Everything a worker test uses: the stack, a club with its bucket and Redis, the sources."""
 
     stack: StackInfo

@@ -6,6 +6,7 @@ import math
 import signal
 import socket
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from rq.job import Job, JobStatus
 
 from club_runtime.media import hls
 from club_runtime.worker.jobs import video
-from tests.integration.worker.harness import FPS, Club, Testbed, run_burst_worker, start_worker
+from tests.integration.worker.harness import FPS, Club, WorkerBed, run_burst_worker, start_worker
 from tests.integration.worker.media_checks import download_tree, ffprobe, listing, video_stream
 
 FRAME = 1 / FPS
@@ -45,7 +46,7 @@ def expected_keys(root: Path, prefix: str) -> set[str]:
     return keys
 
 
-def test_1080p_source_gives_ladder_thumbnails_clip_and_a_rerun_uploads_nothing(bed: Testbed) -> None:
+def test_1080p_source_gives_ladder_thumbnails_clip_and_a_rerun_uploads_nothing(bed: WorkerBed) -> None:
     video_id = bed.club.add_video(bed.s3, bed.sources.hd_20s)
     env = bed.env()
     job = enqueue(bed.redis_url, bed.club, video_id, outputs={"clips": [{"start": 2, "end": 6.5}]})
@@ -110,7 +111,7 @@ def test_1080p_source_gives_ladder_thumbnails_clip_and_a_rerun_uploads_nothing(b
         ("empty", "the source file is empty (0 bytes)"),
     ],
 )
-def test_unusable_source_fails_permanently_with_the_reason(bed: Testbed, source: str, reason: str) -> None:
+def test_unusable_source_fails_permanently_with_the_reason(bed: WorkerBed, source: str, reason: str) -> None:
     video_id = bed.club.add_video(bed.s3, getattr(bed.sources, source))
     # A retry policy that would re-run a transient failure at once: a permanent one must not use it.
     job = enqueue(bed.redis_url, bed.club, video_id, retry=Retry(max=3))
@@ -124,7 +125,7 @@ def test_unusable_source_fails_permanently_with_the_reason(bed: Testbed, source:
     assert listing(bed.s3, bed.club.bucket, f"clubs/{bed.club.slug}/videos/{video_id}") == {}
 
 
-def test_oversized_rendition_request_for_a_360p_source_never_upscales(bed: Testbed) -> None:
+def test_oversized_rendition_request_for_a_360p_source_never_upscales(bed: WorkerBed) -> None:
     video_id = bed.club.add_video(bed.s3, bed.sources.small_360p)
     job = enqueue(bed.redis_url, bed.club, video_id, outputs={"renditions": ["1080p", "720p", "360p"]})
     run_burst_worker(bed.env(), bed.tmp_path / "worker.log")
@@ -148,8 +149,12 @@ def free_port() -> int:
 
 
 def scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
+    """The worker's club_worker_* samples; empty until its metrics server listens."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except urllib.error.URLError:
+        return {}
     samples = {}
     for line in text.splitlines():
         if line.startswith("club_worker_"):
@@ -161,7 +166,7 @@ def scrape(port: int) -> dict[str, float]:
 SUCCEEDED = 'club_worker_jobs_total{outcome="succeeded",queue="video"}'
 
 
-def test_worker_metrics_count_jobs_bytes_and_queue_depth(bed: Testbed) -> None:
+def test_worker_metrics_count_jobs_bytes_and_queue_depth(bed: WorkerBed) -> None:
     video_id = bed.club.add_video(bed.s3, bed.sources.small_360p)
     port = free_port()
     job = enqueue(bed.redis_url, bed.club, video_id)

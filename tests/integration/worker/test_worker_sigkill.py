@@ -20,7 +20,7 @@ from rq.job import Job, JobStatus
 
 from club_runtime.media import hls
 from club_runtime.worker.jobs import video
-from tests.integration.worker.harness import FPS, Club, Testbed, start_worker
+from tests.integration.worker.harness import FPS, Club, WorkerBed, start_worker
 from tests.integration.worker.media_checks import download_tree, ffprobe, listing, video_stream
 
 # Fast failure detection for the test: heartbeat every second, abandoned 2 s after a missed one,
@@ -107,7 +107,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_sigkill_of_the_whole_worker_mid_transcode_then_a_new_worker_completes(bed: Testbed) -> None:
+def test_sigkill_of_the_whole_worker_mid_transcode_then_a_new_worker_completes(bed: WorkerBed) -> None:
     video_id = bed.club.add_video(bed.s3, bed.sources.hd_20s)
     env = bed.env(**FAST)
     log = bed.tmp_path / "workers.log"
@@ -141,7 +141,7 @@ def test_sigkill_of_the_whole_worker_mid_transcode_then_a_new_worker_completes(b
     check_outputs(bed.s3, bed.club, video_id, bed.tmp_path / "out")
 
 
-def test_worker_killed_but_its_horse_lives_on_never_runs_the_job_twice_at_once(bed: Testbed) -> None:
+def test_worker_killed_but_its_horse_lives_on_never_runs_the_job_twice_at_once(bed: WorkerBed) -> None:
     """Only the worker's main process dies: its work horse keeps transcoding and heartbeats stop,
     so RQ re-runs the job elsewhere. The video's lease makes that run wait for the first to finish."""
     video_id = bed.club.add_video(bed.s3, bed.sources.hd_20s)
