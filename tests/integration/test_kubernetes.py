@@ -3,6 +3,7 @@ taints and node selectors on kwok's nodes, and the real API server validates cus
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -174,10 +175,12 @@ def test_api_server_rejects_an_invalid_custom_resource_naming_the_field(
         with pytest.raises(ApiException) as bad:
             create({"colour": "purple", "shirts": 3})
         assert bad.value.status == 422
-        assert 'spec.colour: Unsupported value: "purple"' in bad.value.body
+        status = json.loads(bad.value.body)
+        assert 'spec.colour: Unsupported value: "purple"' in status["message"]
         assert (
             "spec.shirts: Invalid value: 3: spec.shirts in body should be greater than or equal to 11"
-            in str(bad.value.body)
+            in (status["message"])
         )
+        assert {c["field"] for c in status["details"]["causes"]} == {"spec.colour", "spec.shirts"}
     finally:
         ext.delete_custom_resource_definition(crd.metadata.name)
