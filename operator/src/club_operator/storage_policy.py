@@ -1,0 +1,93 @@
+"""Desired-state documents for a club's bucket: its access policy and its lifecycle rules.
+
+Pure builders and comparisons, no I/O. The storage module reads what the server holds, compares it
+with these documents through the `*_equal` functions, and writes only what differs. Servers echo
+documents back in their own canonical form (MinIO sorts actions, turns a single string into a
+list), so equality is taken on a normalised form rather than on the raw JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+POLICY_VERSION = "2012-10-17"
+TEMPORARY_RULE_ID = "club-temporary-uploads"
+
+BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads")
+OBJECT_ACTIONS = (
+    "s3:AbortMultipartUpload",
+    "s3:DeleteObject",
+    "s3:GetObject",
+    "s3:ListMultipartUploadParts",
+    "s3:PutObject",
+)
+
+
+def bucket_arn(bucket: str) -> str:
+    return f"arn:aws:s3:::{bucket}"
+
+
+def build_user_policy(bucket: str) -> dict[str, Any]:
+    """The club's identity policy: its own bucket and the objects in it, nothing else."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": list(BUCKET_ACTIONS),
+                "Resource": [bucket_arn(bucket)],
+            },
+            {
+                "Effect": "Allow",
+                "Action": list(OBJECT_ACTIONS),
+                "Resource": [f"{bucket_arn(bucket)}/*"],
+            },
+        ],
+    }
+
+
+def build_lifecycle_rules(prefix: str, expire_days: int, *, abort_uploads: bool) -> list[dict[str, Any]]:
+    """Rules in the shape boto3's put/get_bucket_lifecycle_configuration use.
+
+    `abort_uploads` adds AbortIncompleteMultipartUpload to the rule. MinIO accepts that element
+    and silently drops it (it aborts stale multipart uploads itself, after `api
+    stale_uploads_expiry`, 24 hours by default), so asking for it there would make every
+    comparison differ and every reconcile write.
+    """
+    rule: dict[str, Any] = {
+        "ID": TEMPORARY_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": prefix},
+        "Expiration": {"Days": expire_days},
+    }
+    if abort_uploads:
+        rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": expire_days}
+    return [rule]
+
+
+def _as_sorted_list(value: Any) -> list[Any]:
+    items = value if isinstance(value, list) else [value]
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+def normalise_policy(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements of a policy with every list sorted and single values made lists."""
+    statements = []
+    for statement in _as_sorted_list(document.get("Statement", [])):
+        statements.append(
+            {
+                key: _as_sorted_list(value) if key in {"Action", "Resource"} else value
+                for key, value in statement.items()
+                if key != "Sid"
+            }
+        )
+    return _as_sorted_list(statements)
+
+
+def policy_equal(actual: dict[str, Any], desired: dict[str, Any]) -> bool:
+    return normalise_policy(actual) == normalise_policy(desired)
+
+
+def lifecycle_equal(actual: list[dict[str, Any]], desired: list[dict[str, Any]]) -> bool:
+    return _as_sorted_list(actual) == _as_sorted_list(desired)
