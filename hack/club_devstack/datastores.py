@@ -40,7 +40,8 @@ def _server_user() -> str | None:
     return "postgres" if os.geteuid() == 0 else None
 
 
-def start_postgres(root: Path, logs: Path) -> tuple[Process, PostgresInfo]:
+def init_postgres(root: Path) -> tuple[Path, str]:
+    """initdb a new cluster under `root`; returns its data folder and the superuser's password."""
     bindir = tools.postgres_bindir()
     data = root / "postgres"
     data.mkdir(mode=0o700)
@@ -70,33 +71,23 @@ def start_postgres(root: Path, logs: Path) -> tuple[Process, PostgresInfo]:
         user=user,
     )
     pwfile.unlink()
-    port = tools.free_port()
-    proc = Process(
-        "postgres",
-        [
-            str(bindir / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(data),
-            "-c",
-            f"listen_addresses={LOOPBACK}",
-            # A test database needs no durability; these make it several times faster.
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=300",
-        ],
-        logs / "postgres.log",
-        user=user,
-    )
-    info = PostgresInfo(LOOPBACK, port, "postgres", password)
+    return data, password
+
+
+def run_postgres(data: Path, info: PostgresInfo, logs: Path) -> Process:
+    """Start the server of an initialised cluster and wait until it accepts connections."""
+    settings = {
+        "listen_addresses": LOOPBACK,
+        # A test database needs no durability; these make it several times faster.
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+        "max_connections": "300",
+    }
+    argv = [str(tools.postgres_bindir() / "postgres"), "-D", str(data), "-p", str(info.port), "-k", str(data)]
+    for name, value in settings.items():
+        argv += ["-c", f"{name}={value}"]
+    proc = Process("postgres", argv, logs / "postgres.log", user=_server_user())
 
     def accepts_connections() -> bool:
         with psycopg.connect(info.dsn(), connect_timeout=2) as conn:
@@ -104,7 +95,13 @@ def start_postgres(root: Path, logs: Path) -> tuple[Process, PostgresInfo]:
         return True
 
     proc.wait_ready(accepts_connections, timeout=60)
-    return proc, info
+    return proc
+
+
+def start_postgres(root: Path, logs: Path) -> tuple[Process, PostgresInfo]:
+    data, password = init_postgres(root)
+    info = PostgresInfo(LOOPBACK, tools.free_port(), "postgres", password)
+    return run_postgres(data, info, logs), info
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""The operator as a real process against the local stack: `club-operator` with its settings pointing
+at the stack's PostgreSQL and MinIO, after the CRDs are applied. Used by `make demo` and the tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from club_devstack import tools
+from club_devstack.procs import Process
+from club_devstack.stack import StackInfo
+
+REPO = tools.HACK_DIR.parent
+CRDS = REPO / "crds"
+
+
+def apply_crds(stack: StackInfo) -> None:
+    """Apply every CRD in crds/ and wait until the API server serves them."""
+    kubectl = [str(stack.kubectl), "--kubeconfig", str(stack.kube.kubeconfig)]
+    subprocess.run(
+        [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(CRDS)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    subprocess.run(
+        [*kubectl, "wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def operator_env(stack: StackInfo, **overrides: str) -> dict[str, str]:
+    env = {
+        "KUBECONFIG": str(stack.kube.kubeconfig),
+        "CLUB_OPERATOR_DATABASE_ADMIN_DSN": stack.postgres.dsn(),
+        "CLUB_OPERATOR_S3_ENDPOINT": stack.minio.endpoint,
+        "CLUB_OPERATOR_S3_ACCESS_KEY": stack.minio.access_key,
+        "CLUB_OPERATOR_S3_SECRET_KEY": stack.minio.secret_key,
+        "CLUB_OPERATOR_METRICS_PORT": str(tools.free_port()),
+    }
+    return env | {f"CLUB_OPERATOR_{k.upper()}": v for k, v in overrides.items()}
+
+
+def start_operator(stack: StackInfo, log: Path, **overrides: str) -> tuple[Process, int]:
+    """Start `club-operator` for every namespace; returns the process and its metrics port."""
+    apply_crds(stack)
+    env = operator_env(stack, **overrides)
+    liveness = tools.free_port()
+    proc = Process(
+        "club-operator",
+        [sys.executable, "-m", "club_operator", "--liveness", f"http://127.0.0.1:{liveness}/healthz"],
+        log,
+        env=env,
+    )
+
+    def live() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{liveness}/healthz", timeout=2) as resp:
+            return bool(resp.status == 200)
+
+    proc.wait_ready(live, timeout=60)
+    return proc, int(env["CLUB_OPERATOR_METRICS_PORT"])

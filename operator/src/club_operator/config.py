@@ -1,0 +1,43 @@
+"""Operator settings: the one place that reads the environment (variables prefixed CLUB_OPERATOR_).
+
+The default servers are used by every Club that names no Secret of its own; in a cluster they come
+from a Secret mounted as environment variables by the chart."""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLUB_OPERATOR_", case_sensitive=False, extra="ignore")
+
+    # The default PostgreSQL server: a superuser-like DSN that may create roles and databases.
+    database_admin_dsn: SecretStr = Field(default=SecretStr(""))
+    shared_database_name: str = "clubs"
+
+    # The default S3 server.
+    s3_endpoint: str = ""
+    s3_access_key: SecretStr = Field(default=SecretStr(""))
+    s3_secret_key: SecretStr = Field(default=SecretStr(""))
+    s3_region: str = "us-east-1"
+    s3_kind: str = "minio"
+
+    default_runtime_image: str = "club-runtime:0.1.0"
+
+    # How often the timer re-checks every Club (drift repair and the isolation probe), in seconds.
+    resync_interval_sec: float = 60.0
+    # Backoff for a dependency that is down.
+    retry_delay_sec: float = 10.0
+    # How long deletion keeps retrying a server that is gone before giving up on its cleanup.
+    deletion_give_up_after_sec: float = 120.0
+
+    metrics_port: int = 8080
+    connect_timeout_sec: int = 5
+
+
+@functools.cache
+def get_settings() -> OperatorSettings:
+    return OperatorSettings()

@@ -1,0 +1,117 @@
+"""The Club's Secrets: database credentials, the JWT key set, S3 credentials and the bootstrap owner.
+
+Generated once (the only randomness in the operator lives in the `generate_*` functions), stored in
+Secrets owned by the Club, never logged or put in Events or status. The `build_*` functions are pure."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from club_operator.naming import ClubNames
+
+DB_PASSWORD = "password"  # noqa: S105 - the key's name, not a password
+STORAGE_SECRET_KEY = "secretAccessKey"  # noqa: S105
+OWNER_PASSWORD = "password"  # noqa: S105
+JWT_KEYS = "keys"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The object the Secrets belong to: deleting the Club deletes them."""
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+
+    def reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+@dataclass(frozen=True)
+class Credentials:
+    database_password: str
+    storage_secret_key: str
+    jwt_key_id: str
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def generate_jwt_keys() -> str:
+    kid = secrets.token_hex(8)
+    return json.dumps({"active": kid, "keys": {kid: secrets.token_urlsafe(48)}}, sort_keys=True)
+
+
+def active_key_id(keys_json: str) -> str:
+    return str(json.loads(keys_json)["active"])
+
+
+def _secret(names: ClubNames, owner: Owner, name: str, data: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": name,
+            "namespace": names.namespace,
+            "labels": names.labels(),
+            "ownerReferences": [owner.reference()],
+        },
+        "stringData": data,
+    }
+
+
+def build_database_secret(
+    names: ClubNames, owner: Owner, *, host: str, port: int, password: str, dsn: str
+) -> dict[str, Any]:
+    return _secret(
+        names,
+        owner,
+        names.database_secret,
+        {
+            "host": host,
+            "port": str(port),
+            "dbname": names.database,
+            "username": names.role,
+            DB_PASSWORD: password,
+            "dsn": dsn,
+        },
+    )
+
+
+def build_storage_secret(
+    names: ClubNames, owner: Owner, *, endpoint: str, region: str, secret_key: str
+) -> dict[str, Any]:
+    return _secret(
+        names,
+        owner,
+        names.storage_secret,
+        {
+            "endpoint": endpoint,
+            "region": region,
+            "bucket": names.bucket,
+            "accessKeyId": names.s3_user,
+            STORAGE_SECRET_KEY: secret_key,
+        },
+    )
+
+
+def build_jwt_secret(names: ClubNames, owner: Owner, *, keys_json: str) -> dict[str, Any]:
+    return _secret(names, owner, names.jwt_secret, {JWT_KEYS: keys_json})
+
+
+def build_owner_secret(names: ClubNames, owner: Owner, *, password: str) -> dict[str, Any]:
+    email = f"owner@{names.name}.{names.namespace}.footballclub.io"
+    return _secret(names, owner, names.owner_secret, {"email": email, OWNER_PASSWORD: password})

@@ -1,0 +1,213 @@
+"""The Club's tenant in PostgreSQL: its database (shared pool or dedicated), schema, login role,
+club row and role mapping, and the isolation probe.
+
+Every `ensure_*` reads first and writes only what is missing, so a steady-state reconcile sends no
+write to the server. The runtime owns the schema and tenancy SQL (club_runtime.db); this module
+decides when to call it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import errors, sql
+
+from club_runtime.db import migrate as runtime_migrate
+from club_runtime.db import tenancy
+
+# A club that exists in every database the operator manages, with one row, so that the isolation
+# probe has something it must not see, even in a dedicated database with a single real club.
+CANARY_CLUB_ID = uuid.UUID("00000000-0000-4000-8000-00000000ca4a")
+CANARY_SLUG = "isolation-canary"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The server cannot be reached right now (connection refused, timeout, shutting down)."""
+
+
+class DatabaseFailed(RuntimeError):
+    """The server answered but refused the work (a migration or provisioning error)."""
+
+
+class InvalidServer(ValueError):
+    """The admin DSN cannot be parsed."""
+
+
+@dataclass(frozen=True)
+class Server:
+    """A PostgreSQL server, as reached with its admin DSN."""
+
+    admin_dsn: str
+    connect_timeout: int = 5
+
+    @property
+    def params(self) -> dict[str, Any]:
+        try:
+            return psycopg.conninfo.conninfo_to_dict(self.admin_dsn)
+        except psycopg.ProgrammingError as exc:
+            raise InvalidServer("the admin DSN is not a valid PostgreSQL connection string") from exc
+
+    @property
+    def host(self) -> str:
+        return str(self.params.get("host") or "localhost")
+
+    @property
+    def port(self) -> int:
+        return int(self.params.get("port") or 5432)
+
+    def admin(self, dbname: str | None = None) -> str:
+        extra: dict[str, Any] = {"connect_timeout": self.connect_timeout}
+        if dbname:
+            extra["dbname"] = dbname
+        return psycopg.conninfo.make_conninfo(self.admin_dsn, **extra)
+
+    def club_dsn(self, dbname: str, role: str, password: str) -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=self.host, port=self.port, dbname=dbname, user=role, password=password
+        )
+
+
+@dataclass(frozen=True)
+class Tenant:
+    club_id: uuid.UUID
+    slug: str
+    database: str
+    role: str
+    password: str
+    dedicated: bool
+
+
+def _translate(exc: BaseException, doing: str) -> Exception:
+    """Library errors become ours at this boundary, with the cause kept and no secret in the text."""
+    cause = exc.__cause__ if isinstance(exc, tenancy.TenancyError | runtime_migrate.MigrationError) else exc
+    if isinstance(cause, psycopg.OperationalError):
+        return DatabaseUnavailable(f"{doing}: the PostgreSQL server is unreachable ({type(cause).__name__})")
+    return DatabaseFailed(f"{doing} failed: {exc}")
+
+
+def _connect(dsn: str, **kwargs: Any) -> psycopg.Connection[tuple[Any, ...]]:
+    return psycopg.connect(dsn, **kwargs)
+
+
+def ensure_database(server: Server, name: str) -> bool:
+    """Create the database if it does not exist. Returns whether it was created."""
+    try:
+        with _connect(server.admin(), autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                return False
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except errors.DuplicateDatabase:
+                return False
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
+            return True
+    except psycopg.Error as exc:
+        raise _translate(exc, f"creating database {name}") from exc
+
+
+def ensure_schema(server: Server, database: str) -> bool:
+    """Run the runtime's migrations if the schema is not at head. Returns whether it migrated."""
+    dsn = server.admin(database)
+    if runtime_migrate.migrations_at_head(dsn):
+        return False
+    try:
+        runtime_migrate.migrate(dsn)
+    except (runtime_migrate.MigrationError, psycopg.Error) as exc:
+        raise _translate(exc, f"migrating database {database}") from exc
+    return True
+
+
+def _tenant_in_place(server: Server, tenant: Tenant) -> bool:
+    """Whether the role logs in with the stored password and maps to the club. Reads only."""
+    try:
+        with _connect(
+            server.club_dsn(tenant.database, tenant.role, tenant.password),
+            connect_timeout=server.connect_timeout,
+        ) as conn:
+            row = conn.execute("SELECT public.current_club_id()").fetchone()
+            return row is not None and row[0] == tenant.club_id
+    except psycopg.Error:
+        # The admin just reached the server, so this is the role's own failure (missing, wrong
+        # password, no CONNECT, not mapped): provisioning repairs each of those.
+        return False
+
+
+def ensure_tenant(server: Server, tenant: Tenant) -> bool:
+    """Create or repair the club's role, club row and mapping. Returns whether anything was written."""
+    if _tenant_in_place(server, tenant):
+        return False
+    try:
+        tenancy.provision_club(
+            server.admin(tenant.database), tenant.club_id, tenant.slug, tenant.role, tenant.password
+        )
+    except tenancy.TenancyError as exc:
+        raise _translate(exc, f"provisioning role {tenant.role}") from exc
+    return True
+
+
+def ensure_canary(server: Server, database: str) -> bool:
+    """The canary club and its one row, written as the admin (RLS does not apply to it)."""
+    try:
+        with _connect(server.admin(database)) as conn:
+            if conn.execute("SELECT 1 FROM public.seasons WHERE club_id = %s", [CANARY_CLUB_ID]).fetchone():
+                return False
+            conn.execute(
+                "INSERT INTO public.clubs (club_id, slug, name) VALUES (%s, %s, %s) "
+                "ON CONFLICT (club_id) DO NOTHING",
+                [CANARY_CLUB_ID, CANARY_SLUG, "Isolation canary (do not use)"],
+            )
+            conn.execute(
+                "INSERT INTO public.seasons (club_id, name, starts_on, ends_on) "
+                "VALUES (%s, 'canary', '2000-01-01', '2000-12-31')",
+                [CANARY_CLUB_ID],
+            )
+            return True
+    except psycopg.Error as exc:
+        raise _translate(exc, f"writing the isolation canary in {database}") from exc
+
+
+def probe_isolation(server: Server, tenant: Tenant) -> bool:
+    """Log in as the club's role and try to read the canary club's row (nothing may come back), then
+    run the runtime's own probe (no foreign row visible in any tenant table, foreign writes refused)."""
+    dsn = server.club_dsn(tenant.database, tenant.role, tenant.password)
+    try:
+        with _connect(dsn, connect_timeout=server.connect_timeout) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM public.seasons WHERE club_id = %s", [CANARY_CLUB_ID]
+            ).fetchone()
+            if row is None or row[0] != 0:
+                return False
+        return tenancy.probe_isolation(dsn)
+    except (psycopg.Error, tenancy.TenancyError) as exc:
+        raise _translate(exc, "probing isolation") from exc
+
+
+def drop_tenant(server: Server, tenant: Tenant) -> None:
+    """Delete the club's data and role: the whole database when dedicated, the club's rows when shared."""
+    try:
+        if tenant.dedicated:
+            with _connect(server.admin(), autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(tenant.database))
+                )
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(tenant.role)))
+            return
+        with _connect(server.admin(), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [tenant.database]).fetchone():
+                return
+        tenancy.drop_club(server.admin(tenant.database), tenant.club_id, tenant.role)
+    except (psycopg.Error, tenancy.TenancyError) as exc:
+        raise _translate(exc, f"dropping the tenant of {tenant.slug}") from exc
+
+
+def tenant_exists(server: Server, tenant: Tenant) -> bool:
+    """Whether the club's role or (dedicated) database is still on the server. Reads only."""
+    try:
+        with _connect(server.admin(), autocommit=True) as conn:
+            role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [tenant.role]).fetchone()
+            db = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [tenant.database]).fetchone()
+            return bool(role) or (tenant.dedicated and bool(db))
+    except psycopg.Error as exc:
+        raise _translate(exc, "looking up the tenant") from exc

@@ -1,0 +1,158 @@
+"""What each kopf handler does, without the decorators (those live in main.py): reconcile a Club,
+report the outcome as status and Events, and clean up on deletion."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from collections import defaultdict
+from typing import Any
+
+import kopf
+import pydantic
+
+from club_operator import database, kube, metrics, naming, servers, storage
+from club_operator import status as club_status
+from club_operator.conditions import Reason
+from club_operator.config import OperatorSettings
+from club_operator.models import ClubPhase, DeletionPolicy
+from club_operator.reconcile import ClubObject, Context, Outcome, parse, reconcile
+
+log = logging.getLogger(__name__)
+
+# Handlers and the resync timer of one Club never run at the same time.
+_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def club_object(body: kopf.Body) -> ClubObject:
+    meta = body["metadata"]
+    return ClubObject(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta["uid"],
+        generation=int(meta.get("generation") or 1),
+        spec=dict(body.get("spec") or {}),
+        api_version=body.get("apiVersion", f"{naming.GROUP}/{naming.VERSION}"),
+    )
+
+
+def reconcile_club(body: kopf.Body, patch: kopf.Patch, settings: OperatorSettings) -> None:
+    """Bring the Club's resources to its spec; write status only where it changed."""
+    club = club_object(body)
+    if (body.get("spec") or {}).get("suspend"):
+        return
+    with _locks[club.uid]:
+        outcome = reconcile(club, settings)
+    current: dict[str, Any] = dict(body.get("status") or {})
+    desired = club_status.build_status(current, outcome, club.generation, _now())
+    for key, value in club_status.changed_fields(current, desired).items():
+        patch.status[key] = value
+    _report(body, club, outcome, current, desired)
+    if outcome.permanent:
+        metrics.RECONCILES.labels("permanent_error").inc()
+        raise kopf.PermanentError(outcome.permanent)
+    if outcome.temporary:
+        metrics.RECONCILES.labels("temporary_error").inc()
+        raise kopf.TemporaryError("; ".join(outcome.temporary), delay=settings.retry_delay_sec)
+    metrics.RECONCILES.labels("changed" if outcome.changes else "unchanged").inc()
+
+
+def _report(
+    body: kopf.Body, club: ClubObject, outcome: Outcome, current: dict[str, Any], desired: dict[str, Any]
+) -> None:
+    for kind, message in outcome.changes:
+        kube.event(body, warning=False, reason="Provisioned", message=message)
+        metrics.WRITES.labels(kind).inc()
+    for moved in club_status.transitions(current, desired):
+        kube.event(
+            body,
+            warning=moved.warning,
+            reason=f"{moved.type}{moved.status}",
+            message=f"{moved.reason}: {moved.message}" if moved.message else moved.reason,
+        )
+    if outcome.permanent:
+        kube.event(body, warning=True, reason=str(Reason.INVALID_SPEC), message=outcome.permanent)
+    ready = desired["phase"] == ClubPhase.READY
+    metrics.CLUB_READY.labels(club.namespace, club.name).set(1 if ready else 0)
+
+
+def delete_club(
+    body: kopf.Body, patch: kopf.Patch, runtime: datetime.timedelta, settings: OperatorSettings
+) -> None:
+    """Honour deletionPolicy. A server that is gone is retried with backoff, then given up on with a
+    Warning Event, so that it never blocks the deletion forever."""
+    club = club_object(body)
+    patch.status["phase"] = str(ClubPhase.DELETING)
+    try:
+        ctx = parse(club, settings)
+    except pydantic.ValidationError:
+        kube.event(
+            body,
+            warning=True,
+            reason=str(Reason.INVALID_SPEC),
+            message="the spec cannot be parsed; nothing was cleaned up",
+        )
+        metrics.forget(club.namespace, club.name)
+        return
+    if ctx.spec.deletion_policy is DeletionPolicy.RETAIN:
+        kube.event(
+            body,
+            warning=False,
+            reason="Retained",
+            message=f"deletionPolicy Retain: database {ctx.names.database} (role {ctx.names.role}) "
+            f"and bucket {ctx.names.bucket} are kept",
+        )
+        metrics.forget(club.namespace, club.name)
+        return
+    with _locks[club.uid]:
+        problems = _delete_data(ctx)
+    if problems and runtime.total_seconds() < settings.deletion_give_up_after_sec:
+        raise kopf.TemporaryError("; ".join(problems), delay=settings.retry_delay_sec)
+    if problems:
+        kube.event(
+            body,
+            warning=True,
+            reason=str(Reason.CLEANUP_ABANDONED),
+            message=f"gave up after {runtime.total_seconds():.0f}s, data may remain: " + "; ".join(problems),
+        )
+    metrics.forget(club.namespace, club.name)
+
+
+def _delete_data(ctx: Context) -> list[str]:
+    problems: list[str] = []
+    names = ctx.names
+    try:
+        server = servers.database_server(ctx.spec, names.namespace, ctx.settings)
+        tenant = database.Tenant(
+            ctx.club.club_id, names.slug, names.database, names.role, "", ctx.spec.database.dedicated
+        )
+        database.drop_tenant(server, tenant)
+    except (
+        servers.ServerNotConfigured,
+        database.InvalidServer,
+        database.DatabaseUnavailable,
+        database.DatabaseFailed,
+    ) as exc:
+        problems.append(f"database: {exc}")
+    try:
+        s3 = servers.storage_server(ctx.spec, names.namespace, ctx.settings)
+        storage.delete_storage(
+            s3,
+            storage.StoragePlan(
+                bucket=names.bucket,
+                user=names.s3_user,
+                secret_key="",
+                policy_name=names.s3_policy,
+                quota_bytes=None,
+                temporary_prefix="tmp/",
+                temporary_expire_days=1,
+            ),
+        )
+    except (servers.ServerNotConfigured, storage.StorageUnavailable, storage.StorageConflict) as exc:
+        problems.append(f"storage: {exc}")
+    return problems

@@ -1,0 +1,53 @@
+"""The only module with kopf decorators: each handler is a thin wrapper around `handlers`.
+
+Run with `club-operator` (see __main__.py) or `kopf run -m club_operator.main`."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+import kopf
+import prometheus_client
+
+from club_operator import handlers, naming
+from club_operator.config import get_settings
+
+CLUBS = (naming.GROUP, naming.VERSION, naming.CLUB_PLURAL)
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Operator-wide settings, in one place."""
+    # kopf keeps its bookkeeping in annotations: the Club's status schema is ours alone.
+    settings.persistence.finalizer = naming.FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=naming.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=naming.GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.INFO
+    settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
+    ours = get_settings()
+    if ours.metrics_port:
+        prometheus_client.start_http_server(ours.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-cluster
+
+
+@kopf.on.resume(*CLUBS)
+@kopf.on.create(*CLUBS)
+@kopf.on.update(*CLUBS)
+def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    handlers.reconcile_club(body, patch, get_settings())
+
+
+@kopf.timer(
+    *CLUBS, interval=get_settings().resync_interval_sec, initial_delay=get_settings().resync_interval_sec
+)
+def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    """Repair drift and re-run the isolation probe; in steady state this writes nothing."""
+    handlers.reconcile_club(body, patch, get_settings())
+
+
+@kopf.on.delete(*CLUBS)
+def delete(body: kopf.Body, patch: kopf.Patch, runtime: datetime.timedelta, **_: Any) -> None:
+    handlers.delete_club(body, patch, runtime, get_settings())

@@ -1,0 +1,38 @@
+"""The operator's Prometheus metrics, declared once. Labels are bounded: namespace and club name
+(one series per Club), step and outcome from fixed sets."""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import Counter, Gauge
+
+ISOLATION_VERIFIED = Gauge(
+    "club_operator_tenant_isolation_verified",
+    "1 when the last isolation probe of the club's tenant passed, 0 when it failed or could not run",
+    ["namespace", "club"],
+)
+ISOLATION_PROBE_TIME = Gauge(
+    "club_operator_tenant_isolation_last_probe_timestamp_seconds",
+    "Unix time of the club's last isolation probe",
+    ["namespace", "club"],
+)
+PROBES = Counter(
+    "club_operator_isolation_probes_total", "Isolation probes by result", ["result"]
+)  # result: passed, failed, error
+CLUB_READY = Gauge(
+    "club_operator_club_ready", "1 when the Club's Ready condition is True", ["namespace", "club"]
+)
+RECONCILES = Counter(
+    "club_operator_reconciles_total", "Reconciles by outcome", ["outcome"]
+)  # outcome: unchanged, changed, temporary_error, permanent_error
+WRITES = Counter(
+    "club_operator_writes_total", "Changes made to managed resources, by kind", ["kind"]
+)  # kind: from reconcile.Change kinds
+
+
+def forget(namespace: str, club: str) -> None:
+    """Drop a deleted club's series."""
+    for gauge in (ISOLATION_VERIFIED, ISOLATION_PROBE_TIME, CLUB_READY):
+        with contextlib.suppress(KeyError):
+            gauge.remove(namespace, club)

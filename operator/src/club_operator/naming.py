@@ -1,0 +1,98 @@
+"""Names and labels of everything the operator creates for a Club, derived from the Club alone.
+
+Names never change once derived (the CRD makes the user-chosen ones immutable too), so a renamed
+rule here would orphan existing tenants: change with care."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from club_operator.models import ClubSpec
+
+GROUP = "footballclub.io"
+VERSION = "v1alpha1"
+CLUB_PLURAL = "clubs"
+MANAGED_BY = "club-operator"
+FINALIZER = f"{GROUP}/finalizer"
+
+_PG_MAX = 63
+_BUCKET_MAX = 63
+
+
+def _digest(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def _bounded(stem: str, limit: int, separator: str) -> str:
+    """`stem` if it fits in `limit`, else its start plus a digest of the whole, so names stay unique."""
+    if len(stem) <= limit:
+        return stem
+    digest = _digest(stem)
+    return stem[: limit - len(digest) - 1].rstrip(separator) + separator + digest
+
+
+def pg_identifier(*parts: str) -> str:
+    """A lowercase PostgreSQL identifier (role or database name) of at most 63 bytes."""
+    stem = "_".join(re.sub(r"[^a-z0-9]+", "_", p.lower()).strip("_") for p in parts)
+    return _bounded(stem, _PG_MAX, "_")
+
+
+def s3_name(*parts: str) -> str:
+    """A valid S3 bucket or user name: lowercase letters, digits and hyphens, at most 63 characters."""
+    stem = "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
+    return _bounded(stem, _BUCKET_MAX, "-")
+
+
+@dataclass(frozen=True)
+class ClubNames:
+    """Every name the operator derives for one Club."""
+
+    namespace: str
+    name: str
+    database: str
+    role: str
+    bucket: str
+    s3_user: str
+    s3_policy: str
+    database_secret: str
+    storage_secret: str
+    jwt_secret: str
+    owner_secret: str
+
+    @property
+    def slug(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def api_service(self) -> str:
+        return f"{self.name}-api"
+
+    def labels(self) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+            "app.kubernetes.io/part-of": "club-platform",
+            f"{GROUP}/club": self.name,
+        }
+
+
+def build_names(namespace: str, name: str, spec: ClubSpec, shared_database: str) -> ClubNames:
+    if spec.database.dedicated:
+        database = pg_identifier("club", namespace, name)
+    else:
+        database = spec.database.shared_database_name or shared_database
+    user = s3_name("club", namespace, name)
+    return ClubNames(
+        namespace=namespace,
+        name=name,
+        database=database,
+        role=pg_identifier("club", namespace, name),
+        bucket=spec.storage.bucket or s3_name("club", namespace, name),
+        s3_user=user,
+        s3_policy=f"{user}-bucket",
+        database_secret=f"{name}-database",
+        storage_secret=f"{name}-storage",
+        jwt_secret=f"{name}-jwt",
+        owner_secret=f"{name}-owner",
+    )

@@ -1,0 +1,264 @@
+"""One reconcile of a Club: a flat list of `ensure_*` steps, each reading first and writing only what
+is missing or drifted, each reporting a condition. A step whose dependency is down reports its
+condition False with the reason and lets the others run; the handler then retries with backoff.
+
+Nothing here touches the Club object itself: the handler turns the Outcome into a status patch and
+Events (see status.py)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+
+from club_operator import credentials, database, kube, metrics, naming, servers, storage
+from club_operator.conditions import Condition, Reason, Type
+from club_operator.config import OperatorSettings
+from club_operator.models import ClubSpec
+
+
+@dataclass(frozen=True)
+class ClubObject:
+    """What a reconcile needs of the Club, read once from the object at the handler's edge."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    spec: dict[str, Any]
+    api_version: str = f"{naming.GROUP}/{naming.VERSION}"
+
+    @property
+    def owner(self) -> credentials.Owner:
+        return credentials.Owner(self.api_version, "Club", self.name, self.uid)
+
+    @property
+    def club_id(self) -> uuid.UUID:
+        # The tenant id is the Club's uid: stable for the object's life, unique across the cluster.
+        return uuid.UUID(self.uid)
+
+
+@dataclass
+class Outcome:
+    conditions: list[Condition] = field(default_factory=list)
+    changes: list[tuple[str, str]] = field(default_factory=list)  # (kind, what was written)
+    fields: dict[str, Any] = field(default_factory=dict)
+    temporary: list[str] = field(default_factory=list)
+    permanent: str | None = None
+
+    def condition(self, type_: Type, ok: bool, reason: Reason, message: str) -> None:
+        self.conditions.append(Condition(type_, ok, reason, message))
+
+    def changed(self, kind: str, message: str) -> None:
+        self.changes.append((kind, message))
+
+    def failed(self, type_: Type, reason: Reason, message: str) -> None:
+        self.condition(type_, False, reason, message)
+        self.temporary.append(f"{type_}: {message}")
+
+
+@dataclass(frozen=True)
+class Context:
+    club: ClubObject
+    spec: ClubSpec
+    names: naming.ClubNames
+    settings: OperatorSettings
+
+
+def parse(club: ClubObject, settings: OperatorSettings) -> Context:
+    """Parse the spec once; a spec the schema let through but the model refuses is a permanent error."""
+    spec = ClubSpec.model_validate(club.spec)
+    names = naming.build_names(club.namespace, club.name, spec, settings.shared_database_name)
+    return Context(club, spec, names, settings)
+
+
+def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
+    out = Outcome()
+    try:
+        ctx = parse(club, settings)
+    except pydantic.ValidationError as exc:
+        out.permanent = f"the spec cannot be used: {exc.errors()[0]['msg']} at {_loc(exc)}"
+        return out
+    out.fields.update(
+        tenantId=str(club.club_id),
+        databaseName=ctx.names.database,
+        databaseRole=ctx.names.role,
+        bucket=ctx.names.bucket,
+        runtimeImage=ctx.spec.runtime.image or settings.default_runtime_image,
+    )
+    ensure_app_secrets(ctx, out)
+    tenant = ensure_database(ctx, out)
+    ensure_isolation_probe(ctx, out, tenant)
+    ensure_storage(ctx, out)
+    return out
+
+
+def _loc(exc: pydantic.ValidationError) -> str:
+    return "spec." + ".".join(str(p) for p in exc.errors()[0]["loc"])
+
+
+def _secret(manifest: dict[str, Any], out: Outcome, keep: frozenset[str] = frozenset()) -> dict[str, str]:
+    data, written = kube.ensure_secret(manifest, keep=keep)
+    if written:
+        out.changed("secret", f"wrote Secret {manifest['metadata']['name']}")
+    return data
+
+
+def ensure_app_secrets(ctx: Context, out: Outcome) -> None:
+    """The JWT key set and the bootstrap owner: generated once, never replaced here."""
+    names, owner = ctx.names, ctx.club.owner
+    existing = kube.read_secret(names.namespace, names.jwt_secret) or {}
+    keys = existing.get(credentials.JWT_KEYS) or credentials.generate_jwt_keys()
+    stored = _secret(
+        credentials.build_jwt_secret(names, owner, keys_json=keys), out, frozenset({credentials.JWT_KEYS})
+    )
+    out.fields["jwtKeyId"] = credentials.active_key_id(stored[credentials.JWT_KEYS])
+    existing = kube.read_secret(names.namespace, names.owner_secret) or {}
+    password = existing.get(credentials.OWNER_PASSWORD) or credentials.generate_password()
+    _secret(
+        credentials.build_owner_secret(names, owner, password=password),
+        out,
+        frozenset({credentials.OWNER_PASSWORD}),
+    )
+    out.condition(Type.SECRETS_READY, True, Reason.GENERATED, "JWT key set and owner account are in place")
+
+
+def ensure_database(ctx: Context, out: Outcome) -> tuple[database.Server, database.Tenant] | None:
+    names = ctx.names
+    try:
+        server = servers.database_server(ctx.spec, names.namespace, ctx.settings)
+        host, port = server.host, server.port
+    except servers.ServerNotConfigured as exc:
+        out.failed(Type.DATABASE_READY, Reason.SERVER_SECRET_MISSING, str(exc))
+        return None
+    except database.InvalidServer as exc:
+        out.condition(Type.DATABASE_READY, False, Reason.INVALID_SPEC, str(exc))
+        out.permanent = f"database server: {exc}"
+        return None
+    existing = kube.read_secret(names.namespace, names.database_secret) or {}
+    password = existing.get(credentials.DB_PASSWORD) or credentials.generate_password()
+    tenant = database.Tenant(
+        club_id=ctx.club.club_id,
+        slug=names.slug,
+        database=names.database,
+        role=names.role,
+        password=password,
+        dedicated=ctx.spec.database.dedicated,
+    )
+    dsn = server.club_dsn(names.database, names.role, password)
+    try:
+        if database.ensure_database(server, names.database):
+            out.changed("database", f"created database {names.database}")
+        if database.ensure_schema(server, names.database):
+            out.changed("schema", f"migrated database {names.database} to the runtime's schema")
+        if database.ensure_canary(server, names.database):
+            out.changed("canary", f"wrote the isolation canary in {names.database}")
+        # The Secret is written before the role gets its password, so a crash between the two
+        # leaves a password that the next reconcile applies, never a role nobody can log in as.
+        _secret(
+            credentials.build_database_secret(
+                names, ctx.club.owner, host=host, port=port, password=password, dsn=dsn
+            ),
+            out,
+            frozenset({credentials.DB_PASSWORD}),
+        )
+        if database.ensure_tenant(server, tenant):
+            out.changed("role", f"provisioned role {names.role} in {names.database}")
+    except database.DatabaseUnavailable as exc:
+        out.failed(Type.DATABASE_READY, Reason.SERVER_UNAVAILABLE, str(exc))
+        return None
+    except database.DatabaseFailed as exc:
+        out.failed(Type.DATABASE_READY, Reason.MIGRATION_FAILED, str(exc))
+        return None
+    out.condition(
+        Type.DATABASE_READY,
+        True,
+        Reason.PROVISIONED,
+        f"role {names.role} in database {names.database} ({ctx.spec.database.isolation})",
+    )
+    return server, tenant
+
+
+def ensure_isolation_probe(
+    ctx: Context, out: Outcome, tenant: tuple[database.Server, database.Tenant] | None
+) -> None:
+    labels = (ctx.names.namespace, ctx.names.name)
+    if tenant is None:
+        out.condition(
+            Type.TENANT_ISOLATION_VERIFIED,
+            False,
+            Reason.PROBE_SKIPPED,
+            "the probe needs the database to be ready",
+        )
+        metrics.ISOLATION_VERIFIED.labels(*labels).set(0)
+        return
+    try:
+        passed = database.probe_isolation(*tenant)
+    except (database.DatabaseUnavailable, database.DatabaseFailed) as exc:
+        metrics.PROBES.labels("error").inc()
+        metrics.ISOLATION_VERIFIED.labels(*labels).set(0)
+        out.failed(Type.TENANT_ISOLATION_VERIFIED, Reason.SERVER_UNAVAILABLE, str(exc))
+        return
+    metrics.ISOLATION_PROBE_TIME.labels(*labels).set(time.time())
+    metrics.ISOLATION_VERIFIED.labels(*labels).set(1 if passed else 0)
+    metrics.PROBES.labels("passed" if passed else "failed").inc()
+    if passed:
+        out.condition(
+            Type.TENANT_ISOLATION_VERIFIED,
+            True,
+            Reason.PROBE_PASSED,
+            "as the club's role, another club's canary row is invisible and foreign writes fail",
+        )
+    else:
+        out.failed(
+            Type.TENANT_ISOLATION_VERIFIED,
+            Reason.PROBE_FAILED,
+            "the club's role could see or write another club's rows",
+        )
+
+
+def ensure_storage(ctx: Context, out: Outcome) -> None:
+    names = ctx.names
+    try:
+        server = servers.storage_server(ctx.spec, names.namespace, ctx.settings)
+    except servers.ServerNotConfigured as exc:
+        out.failed(Type.STORAGE_READY, Reason.SERVER_SECRET_MISSING, str(exc))
+        return
+    existing = kube.read_secret(names.namespace, names.storage_secret) or {}
+    secret_key = existing.get(credentials.STORAGE_SECRET_KEY) or credentials.generate_password()
+    _secret(
+        credentials.build_storage_secret(
+            names, ctx.club.owner, endpoint=server.endpoint, region=server.region, secret_key=secret_key
+        ),
+        out,
+        frozenset({credentials.STORAGE_SECRET_KEY}),
+    )
+    plan = storage.StoragePlan(
+        bucket=names.bucket,
+        user=names.s3_user,
+        secret_key=secret_key,
+        policy_name=names.s3_policy,
+        quota_bytes=ctx.spec.storage.quota_bytes,
+        temporary_prefix="tmp/",
+        temporary_expire_days=ctx.spec.storage.temporary_objects_expire_days,
+    )
+    try:
+        result = storage.ensure_storage(server, plan)
+    except storage.StorageUnavailable as exc:
+        out.failed(Type.STORAGE_READY, Reason.SERVER_UNAVAILABLE, str(exc))
+        return
+    except storage.StorageConflict as exc:
+        out.condition(Type.STORAGE_READY, False, Reason.INVALID_SPEC, str(exc))
+        out.permanent = f"storage: {exc}"
+        return
+    for what in result.changed:
+        out.changed("storage", f"wrote S3 {what} for {names.bucket}")
+    out.condition(
+        Type.STORAGE_READY,
+        True,
+        Reason.PROVISIONED,
+        f"bucket {names.bucket} with its own credentials and policy",
+    )
