@@ -273,12 +273,14 @@ def _ensure_quota(admin: Any, plan: StoragePlan) -> bool:
 
 
 def _bucket_exists(s3: S3Client, bucket: str) -> bool:
+    # Not HeadBucket: its answers have no body, so a wrong admin secret and a bucket owned by
+    # someone else would both be a bare 403.
     try:
-        s3.head_bucket(Bucket=bucket)
+        s3.get_bucket_location(Bucket=bucket)
     except ClientError as exc:
         if _code(exc) in _MISSING:
             return False
-        if _code(exc) in {"403", "AccessDenied"}:
+        if _code(exc) == "AccessDenied":
             raise StorageConflict(f"bucket {bucket!r} exists but is not ours to manage") from exc
         raise
     return True
