@@ -1,0 +1,110 @@
+"""Helpers for tests that run the operator: create Clubs, wait for their conditions, read their
+Secrets, Events and metrics."""
+
+from __future__ import annotations
+
+import base64
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+GROUP, VERSION, PLURAL = "footballclub.io", "v1alpha1", "clubs"
+
+
+def create_club(custom: k8s.CustomObjectsApi, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, manifest
+    )
+    return result
+
+
+def get_club(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        club: dict[str, Any] = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return club
+
+
+def condition(club: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for cond in ((club or {}).get("status") or {}).get("conditions") or []:
+        if cond["type"] == type_:
+            return dict(cond)
+    return None
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 90, interval: float = 0.5) -> Any:
+    """Poll until `check` returns something truthy; fail with `what` and the last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+def wait_condition(
+    custom: k8s.CustomObjectsApi,
+    namespace: str,
+    name: str,
+    type_: str,
+    status: str,
+    *,
+    reason: str | None = None,
+    timeout: float = 90,
+) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        club = get_club(custom, namespace, name)
+        cond = condition(club, type_)
+        if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
+            return club
+        return None
+
+    club: dict[str, Any] = wait_for(f"{name} {type_}={status} ({reason or 'any reason'})", check, timeout)
+    return club
+
+
+def wait_gone(custom: k8s.CustomObjectsApi, namespace: str, name: str, timeout: float = 90) -> None:
+    wait_for(f"{name} to be deleted", lambda: get_club(custom, namespace, name) is None, timeout)
+
+
+def secret_data(core: k8s.CoreV1Api, namespace: str, name: str) -> dict[str, str]:
+    secret = core.read_namespaced_secret(name, namespace)
+    return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+
+def events(core: k8s.CoreV1Api, namespace: str, name: str) -> list[k8s.CoreV1Event]:
+    listed = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
+    return list(listed.items)
+
+
+def metrics_text(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        return str(resp.read().decode())
+
+
+def metric_value(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in Prometheus text format, or None if absent."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        if series == (f"{name}{{{want}}}" if want else name) or _same_series(series, name, labels):
+            return float(value)
+    return None
+
+
+def _same_series(series: str, name: str, labels: dict[str, str]) -> bool:
+    if not series.startswith(name + "{"):
+        return False
+    pairs = dict(p.split("=", 1) for p in series[len(name) + 1 : -1].split(",") if p)
+    return {k: v.strip('"') for k, v in pairs.items()} == labels
