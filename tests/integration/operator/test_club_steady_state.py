@@ -1,0 +1,119 @@
+"""Once a Club is provisioned, the resync timer keeps checking it but writes nothing while nothing
+drifted, and repairs what did drift; the isolation probe is reported as a metric."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+from kubernetes import client as k8s
+from psycopg import sql
+
+from club_devstack.stack import StackInfo
+from tests.integration.operator.conftest import RunningOperator
+from tests.support import clubs, crds
+
+
+def _ready_club(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    clubs.create_club(custom, namespace, crds.manifest("Club", {"displayName": name}, name))
+    return clubs.wait_condition(custom, namespace, name, "Ready", "True")
+
+
+def _unchanged_reconciles(port: int) -> float:
+    return (
+        clubs.metric_value(clubs.metrics_text(port), "club_operator_reconciles_total", outcome="unchanged")
+        or 0
+    )
+
+
+def _write_marks(
+    core: k8s.CoreV1Api, custom: k8s.CustomObjectsApi, stack: StackInfo, namespace: str, name: str, role: str
+) -> dict[str, Any]:
+    """Everything that a write would change: resourceVersions, and the xmin of the role's rows."""
+    club = clubs.get_club(custom, namespace, name) or {}
+    marks: dict[str, Any] = {"club": club["metadata"]["resourceVersion"]}
+    for suffix in ("database", "storage", "jwt", "owner"):
+        marks[suffix] = core.read_namespaced_secret(f"{name}-{suffix}", namespace).metadata.resource_version
+    with psycopg.connect(stack.postgres.dsn()) as admin:
+        marks["role"] = admin.execute(
+            "SELECT xmin::text FROM pg_authid WHERE rolname = %s", [role]
+        ).fetchone()
+    with psycopg.connect(stack.postgres.dsn("clubs")) as admin:
+        marks["mapping"] = admin.execute(
+            "SELECT xmin::text FROM public.tenant_roles WHERE role_name = %s", [role]
+        ).fetchone()
+        marks["grants"] = admin.execute(
+            "SELECT xmin::text FROM pg_class"
+            " WHERE relname = 'players' AND relnamespace = 'public'::regnamespace"
+        ).fetchone()
+    return marks
+
+
+def test_a_steady_state_resync_writes_nothing(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+    stack: StackInfo,
+) -> None:
+    club = _ready_club(custom, namespace, "quiet-rovers")
+    role = club["status"]["databaseRole"]
+    # Let the creation's own follow-up (kopf's bookkeeping) settle before taking the marks.
+    time.sleep(club_operator.resync_sec)
+    before = _write_marks(core, custom, stack, namespace, "quiet-rovers", role)
+    reconciles = _unchanged_reconciles(club_operator.metrics_port)
+    clubs.wait_for(
+        "three resyncs that changed nothing",
+        lambda: _unchanged_reconciles(club_operator.metrics_port) >= reconciles + 3,
+        timeout=club_operator.resync_sec * 10,
+    )
+    assert _write_marks(core, custom, stack, namespace, "quiet-rovers", role) == before
+
+
+def test_drift_is_repaired_by_the_resync(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+    stack: StackInfo,
+    s3: Any,
+) -> None:
+    club = _ready_club(custom, namespace, "drifting-fc")
+    role, bucket = club["status"]["databaseRole"], club["status"]["bucket"]
+    dsn = clubs.secret_data(core, namespace, "drifting-fc-database")["dsn"]
+    with psycopg.connect(stack.postgres.dsn(), autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER ROLE {} PASSWORD 'changed-by-hand'").format(sql.Identifier(role)))
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+
+    def repaired() -> bool:
+        try:
+            with psycopg.connect(dsn, connect_timeout=2):
+                pass
+            s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+        except Exception:  # not repaired yet
+            return False
+        return True
+
+    clubs.wait_for(
+        "the role's password and the bucket lifecycle to be restored",
+        repaired,
+        timeout=club_operator.resync_sec * 10,
+    )
+    messages = [e.message for e in clubs.events(core, namespace, "drifting-fc")]
+    assert any(m.startswith(f"provisioned role {role}") for m in messages)
+    assert any("lifecycle" in m for m in messages)
+
+
+def test_the_isolation_probe_is_reported_as_a_metric(
+    club_operator: RunningOperator, custom: k8s.CustomObjectsApi, namespace: str
+) -> None:
+    _ready_club(custom, namespace, "probed-united")
+    text = clubs.metrics_text(club_operator.metrics_port)
+    labels = {"namespace": namespace, "club": "probed-united"}
+    assert clubs.metric_value(text, "club_operator_tenant_isolation_verified", **labels) == 1.0
+    assert clubs.metric_value(text, "club_operator_club_ready", **labels) == 1.0
+    assert (clubs.metric_value(text, "club_operator_isolation_probes_total", result="passed") or 0) >= 1
+    probed = clubs.metric_value(text, "club_operator_tenant_isolation_last_probe_timestamp_seconds", **labels)
+    assert probed is not None
+    assert probed > time.time() - 120
