@@ -98,9 +98,10 @@ def ensure_storage(server: S3Server, plan: StoragePlan) -> StorageResult:
             changed.append("bucket")
         if _ensure_policy(admin, plan):
             changed.append("policy")
-        if _ensure_user(admin, server, plan):
+        user = _admin_json(admin.user_info, plan.user)  # re-adding a user keeps its policies
+        if _ensure_user(admin, server, plan, user):
             changed.append("user")
-        if _ensure_attachment(admin, plan):
+        if _ensure_attachment(admin, plan, user):
             changed.append("attachment")
         if _ensure_lifecycle(s3, plan):
             changed.append("lifecycle")
@@ -215,8 +216,7 @@ def _ensure_policy(admin: Any, plan: StoragePlan) -> bool:
     return True
 
 
-def _ensure_user(admin: Any, server: S3Server, plan: StoragePlan) -> bool:
-    info = _admin_json(admin.user_info, plan.user)
+def _ensure_user(admin: Any, server: S3Server, plan: StoragePlan, info: dict[str, Any] | None) -> bool:
     if info is not None and info.get("status") == "enabled":
         answer = _club_can_list(_s3(server, plan.user, plan.secret_key), plan.bucket)
         if answer != "bad-credentials":
@@ -227,9 +227,8 @@ def _ensure_user(admin: Any, server: S3Server, plan: StoragePlan) -> bool:
     return True
 
 
-def _ensure_attachment(admin: Any, plan: StoragePlan) -> bool:
-    info = _admin_json(admin.user_info, plan.user) or {}
-    attached = {name for name in str(info.get("policyName") or "").split(",") if name}
+def _ensure_attachment(admin: Any, plan: StoragePlan, info: dict[str, Any] | None) -> bool:
+    attached = {name for name in str((info or {}).get("policyName") or "").split(",") if name}
     extra = sorted(attached - {plan.policy_name})
     if extra:  # anything more than the club's own policy would widen its access
         admin.detach_policy(extra, user=plan.user)

@@ -84,8 +84,9 @@ def error_code(call: Callable[[], object]) -> str:
 
 
 @contextmanager
-def server_trace(server: S3Server, s3: Any) -> Iterator[list[dict[str, Any]]]:
-    """The S3 and admin calls MinIO itself traces while the block runs (its admin trace API).
+def server_trace(server: S3Server, s3: Any, signed_by: str) -> Iterator[list[dict[str, Any]]]:
+    """The S3 and admin calls signed with the access key `signed_by` that MinIO itself traces
+    while the block runs (its admin trace API).
 
     A marker request before and after the block makes sure the subscription was live for the
     whole block and that its last events have arrived."""
@@ -125,16 +126,16 @@ def server_trace(server: S3Server, s3: Any) -> Iterator[list[dict[str, Any]]]:
         during: list[dict[str, Any]] = []
         yield during
         mark()
-        during.extend(entry for entry in seen[start:] if storage.USER_AGENT in user_agent(entry))
+        during.extend(entry for entry in seen[start:] if f"Credential={signed_by}/" in authorization(entry))
     finally:
         response.shutdown()
         response.release_conn()
         reader.join(timeout=5)
 
 
-def user_agent(entry: dict[str, Any]) -> str:
+def authorization(entry: dict[str, Any]) -> str:
     headers = entry.get("http", {}).get("request", {}).get("headers", {})
-    return " ".join(headers.get("User-Agent", []))
+    return " ".join(headers.get("Authorization", []))
 
 
 def writes(calls: list[dict[str, Any]]) -> list[str]:
@@ -143,10 +144,22 @@ def writes(calls: list[dict[str, Any]]) -> list[str]:
     return [name for name, method in methods if method not in {"GET", "HEAD"}]
 
 
+@pytest.fixture
+def own_admin(server: S3Server, admin: Any) -> Iterator[S3Server]:
+    """The server as seen through an admin user of this test's own, so that the server's trace
+    tells this test's calls from those of other tests sharing the stack."""
+    access_key, secret_key = f"t-admin-{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    admin.user_add(access_key, secret_key)
+    admin.attach_policy(["consoleAdmin"], user=access_key)
+    yield S3Server(server.endpoint, access_key, secret_key)
+    admin.user_remove(access_key)
+
+
 def test_first_ensure_creates_everything_and_the_second_sends_no_write(
-    server: S3Server, plan: StoragePlan, s3: Any
+    own_admin: S3Server, plan: StoragePlan, s3: Any
 ) -> None:
-    with server_trace(server, s3) as first:
+    server = own_admin
+    with server_trace(server, s3, signed_by=server.access_key) as first:
         assert storage.ensure_storage(server, plan).changed == EVERYTHING
     assert storage.storage_ready(server, plan)
     # The trace does see this module's writes: one per thing created.
@@ -159,7 +172,7 @@ def test_first_ensure_creates_everything_and_the_second_sends_no_write(
         "admin.PutBucketQuotaConfig",
     ]
 
-    with server_trace(server, s3) as second:
+    with server_trace(server, s3, signed_by=server.access_key) as second:
         assert storage.ensure_storage(server, plan).changed == ()
 
     reads = {entry["funcname"] for entry in second}
