@@ -5,6 +5,7 @@ when the whole percent or the step changes, so a long transcode writes at most a
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,17 +21,27 @@ class Progress:
         self._conn = conn
         self._video_id = video_id
         self._last: tuple[int, str] | None = None
+        self._step_started = time.monotonic()
         self.counters: dict[str, int] = {}
+        self.timings: dict[str, float] = {}
 
     def update(self, percent: float, step: str) -> None:
         current = (max(0, min(100, int(percent))), step)
         if current == self._last:
             return
+        if self._last is not None and self._last[1] != step:
+            self._close_step(self._last[1])
         self._last = current
         if self._job is not None:
-            self._job.meta.update(progress=current[0], step=step, **self.counters)
+            self._job.meta.update(progress=current[0], step=step, timings=self.timings, **self.counters)
             _save_meta(self._job)
         video_store.set_progress(self._conn, self._video_id, current[0])
+
+    def _close_step(self, step: str) -> None:
+        """Add the time since the last step change to `step` (seconds per step: job timings)."""
+        now = time.monotonic()
+        self.timings[step] = round(self.timings.get(step, 0.0) + now - self._step_started, 3)
+        self._step_started = now
 
     def span(self, start: float, end: float, step: str, total: float) -> _Span:
         """A callback mapping `done` out of `total` into [start, end] percent."""

@@ -142,6 +142,7 @@ class VideoPipeline:
             "bytes_written": self.bucket.bytes_written,
             "bytes_read": self.bucket.bytes_read,
             "skipped": self.skipped,
+            "timings": self.progress.timings,
         }
 
     def _transcode_and_upload(
@@ -177,6 +178,7 @@ class VideoPipeline:
                 "codec": spec.encoder.codec,
             },
         )
+        self.progress.update(5, "transcode")
         runner.run_ffmpeg(
             commands.build_ladder_args(self.settings.ffmpeg_path, spec),
             timeout_sec=self.settings.video_process_timeout_sec,
@@ -258,6 +260,7 @@ class VideoPipeline:
     def _master(self, plan: list[ladder.Rendition], has_audio: bool) -> None:
         if self.done.master is not None:
             return
+        self.progress.update(99, "publish")
         uploaded = [
             self.done.renditions[r.name].as_rendition(r.name) for r in plan if r.name in self.done.renditions
         ]
