@@ -52,24 +52,11 @@ def init_postgres(root: Path) -> tuple[Path, str]:
     if user:
         shutil.chown(data, user)
         shutil.chown(pwfile, user)
-    subprocess.run(
-        [
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--pwfile",
-            str(pwfile),
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-            "--encoding=UTF8",
-            "--no-instructions",
-        ],
-        check=True,
-        capture_output=True,
-        user=user,
-    )
+    argv = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(pwfile)]
+    argv += ["--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-instructions"]
+    done = subprocess.run(argv, capture_output=True, text=True, user=user, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"initdb failed in {root}: {done.stderr.strip()}")
     pwfile.unlink()
     return data, password
 

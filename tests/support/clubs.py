@@ -108,3 +108,15 @@ def _same_series(series: str, name: str, labels: dict[str, str]) -> bool:
         return False
     pairs = dict(p.split("=", 1) for p in series[len(name) + 1 : -1].split(",") if p)
     return {k: v.strip('"') for k, v in pairs.items()} == labels
+
+
+def wait_events(
+    core: k8s.CoreV1Api, namespace: str, name: str, reason: str, timeout: float = 30
+) -> list[Any]:
+    """The object's Events with this reason, once there is at least one (kopf posts them asynchronously)."""
+    found: list[Any] = wait_for(
+        f"a {reason} Event on {name}",
+        lambda: [e for e in events(core, namespace, name) if e.reason == reason],
+        timeout,
+    )
+    return found

@@ -45,7 +45,7 @@ def test_retain_keeps_the_database_role_and_bucket(
     clubs.wait_gone(custom, namespace, "kept-fc")
     assert _role_exists(stack, status["databaseRole"])
     assert _bucket_exists(s3, status["bucket"])
-    assert any(e.reason == "Retained" for e in clubs.events(core, namespace, "kept-fc"))
+    clubs.wait_events(core, namespace, "kept-fc", "Retained")
 
 
 def test_delete_drops_the_dedicated_database_role_and_bucket(
@@ -108,7 +108,6 @@ def test_a_server_that_is_gone_never_blocks_deletion(
     assert "unreachable" in clubs.condition(club, "DatabaseReady")["message"]  # type: ignore[index]
     _delete(custom, namespace, "orphan-fc")
     clubs.wait_gone(custom, namespace, "orphan-fc", timeout=club_operator.give_up_sec * 6)
-    abandoned = [e for e in clubs.events(core, namespace, "orphan-fc") if e.reason == "CleanupAbandoned"]
-    assert abandoned
+    abandoned = clubs.wait_events(core, namespace, "orphan-fc", "CleanupAbandoned")
     assert abandoned[0].type == "Warning"
     assert "database" in abandoned[0].message

@@ -100,6 +100,16 @@ def test_drift_is_repaired_by_the_resync(
         repaired,
         timeout=club_operator.resync_sec * 10,
     )
+    clubs.wait_for(
+        "the repair's Events",
+        lambda: (
+            sum(
+                "lifecycle" in e.message or "provisioned role" in e.message
+                for e in clubs.events(core, namespace, "drifting-fc")
+            )
+            >= 3
+        ),
+    )
     messages = [e.message for e in clubs.events(core, namespace, "drifting-fc")]
     assert any(m.startswith(f"provisioned role {role}") for m in messages)
     assert any("lifecycle" in m for m in messages)
