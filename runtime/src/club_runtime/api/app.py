@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from redis import Redis
 
 from club_runtime import storage
-from club_runtime.api import errors, metrics
+from club_runtime.api import deps, errors, metrics
 from club_runtime.api.deps import Services
 from club_runtime.api.routes import (
     auth,
@@ -24,10 +24,12 @@ from club_runtime.api.routes import (
     injuries,
     load,
     matches,
+    playback,
     players,
     teams,
     training,
     users,
+    video_uploads,
     videos,
 )
 from club_runtime.core import security
@@ -36,7 +38,21 @@ from club_runtime.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-_ROUTERS = (health, auth, users, teams, players, gdpr, training, matches, injuries, load, videos)
+_ROUTERS = (
+    health,
+    auth,
+    users,
+    teams,
+    players,
+    gdpr,
+    training,
+    matches,
+    injuries,
+    load,
+    videos,
+    video_uploads,
+    playback,
+)
 
 
 async def ensure_bootstrap_owner(services: Services) -> None:
@@ -93,5 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.middleware("http")(metrics.middleware)
     for module in _ROUTERS:
-        app.include_router(module.router)
+        app.include_router(
+            module.router,
+            dependencies=[Depends(deps.known_query_only)],
+            responses={422: errors.COMMON_RESPONSES[422]},
+        )
     return app

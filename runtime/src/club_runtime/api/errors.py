@@ -16,17 +16,32 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class FieldError(BaseModel):
+    """One refused field: where it is (`["body", "birth_date"]`), what is wrong, and the error type."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidOut(BaseModel):
+    """A 422: the refused fields, or one sentence when the whole request is refused."""
+
+    detail: str | list[FieldError]
+
+
 def _doc(description: str) -> dict[str, Any]:
     return {"model": ErrorOut, "description": description}
 
 
 # Declared on every router so that the OpenAPI document tells clients (and the fuzzer) every answer.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _doc("The body cannot be decoded (not UTF-8 text)"),
     401: _doc("Missing, invalid or expired token"),
     403: _doc("The user's role may not do this"),
     404: _doc("No such record in this club"),
     409: _doc("Conflicts with an existing record"),
-    422: {"description": "The request is invalid"},
+    422: {"model": InvalidOut, "description": "The request is invalid"},
 }
 
 

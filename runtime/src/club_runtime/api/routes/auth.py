@@ -73,7 +73,11 @@ def _refused(message: str, code: int = status.HTTP_401_UNAUTHORIZED) -> JSONResp
 @router.post(
     "/login",
     response_model=TokenPair,
-    responses={401: errors.COMMON_RESPONSES[401], 429: {"model": errors.ErrorOut, "description": "Locked"}},
+    responses={
+        400: errors.COMMON_RESPONSES[400],
+        401: errors.COMMON_RESPONSES[401],
+        429: {"model": errors.ErrorOut, "description": "Locked"},
+    },
 )
 async def login(body: LoginIn, services: ServicesDep, conn: ConnDep) -> TokenPair | JSONResponse:
     settings = services.settings
@@ -101,7 +105,11 @@ async def login(body: LoginIn, services: ServicesDep, conn: ConnDep) -> TokenPai
     return _pair(services, row)
 
 
-@router.post("/refresh", response_model=TokenPair, responses={401: errors.COMMON_RESPONSES[401]})
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses={400: errors.COMMON_RESPONSES[400], 401: errors.COMMON_RESPONSES[401]},
+)
 async def refresh(body: RefreshIn, services: ServicesDep, conn: ConnDep) -> TokenPair:
     try:
         claims = security.decode_token(
