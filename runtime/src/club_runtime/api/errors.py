@@ -4,6 +4,7 @@ A statement refused by a constraint rolls its transaction back, so a 4xx here ha
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, status
@@ -61,12 +62,26 @@ def unprocessable(message: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
 
 
+_KEY_COLUMNS = re.compile(r"^Key \(([^)]*)\)")
+
+
+def _key_fields(exc: errors.IntegrityError) -> str:
+    """The request fields a unique or foreign key names (`team_id`), from PostgreSQL's detail line
+    (`Key (club_id, team_id)=(...)`); the values in that line are not repeated."""
+    found = _KEY_COLUMNS.match(exc.diag.message_detail or "")
+    columns = [c.strip() for c in found.group(1).split(",")] if found else []
+    return ", ".join(c for c in columns if c != "club_id")
+
+
 def _constraint_message(exc: errors.IntegrityError) -> str:
     diag = exc.diag
     where = f" ({diag.constraint_name})" if diag.constraint_name else ""
+    fields = _key_fields(exc)
     if isinstance(exc, errors.UniqueViolation):
-        return f"a record with these values already exists{where}"
+        return f"a record with the same {fields} already exists" if fields else f"a duplicate record{where}"
     if isinstance(exc, errors.ForeignKeyViolation):
+        if fields:
+            return f"{fields}: no such record in this club"
         return f"a referenced record does not exist in this club{where}"
     if isinstance(exc, errors.CheckViolation):
         return f"a value is out of range{where}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Query, status
+from pydantic import model_validator
 
 from club_runtime.api import errors
 from club_runtime.api.deps import AnyUser, Coaching, ConnDep, Managers, PageDep
@@ -21,6 +22,12 @@ class SeasonCreate(Input):
     name: Name
     starts_on: date
     ends_on: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.ends_on <= self.starts_on:
+            raise ValueError("ends_on must be after starts_on")
+        return self
 
 
 class SeasonUpdate(Input):
