@@ -74,7 +74,8 @@ stack: tools venv ## Run the local stack (Kubernetes, PostgreSQL, Redis, MinIO) 
 	$(PY) -m club_devstack
 
 .PHONY: demo
-demo: stack ## The main job on the local stack (for now: the stack itself, until the operator lands)
+demo: tools venv ## Local stack + operator; apply the sample Clubs, show them reconcile to Ready, keep running until Ctrl-C
+	$(PY) -m club_devstack.demo
 
 .PHONY: bench
 bench: tools venv ## Run the benchmarks in bench/ (print figures)

@@ -7,7 +7,9 @@ decides when to call it."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,16 +93,27 @@ def _connect(dsn: str, **kwargs: Any) -> psycopg.Connection[tuple[Any, ...]]:
     return psycopg.connect(dsn, **kwargs)
 
 
+# Writes that touch a server's shared catalogs (databases, roles, grants) from two Clubs at once
+# fail with "tuple concurrently updated" or duplicate-key errors: the operator makes them one at a
+# time per server. They are rare (provisioning and repair); reads and probes stay concurrent.
+_server_locks: defaultdict[tuple[str, int], threading.Lock] = defaultdict(threading.Lock)
+
+
+def _exclusive(server: Server) -> threading.Lock:
+    return _server_locks[(server.host, server.port)]
+
+
 def ensure_database(server: Server, name: str) -> bool:
     """Create the database if it does not exist. Returns whether it was created."""
     try:
         with _connect(server.admin(), autocommit=True) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
                 return False
-            try:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except errors.DuplicateDatabase:
-                return False
+            with _exclusive(server):
+                try:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                except (errors.DuplicateDatabase, errors.UniqueViolation):
+                    return False
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
             return True
     except psycopg.Error as exc:
@@ -113,7 +126,8 @@ def ensure_schema(server: Server, database: str) -> bool:
     if runtime_migrate.migrations_at_head(dsn):
         return False
     try:
-        runtime_migrate.migrate(dsn)
+        with _exclusive(server):
+            runtime_migrate.migrate(dsn)
     except (runtime_migrate.MigrationError, psycopg.Error) as exc:
         raise _translate(exc, f"migrating database {database}") from exc
     return True
@@ -139,9 +153,10 @@ def ensure_tenant(server: Server, tenant: Tenant) -> bool:
     if _tenant_in_place(server, tenant):
         return False
     try:
-        tenancy.provision_club(
-            server.admin(tenant.database), tenant.club_id, tenant.slug, tenant.role, tenant.password
-        )
+        with _exclusive(server):
+            tenancy.provision_club(
+                server.admin(tenant.database), tenant.club_id, tenant.slug, tenant.role, tenant.password
+            )
     except tenancy.TenancyError as exc:
         raise _translate(exc, f"provisioning role {tenant.role}") from exc
     return True
@@ -149,9 +164,13 @@ def ensure_tenant(server: Server, tenant: Tenant) -> bool:
 
 def ensure_canary(server: Server, database: str) -> bool:
     """The canary club and its one row, written as the admin (RLS does not apply to it)."""
+    query = "SELECT 1 FROM public.seasons WHERE club_id = %s"
     try:
         with _connect(server.admin(database)) as conn:
-            if conn.execute("SELECT 1 FROM public.seasons WHERE club_id = %s", [CANARY_CLUB_ID]).fetchone():
+            if conn.execute(query, [CANARY_CLUB_ID]).fetchone():
+                return False
+        with _exclusive(server), _connect(server.admin(database)) as conn:
+            if conn.execute(query, [CANARY_CLUB_ID]).fetchone():
                 return False
             conn.execute(
                 "INSERT INTO public.clubs (club_id, slug, name) VALUES (%s, %s, %s) "
@@ -186,6 +205,11 @@ def probe_isolation(server: Server, tenant: Tenant) -> bool:
 
 def drop_tenant(server: Server, tenant: Tenant) -> None:
     """Delete the club's data and role: the whole database when dedicated, the club's rows when shared."""
+    with _exclusive(server):
+        _drop_tenant(server, tenant)
+
+
+def _drop_tenant(server: Server, tenant: Tenant) -> None:
     try:
         if tenant.dedicated:
             with _connect(server.admin(), autocommit=True) as conn:

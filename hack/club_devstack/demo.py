@@ -1,0 +1,172 @@
+"""`make demo`: the local stack, the operator, and every sample Club reconciled to Ready, shown live.
+
+Starts PostgreSQL, Redis, MinIO and the Kubernetes control plane; starts `club-operator`; applies the
+Club samples of config/samples/ into the namespace `demo`; prints each Club's progress until all are
+Ready; then prints what was created and keeps everything up until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+
+from club_devstack.operator import REPO, start_operator
+from club_devstack.stack import Stack, StackInfo, wait_forever
+
+NAMESPACE = "demo"
+SAMPLES = REPO / "config" / "samples"
+
+
+def _say(text: str) -> None:
+    print(f"\033[1m==>\033[0m {text}", flush=True)
+
+
+class Kubectl:
+    def __init__(self, stack: StackInfo) -> None:
+        self.base = [str(stack.kubectl), "--kubeconfig", str(stack.kube.kubeconfig)]
+
+    def __call__(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run([*self.base, *args], input=stdin, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "-o", "json"))
+
+
+def _club_samples() -> list[Path]:
+    return sorted(p for p in SAMPLES.glob("club-*.yaml"))
+
+
+def _server_secrets(kubectl: Kubectl, stack: StackInfo) -> None:
+    """The full sample names its servers by Secret: point those at the stack's servers."""
+    secrets = {
+        "postgres-admin": {"dsn": stack.postgres.dsn()},
+        "s3-admin": {
+            "endpoint": stack.minio.endpoint,
+            "accessKey": stack.minio.access_key,
+            "secretKey": stack.minio.secret_key,
+        },
+    }
+    for name, data in secrets.items():
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "stringData": data,
+        }
+        kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+
+
+def _line(club: dict[str, Any]) -> str:
+    status = club.get("status") or {}
+    conds = {c["type"]: c for c in status.get("conditions") or []}
+    marks = " ".join(f"{t}={c['status']}" for t, c in conds.items() if t != "Ready")
+    waiting = [c for c in conds.values() if c["status"] != "True" and c["type"] != "Ready"]
+    reason = f"  ({waiting[0]['reason']}: {waiting[0]['message']})" if waiting else ""
+    return f"{club['metadata']['name']:<20} {status.get('phase', 'Pending'):<13} {marks}{reason}"
+
+
+def _watch_until_ready(kubectl: Kubectl, names: list[str], timeout: float = 300) -> bool:
+    shown: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = {c["metadata"]["name"]: c for c in kubectl.json("get", "clubs", "-n", NAMESPACE)["items"]}
+        for name in names:
+            line = _line(items[name]) if name in items else f"{name:<20} (not created yet)"
+            if shown.get(name) != line:
+                print(f"  {time.strftime('%H:%M:%S')}  {line}", flush=True)
+                shown[name] = line
+        if all((items.get(n, {}).get("status") or {}).get("phase") == "Ready" for n in names):
+            return True
+        time.sleep(1)
+    return False
+
+
+def _summary(kubectl: Kubectl, stack: StackInfo) -> None:
+    _say("kubectl get clubs -n demo -o wide")
+    print(kubectl("get", "clubs", "-n", NAMESPACE, "-o", "wide"), flush=True)
+    for club in kubectl.json("get", "clubs", "-n", NAMESPACE)["items"]:
+        status = club.get("status") or {}
+        print(
+            f"{club['metadata']['name']}: database {status.get('databaseName')}, role "
+            f"{status.get('databaseRole')}, bucket {status.get('bucket')}, tenant {status.get('tenantId')}"
+        )
+        for cond in status.get("conditions") or []:
+            print(f"    {cond['type']:<24} {cond['status']:<6} {cond['reason']}: {cond['message']}")
+    _say("Secrets the operator created (values never shown)")
+    print(
+        kubectl("get", "secrets", "-n", NAMESPACE, "-l", "app.kubernetes.io/managed-by=club-operator"),
+        flush=True,
+    )
+    _say("PostgreSQL roles of the clubs (no superuser, no BYPASSRLS)")
+    with psycopg.connect(stack.postgres.dsn()) as conn:
+        for row in conn.execute(
+            "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname LIKE 'club\\_%' ORDER BY 1"
+        ):
+            print(f"  {row[0]:<40} superuser={row[1]} bypassrls={row[2]}")
+    _say("MinIO buckets")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.minio.endpoint,
+        aws_access_key_id=stack.minio.access_key,
+        aws_secret_access_key=stack.minio.secret_key,
+        region_name="us-east-1",
+    )
+    for bucket in s3.list_buckets()["Buckets"]:
+        print(f"  {bucket['Name']}")
+    _say("Recent Events")
+    print(kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--no-wait", action="store_true", help="stop after the summary instead of waiting")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _say("Starting the local stack (PostgreSQL, Redis, MinIO, Kubernetes with kwok nodes)")
+    try:
+        with Stack.start() as stack:
+            kubectl = Kubectl(stack.info)
+            _say("Starting club-operator (CRDs applied from crds/)")
+            log = stack.root / "logs" / "club-operator.log"
+            operator, metrics_port = start_operator(stack.info, log, resync_interval_sec="30")
+            stack.procs.append(operator)
+            kubectl("create", "namespace", NAMESPACE)
+            _server_secrets(kubectl, stack.info)
+            names = []
+            for sample in _club_samples():
+                _say(f"kubectl apply -n {NAMESPACE} -f {sample.relative_to(REPO)}")
+                print("  " + kubectl("apply", "-n", NAMESPACE, "-f", str(sample)).strip(), flush=True)
+                names.append(
+                    json.loads(kubectl("create", "--dry-run=client", "-f", str(sample), "-o", "json"))[
+                        "metadata"
+                    ]["name"]
+                )
+            _say("Waiting for every Club to be Ready (live progress)")
+            if not _watch_until_ready(kubectl, names):
+                _say(f"Not every Club became Ready; see {log}")
+                return 1
+            _summary(kubectl, stack.info)
+            _say("Everything is up")
+            print(stack.info.describe())
+            print(f"operator    log {log}, metrics http://127.0.0.1:{metrics_port}/metrics")
+            print(f"\nTry: KUBECONFIG={stack.info.kube.kubeconfig} {stack.info.kubectl} get clubs -A")
+            if args.no_wait:
+                return 0
+            print("Ctrl-C stops everything.", flush=True)
+            wait_forever(stack)
+    except KeyboardInterrupt:
+        _say("Stopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
