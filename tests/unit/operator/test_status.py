@@ -1,0 +1,72 @@
+"""Status is built from a reconcile's outcome: Ready summarises the other conditions, transition
+times move only when a status changes, and an unchanged outcome yields nothing to write."""
+
+from __future__ import annotations
+
+from club_operator import conditions, status
+from club_operator.conditions import Condition, Reason, Type
+from club_operator.reconcile import Outcome
+
+T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
+
+
+def _all_ok() -> Outcome:
+    out = Outcome()
+    for type_ in conditions.READY_REQUIRES:
+        out.condition(type_, True, Reason.PROVISIONED, "ok")
+    out.fields["databaseName"] = "clubs"
+    return out
+
+
+def _cond(built: dict[str, object], type_: Type) -> dict[str, object]:
+    found = conditions.find(built["conditions"], type_)  # type: ignore[arg-type]
+    assert found is not None
+    return found
+
+
+def test_all_conditions_true_make_the_club_ready() -> None:
+    built = status.build_status({}, _all_ok(), generation=3, now=T0)
+    assert built["phase"] == "Ready"
+    assert built["observedGeneration"] == 3
+    assert _cond(built, Type.READY)["status"] == "True"
+    assert _cond(built, Type.READY)["observedGeneration"] == 3
+
+
+def test_an_unchanged_outcome_writes_nothing_and_keeps_transition_times() -> None:
+    first = status.build_status({}, _all_ok(), generation=1, now=T0)
+    again = status.build_status(first, _all_ok(), generation=1, now=T1)
+    assert status.changed_fields(first, again) == {}
+    assert status.transitions(first, again) == []
+
+
+def test_a_failing_dependency_degrades_a_ready_club_and_names_the_reason() -> None:
+    ready = status.build_status({}, _all_ok(), generation=1, now=T0)
+    out = _all_ok()
+    out.conditions = [c for c in out.conditions if c.type != Type.DATABASE_READY]
+    out.failed(Type.DATABASE_READY, Reason.SERVER_UNAVAILABLE, "the PostgreSQL server is unreachable")
+    built = status.build_status(ready, out, generation=1, now=T1)
+    assert built["phase"] == "Degraded"
+    db = _cond(built, Type.DATABASE_READY)
+    assert (db["status"], db["reason"], db["lastTransitionTime"]) == ("False", "ServerUnavailable", T1)
+    assert _cond(built, Type.STORAGE_READY)["lastTransitionTime"] == T0
+    assert "DatabaseReady" in str(_cond(built, Type.READY)["message"])
+    moved = {t.type: t for t in status.transitions(ready, built)}
+    assert set(moved) == {"DatabaseReady", "Ready"}
+    assert moved["DatabaseReady"].warning
+
+
+def test_a_club_never_ready_is_provisioning_and_a_permanent_error_is_failed() -> None:
+    out = Outcome()
+    out.failed(Type.STORAGE_READY, Reason.SERVER_UNAVAILABLE, "down")
+    assert status.build_status({}, out, generation=1, now=T0)["phase"] == "Provisioning"
+    bad = Outcome(permanent="database server: the admin DSN is not a valid PostgreSQL connection string")
+    built = status.build_status({}, bad, generation=1, now=T0)
+    assert built["phase"] == "Failed"
+    assert _cond(built, Type.READY)["reason"] == "InvalidSpec"
+
+
+def test_ready_lists_every_condition_that_is_not_true() -> None:
+    updates = [Condition(Type.SECRETS_READY, True, Reason.GENERATED, "")]
+    ready = conditions.ready(updates)
+    assert not ready.status
+    assert "DatabaseReady, TenantIsolationVerified, StorageReady" in ready.message
