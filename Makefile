@@ -38,9 +38,10 @@ tools: ## Install Debian packages and build the pinned Go tools into the cache (
 	@bash hack/tools.sh all
 
 .PHONY: lint
-lint: venv ## ruff lint and format check
+lint: venv ## ruff lint and format check, and the import contracts (pure modules stay pure)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 .PHONY: fmt
 fmt: venv ## Format and autofix with ruff

@@ -17,7 +17,8 @@ from club_operator import status as club_status
 from club_operator.conditions import Reason
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubPhase, DeletionPolicy
-from club_operator.reconcile import ClubObject, Context, Outcome, parse, reconcile
+from club_operator.outcome import ClubObject, Outcome
+from club_operator.reconcile import Context, parse, reconcile
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 from club_operator import conditions
 from club_operator.conditions import Condition, Type
 from club_operator.models import ClubPhase
-from club_operator.reconcile import Outcome
+from club_operator.outcome import Outcome
 
 
 @dataclass(frozen=True)

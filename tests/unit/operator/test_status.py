@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from club_operator import conditions, status
 from club_operator.conditions import Condition, Reason, Type
-from club_operator.reconcile import Outcome
+from club_operator.outcome import Outcome
 
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
 

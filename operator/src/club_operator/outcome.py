@@ -1,0 +1,51 @@
+"""What a reconcile works on and what it reports: the Club as read at the handler's edge, and the
+Outcome (conditions, changes made, status fields, errors). Pure data, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from club_operator import credentials, naming
+from club_operator.conditions import Condition, Reason, Type
+
+
+@dataclass(frozen=True)
+class ClubObject:
+    """What a reconcile needs of the Club, read once from the object at the handler's edge."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    spec: dict[str, Any]
+    api_version: str = f"{naming.GROUP}/{naming.VERSION}"
+
+    @property
+    def owner(self) -> credentials.Owner:
+        return credentials.Owner(self.api_version, "Club", self.name, self.uid)
+
+    @property
+    def club_id(self) -> uuid.UUID:
+        # The tenant id is the Club's uid: stable for the object's life, unique across the cluster.
+        return uuid.UUID(self.uid)
+
+
+@dataclass
+class Outcome:
+    conditions: list[Condition] = field(default_factory=list)
+    changes: list[tuple[str, str]] = field(default_factory=list)  # (kind, what was written)
+    fields: dict[str, Any] = field(default_factory=dict)
+    temporary: list[str] = field(default_factory=list)
+    permanent: str | None = None
+
+    def condition(self, type_: Type, ok: bool, reason: Reason, message: str) -> None:
+        self.conditions.append(Condition(type_, ok, reason, message))
+
+    def changed(self, kind: str, message: str) -> None:
+        self.changes.append((kind, message))
+
+    def failed(self, type_: Type, reason: Reason, message: str) -> None:
+        self.condition(type_, False, reason, message)
+        self.temporary.append(f"{type_}: {message}")
