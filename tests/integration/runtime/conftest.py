@@ -53,19 +53,19 @@ def key_set(*kids: str) -> str:
 def club_settings(
     stack: StackInfo, dsn: str, club_id: str, redis_url: str, bucket: str, **extra: Any
 ) -> Settings:
-    return Settings(
-        club_id=club_id,
-        club_slug=f"club-{club_id[:8]}",
-        database_url=SecretStr(dsn),
-        database_pool_max=4,
-        redis_url=SecretStr(redis_url),
-        s3_endpoint_url=stack.minio.endpoint,
-        s3_bucket=bucket,
-        s3_access_key_id=SecretStr(stack.minio.access_key),
-        s3_secret_access_key=SecretStr(stack.minio.secret_key),
-        jwt_keys=SecretStr(extra.pop("jwt_keys", key_set("k1"))),
-        **extra,
-    )
+    values: dict[str, Any] = {
+        "club_id": club_id,
+        "club_slug": f"club-{club_id[:8]}",
+        "database_url": SecretStr(dsn),
+        "database_pool_max": 4,
+        "redis_url": SecretStr(redis_url),
+        "s3_endpoint_url": stack.minio.endpoint,
+        "s3_bucket": bucket,
+        "s3_access_key_id": SecretStr(stack.minio.access_key),
+        "s3_secret_access_key": SecretStr(stack.minio.secret_key),
+        "jwt_keys": SecretStr(extra.pop("jwt_keys", key_set("k1"))),
+    }
+    return Settings(**(values | extra))
 
 
 def provision(stack: StackInfo, admin_dsn: str, slug: str) -> tuple[str, str, str]:
