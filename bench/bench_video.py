@@ -184,6 +184,8 @@ def main() -> None:
     share = outside / best_piped
     print(f"  outside ffmpeg   {outside:8.2f} s  ({share:.1%} of the pipeline; steadier than the ratio)")
     print(f"overhead ratio     {best_piped / best_bare:8.3f} x  (goal <= 1.10)")
+    paired = ", ".join(f"{p / b:.3f}" for p, b in zip(piped, bare, strict=True))
+    print(f"  per round        {paired}  (pipeline / bare ffmpeg, run back to back)")
     print(f"real-time factor   {rtf:8.2f} x  (source seconds per wall second)")
     print(f"90-minute match    {MATCH_SEC / rtf / 60:8.1f} min projected")
 

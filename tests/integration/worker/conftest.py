@@ -36,7 +36,5 @@ def club(stack: StackInfo, database: str, bucket: str) -> Iterator[Club]:
 
 
 @pytest.fixture
-def bed(  # noqa: PLR0917 - one fixture bundling the others for the tests
-    stack: StackInfo, club: Club, s3: Any, redis_url: str, sources: Sources, tmp_path: Path
-) -> WorkerBed:
+def bed(stack: StackInfo, club: Club, s3: Any, redis_url: str, sources: Sources, tmp_path: Path) -> WorkerBed:
     return WorkerBed(stack, club, s3, redis_url, sources, tmp_path)

@@ -175,3 +175,26 @@ def test_worker_killed_but_its_horse_lives_on_never_runs_the_job_twice_at_once(b
     assert result is not None
     assert result["uploaded_objects"] == 0  # the re-run found every output uploaded whole
     check_outputs(bed.s3, bed.club, video_id, bed.tmp_path / "out")
+
+
+def test_a_job_abandoned_on_its_last_attempt_marks_the_video_failed(bed: WorkerBed) -> None:
+    video_id = bed.club.add_video(bed.s3, bed.sources.hd_20s)
+    env = bed.env(**{**FAST, "VIDEO_RETRY_INTERVALS_SEC": "[]"})  # no retries at all
+    log = bed.tmp_path / "workers.log"
+    job = enqueue(bed.redis_url, bed.club, video_id)
+    first = start_worker(env, "--no-scheduler", log=log)
+    try:
+        wait_for("the transcode to be under way", lambda: mid_transcode(job))
+        for pid in session_pids(first.pid):
+            os.kill(pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        stop(first)
+    second = start_worker(env, log=log)
+    try:
+        wait_for("the job to be failed", lambda: job.get_status(refresh=True) == JobStatus.FAILED)
+        wait_for("the video to be failed", lambda: bed.club.video(video_id)["status"] == "failed", timeout=10)
+    finally:
+        stop(second)
+    assert "worker processing this video died" in bed.club.video(video_id)["error"]
+    assert len(job.get_meta(refresh=True)["attempts"]) == 1
