@@ -8,8 +8,11 @@ import logging
 import pytest
 from pydantic import ValidationError
 
+from club_runtime.settings import GpuMode
 from club_runtime.worker import keys, logs, metrics
 from club_runtime.worker.club_worker import ClubWorker
+from club_runtime.worker.errors import PermanentJobError
+from club_runtime.worker.jobs import video
 from club_runtime.worker.outputs import ClipRequest, VideoOutputs, VideoRequest
 
 
@@ -91,3 +94,21 @@ def test_unknown_outcomes_count_as_failed() -> None:
     before = metrics.JOBS.labels(queue="q", outcome="failed")._value.get()
     metrics.observe_job("q", "exploded", 1.0, 10, 20)
     assert metrics.JOBS.labels(queue="q", outcome="failed")._value.get() == before + 1
+
+
+@pytest.mark.parametrize(
+    ("worker", "job", "mode"),
+    [
+        (GpuMode.AUTO, "auto", GpuMode.AUTO),
+        (GpuMode.TRUE, "never", GpuMode.FALSE),
+        (GpuMode.AUTO, "required", GpuMode.TRUE),
+        (GpuMode.FALSE, "auto", GpuMode.FALSE),
+    ],
+)
+def test_gpu_mode_of_a_job_within_the_workers_setting(worker: GpuMode, job: str, mode: GpuMode) -> None:
+    assert video.gpu_mode(worker, job) is mode
+
+
+def test_a_job_requiring_a_gpu_on_a_cpu_only_worker_fails_permanently() -> None:
+    with pytest.raises(PermanentJobError, match="ENABLE_GPU=false"):
+        video.gpu_mode(GpuMode.FALSE, "required")

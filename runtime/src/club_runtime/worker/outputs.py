@@ -5,6 +5,7 @@ skips exactly what is recorded."""
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -31,6 +32,7 @@ class VideoRequest(BaseModel):
     renditions: list[str] | None = None
     thumbnail_interval_sec: int | None = Field(default=None, gt=0)
     clips: list[ClipRequest] = Field(default_factory=list)
+    gpu: Literal["auto", "required", "never"] = "auto"
 
 
 class RenditionOutput(BaseModel):

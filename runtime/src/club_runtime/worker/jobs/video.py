@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from rq.job import Job
 
 from club_runtime.media import runner
-from club_runtime.media.encoders import Encoder
-from club_runtime.settings import Settings, get_settings
+from club_runtime.media.encoders import Encoder, GpuUnavailableError
+from club_runtime.settings import GpuMode, Settings, get_settings
 from club_runtime.worker import logs, uploads, video_store
 from club_runtime.worker.errors import PermanentJobError
 from club_runtime.worker.lease import Lease
@@ -99,7 +99,7 @@ def _process(
                     bucket=bucket,
                     progress=progress,
                     lease=lease,
-                    encoder=lambda: _encoder(settings),
+                    encoder=lambda: _encoder(settings, request),
                     video=video,
                     request=request,
                     club=settings.club_slug or club_id,
@@ -117,8 +117,24 @@ def _process(
             progress.end_attempt(outcome)
 
 
-def _encoder(settings: Settings) -> Encoder:
-    return runner.detect_encoder(settings.ffmpeg_path, settings.enable_gpu, settings.video_x264_preset)
+def gpu_mode(worker: GpuMode, job: str) -> GpuMode:
+    """The GPU mode for one job: the VideoJob's `gpu` (auto | required | never) within what the
+    worker allows (ENABLE_GPU). A job that requires a GPU on a worker where it is off fails."""
+    if job == "never":
+        return GpuMode.FALSE
+    if job == "required":
+        if worker is GpuMode.FALSE:
+            raise PermanentJobError("the job requires a GPU but this worker has ENABLE_GPU=false")
+        return GpuMode.TRUE
+    return worker
+
+
+def _encoder(settings: Settings, request: VideoRequest) -> Encoder:
+    mode = gpu_mode(settings.enable_gpu, request.gpu)
+    try:
+        return runner.detect_encoder(settings.ffmpeg_path, mode, settings.video_x264_preset)
+    except GpuUnavailableError as exc:
+        raise PermanentJobError(f"the job requires a GPU: {exc}") from exc
 
 
 def mark_failed(settings: Settings, video_id: str, reason: str) -> None:
