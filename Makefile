@@ -3,7 +3,8 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-CACHE_DIR ?= $(or $(CLUB_CACHE_DIR),$(XDG_CACHE_HOME),$(HOME)/.cache)/club-platform
+# Where built tools, uv and their versions live: outside the checkout, shared by every clone.
+CACHE_DIR := $(or $(CLUB_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/club-platform)
 export CLUB_CACHE_DIR := $(CACHE_DIR)
 UV_VERSION := 0.13.8
 UV := $(CACHE_DIR)/uv/$(UV_VERSION)/bin/uv
