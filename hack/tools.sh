@@ -5,7 +5,7 @@
 #   hack/tools.sh all          everything below, skipping what is already cached
 #   hack/tools.sh apt          Debian packages (postgresql, redis-server, ffmpeg, prometheus)
 #   hack/tools.sh go           etcd, Kubernetes (apiserver, controller-manager, scheduler, kubectl),
-#                              kwok, MinIO, helm
+#                              kwok, MinIO, helm; and KEDA's CRDs from its module
 #   hack/tools.sh bindir TOOL  print where TOOL's binaries live
 set -euo pipefail
 
@@ -30,6 +30,7 @@ version_of() {
 	kwok) echo "$KWOK_VERSION" ;;
 	minio) echo "$MINIO_VERSION" ;;
 	helm) echo "$HELM_VERSION" ;;
+	keda) echo "$KEDA_VERSION" ;;
 	*) echo "unknown tool: $1" >&2; return 2 ;;
 	esac
 }
@@ -46,7 +47,7 @@ build() {
 	shift
 	dest=$(bindir "$tool")
 	local missing=0 b
-	for b in "${binaries[@]}"; do [[ -x $dest/$b ]] || missing=1; done
+	for b in "${binaries[@]}"; do [[ -e $dest/$b ]] || missing=1; done
 	if ((missing == 0)); then
 		say "$tool $(version_of "$tool"): cached"
 		return 0
@@ -60,7 +61,7 @@ build() {
 	export OUT
 	"$@"
 	for b in "${binaries[@]}"; do
-		[[ -x $OUT/$b ]] || { echo "build of $tool did not produce $b" >&2; return 1; }
+		[[ -e $OUT/$b ]] || { echo "build of $tool did not produce $b" >&2; return 1; }
 	done
 	rm -rf "$dest"
 	mv "$OUT" "$dest"
@@ -91,6 +92,18 @@ build_kwok() { go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"; }
 build_minio() { go_install "github.com/minio/minio@$MINIO_VERSION"; }
 build_helm() { go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; }
 
+# Not a build: KEDA's CRDs as its module ships them (config/crd/bases), for tests with KEDA present.
+KEDA_CRDS=(keda.sh_scaledobjects.yaml keda.sh_scaledjobs.yaml keda.sh_triggerauthentications.yaml
+	keda.sh_clustertriggerauthentications.yaml)
+build_keda() {
+	local dir
+	dir=$(cd "$OUT" && go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[[ -d $dir/config/crd/bases ]] || { echo "KEDA module has no config/crd/bases" >&2; return 1; }
+	local f
+	for f in "${KEDA_CRDS[@]}"; do cp "$dir/config/crd/bases/$f" "$OUT/$f"; done
+}
+
 install_go_tools() {
 	command -v go >/dev/null || { echo "go is not installed; it is needed to build the stack's tools" >&2; exit 1; }
 	build etcd etcd -- build_etcd
@@ -98,6 +111,7 @@ install_go_tools() {
 	build kwok kwok -- build_kwok
 	build minio minio -- build_minio
 	build helm helm -- build_helm
+	build keda "${KEDA_CRDS[@]}" -- build_keda
 }
 
 apt_missing() {

@@ -13,6 +13,7 @@ TOOLS = {
     "kwok": ["kwok"],
     "minio": ["minio"],
     "helm": ["helm"],
+    "keda": ["keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml"],
 }
 
 
