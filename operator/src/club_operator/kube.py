@@ -9,8 +9,13 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
-from kubernetes import client, config
+from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+
+from club_operator import objects
+
+FIELD_MANAGER = "club-operator"
 
 
 class KubeError(RuntimeError):
@@ -80,6 +85,74 @@ def ensure_secret(manifest: dict[str, Any], *, keep: frozenset[str]) -> tuple[di
 def read_secret_key(namespace: str, name: str, key: str) -> str | None:
     data = read_secret(namespace, name)
     return None if data is None else data.get(key)
+
+
+@functools.cache
+def _dynamic() -> dynamic.DynamicClient:
+    return dynamic.DynamicClient(api_client())  # type: ignore[no-untyped-call]
+
+
+def _resource(api_version: str, kind: str) -> Any:
+    try:
+        return _dynamic().resources.get(api_version=api_version, kind=kind)
+    except ResourceNotFoundError as exc:
+        raise KubeError(f"the API server does not serve {kind} ({api_version})") from exc
+
+
+def read_object(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        live = _resource(api_version, kind).get(name=name, namespace=namespace)
+    except NotFoundError:
+        return None
+    except ApiException as exc:
+        raise KubeError(f"reading {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
+    result: dict[str, Any] = live.to_dict()
+    return result
+
+
+def apply_object(manifest: dict[str, Any]) -> bool:
+    """Create or update the object so that every field of `manifest` holds; when they already do,
+    send nothing. Returns whether anything was written (server-side apply, owned by the operator)."""
+    api_version, kind = manifest["apiVersion"], manifest["kind"]
+    namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+    live = read_object(api_version, kind, namespace, name)
+    if live is not None and objects.holds(manifest, live):
+        return False
+    try:
+        _dynamic().server_side_apply(  # type: ignore[no-untyped-call]
+            _resource(api_version, kind),
+            body=manifest,
+            name=name,
+            namespace=namespace,
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
+    except ApiException as exc:
+        raise KubeError(f"applying {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
+    return True
+
+
+def delete_object(api_version: str, kind: str, namespace: str, name: str) -> bool:
+    """Delete the object if it exists; returns whether a delete was sent."""
+    try:
+        _resource(api_version, kind).delete(name=name, namespace=namespace)
+    except NotFoundError:
+        return False
+    except ApiException as exc:
+        raise KubeError(f"deleting {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
+    return True
+
+
+def crd_installed(name: str) -> bool:
+    """Whether a CustomResourceDefinition (e.g. scaledobjects.keda.sh) exists and is established."""
+    try:
+        crd = client.ApiextensionsV1Api(api_client()).read_custom_resource_definition(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise KubeError(f"reading CRD {name} failed: {exc.status} {exc.reason}") from exc
+    conditions = crd.status.conditions if crd.status else None
+    return any(c.type == "Established" and c.status == "True" for c in conditions or [])
 
 
 def event(body: kopf.Body, *, warning: bool, reason: str, message: str) -> None:
