@@ -19,6 +19,12 @@ FINALIZER = f"{GROUP}/finalizer"
 
 _PG_MAX = 63
 _BUCKET_MAX = 63
+_K8S_NAME_MAX = 63  # a Service name is a DNS-1035 label; every workload name keeps to the same limit
+
+APP_NAME = "club-platform"
+NAME_LABEL = "app.kubernetes.io/name"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+CLUB_LABEL = f"{GROUP}/club"
 
 
 def _digest(text: str, length: int = 8) -> str:
@@ -65,16 +71,49 @@ class ClubNames:
     def slug(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    def _object(self, suffix: str) -> str:
+        return _bounded(f"{self.name}-{suffix}", _K8S_NAME_MAX, "-")
+
+    @property
+    def api(self) -> str:
+        """The API's Deployment, and its HPA, PodDisruptionBudget and NetworkPolicy."""
+        return self._object("api")
+
     @property
     def api_service(self) -> str:
-        return f"{self.name}-api"
+        return self._object("api")
 
-    def labels(self) -> dict[str, str]:
-        return {
+    @property
+    def config_map(self) -> str:
+        return self._object("config")
+
+    def worker(self, pool: str) -> str:
+        """A worker pool's Deployment and its ScaledObject or HPA: `<club>-worker-<pool>`."""
+        return self._object(f"worker-{pool}")
+
+    @property
+    def workers_network_policy(self) -> str:
+        return self._object("workers")
+
+    @property
+    def redis_trigger_auth(self) -> str:
+        """KEDA's TriggerAuthentication for the club's Redis."""
+        return self._object("redis")
+
+    def labels(self, component: str | None = None) -> dict[str, str]:
+        """Labels of every object made for the Club; with `component`, those of one workload's objects."""
+        labels = {
             "app.kubernetes.io/managed-by": MANAGED_BY,
-            "app.kubernetes.io/part-of": "club-platform",
-            f"{GROUP}/club": self.name,
+            "app.kubernetes.io/part-of": APP_NAME,
+            CLUB_LABEL: self.name,
         }
+        if component is not None:
+            labels.update(self.selector(component))
+        return labels
+
+    def selector(self, component: str) -> dict[str, str]:
+        """The pods of one component of this Club. A Deployment's selector cannot change: keep these."""
+        return {NAME_LABEL: APP_NAME, COMPONENT_LABEL: component, CLUB_LABEL: self.name}
 
 
 def build_names(namespace: str, name: str, spec: ClubSpec, shared_database: str) -> ClubNames:
