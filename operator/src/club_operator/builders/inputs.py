@@ -1,0 +1,78 @@
+"""What the workload builders read: the Club's names and spec plus the few facts only the caller knows
+(the image, a digest of the configuration, whether KEDA is installed, where Redis is).
+
+The inputs hold no secret value at all: Secrets are referred to by name, and the pods read them
+through `secretKeyRef`. The caller computes `config_hash` with `config_digest` over the ConfigMap's
+data and the Secrets' data, so that a changed password or key set rolls the pods and nothing else
+does."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from club_operator import credentials, naming
+from club_operator.models import ClubSpec, WorkerPool
+
+Pool = Literal["default", "video"]
+POOLS: tuple[Pool, ...] = ("default", "video")
+
+API = "api"
+CONFIG_HASH_ANNOTATION = f"{naming.GROUP}/config-hash"
+
+
+def worker_component(pool: Pool) -> str:
+    return f"worker-{pool}"
+
+
+WORKER_COMPONENTS = tuple(worker_component(p) for p in POOLS)
+CONFIG = "config"  # the component label of objects every workload shares (ConfigMap, Redis auth)
+WORKERS = "workers"  # the component label of objects both worker pools share (their NetworkPolicy)
+
+
+@dataclass(frozen=True)
+class WorkloadInputs:
+    names: naming.ClubNames
+    spec: ClubSpec
+    owner: credentials.Owner
+    image: str
+    config_hash: str
+    keda: bool
+    """Whether KEDA's CRDs (ScaledObject, TriggerAuthentication) are installed."""
+    redis_secret: str
+    """A Secret in the Club's namespace with key `url` (REDIS_URL for the runtime) and, for KEDA,
+    `address` (host:port) and `password` (may be empty): KEDA's redis scaler takes no URL."""
+    queue_default: str
+    queue_video: str
+    api_port: int = 8000
+    worker_metrics_port: int = 9100
+    redis_database: int = 0
+    """The database index in the REDIS_URL, which KEDA must be told separately."""
+    video_timeout_sec: int = 3600
+    """VIDEO_PROCESS_TIMEOUT_SEC: the longest a video job may run; video workers' grace period follows it."""
+
+    def pool(self, pool: Pool) -> WorkerPool:
+        return self.spec.workers.video if pool == "video" else self.spec.workers.default
+
+    def queue(self, pool: Pool) -> str:
+        return self.queue_video if pool == "video" else self.queue_default
+
+    def metadata(self, name: str, component: str) -> dict[str, Any]:
+        """Metadata of an object owned by the Club: deleting the Club deletes it."""
+        return {
+            "name": name,
+            "namespace": self.names.namespace,
+            "labels": self.names.labels(component),
+            "ownerReferences": [self.owner.reference()],
+        }
+
+
+def config_digest(config: Mapping[str, str], secrets: Mapping[str, Mapping[str, str]]) -> str:
+    """A digest of the ConfigMap's data and each Secret's data ({secret name: {key: value}}).
+
+    Order-independent and stable across processes; only the digest leaves this function."""
+    canonical = json.dumps({"config": dict(config), "secrets": secrets}, sort_keys=True, default=dict)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,111 @@
+"""What the API and worker pods share: their environment, a restricted security context and the pod
+template around one container.
+
+Environment: the ConfigMap through envFrom, every credential through `secretKeyRef` to the Club's
+Secrets (never a value). The bootstrap owner's credentials go to the API only: workers never log in.
+
+Security: the pods meet the Pod Security Standard "restricted" (non-root uid 10001, no privilege
+escalation, all capabilities dropped, RuntimeDefault seccomp) with a read-only root filesystem; /tmp
+is an emptyDir, where the workers' ffmpeg writes its scratch files. The pods never call the Kubernetes
+API, so no service account token is mounted.
+
+The config hash sits in the pod template's annotations: a new hash rolls the pods, an unchanged one
+leaves the template equal and rolls nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from club_operator import credentials
+from club_operator.builders.inputs import CONFIG_HASH_ANNOTATION, WorkloadInputs
+
+RUN_AS = 10001
+TMP_VOLUME = "tmp"
+
+
+def _secret_env(env: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": env, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def env_from(inputs: WorkloadInputs) -> list[dict[str, Any]]:
+    return [{"configMapRef": {"name": inputs.names.config_map}}]
+
+
+def container_env(inputs: WorkloadInputs, *, api: bool) -> list[dict[str, Any]]:
+    """The credentials, each from its Secret; `api` adds the bootstrap owner."""
+    names = inputs.names
+    env = [
+        _secret_env("DATABASE_URL", names.database_secret, "dsn"),
+        _secret_env("REDIS_URL", inputs.redis_secret, "url"),
+        _secret_env("S3_ENDPOINT_URL", names.storage_secret, "endpoint"),
+        _secret_env("S3_REGION", names.storage_secret, "region"),
+        _secret_env("S3_ACCESS_KEY_ID", names.storage_secret, "accessKeyId"),
+        _secret_env("S3_SECRET_ACCESS_KEY", names.storage_secret, credentials.STORAGE_SECRET_KEY),
+        _secret_env("JWT_KEYS", names.jwt_secret, credentials.JWT_KEYS),
+    ]
+    if api:
+        env += [
+            _secret_env("BOOTSTRAP_OWNER_EMAIL", names.owner_secret, "email"),
+            _secret_env("BOOTSTRAP_OWNER_PASSWORD", names.owner_secret, credentials.OWNER_PASSWORD),
+        ]
+    return env
+
+
+def container_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container(
+    inputs: WorkloadInputs, name: str, command: list[str], *, api: bool, **fields: Any
+) -> dict[str, Any]:
+    """One runtime container; `fields` adds ports, probes, resources and extra env (camelCase keys).
+
+    `command` is exec'd directly (no shell), so the runtime is PID 1 and receives SIGTERM itself."""
+    extra_env: list[dict[str, Any]] = fields.pop("env", [])
+    return {
+        "name": name,
+        "image": inputs.image,
+        "imagePullPolicy": inputs.spec.runtime.image_pull_policy.value,
+        "command": command,
+        "envFrom": env_from(inputs),
+        "env": container_env(inputs, api=api) + extra_env,
+        **fields,
+        "securityContext": container_security_context(),
+        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
+    }
+
+
+def pod_template(inputs: WorkloadInputs, component: str, main: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """The pod template around `main`; `spec` adds pod-level fields (grace period, scheduling)."""
+    return {
+        "metadata": {
+            "labels": inputs.names.labels(component),
+            "annotations": {CONFIG_HASH_ANNOTATION: inputs.config_hash},
+        },
+        "spec": {
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": pod_security_context(),
+            "containers": [main],
+            "volumes": [{"name": TMP_VOLUME, "emptyDir": {}}],
+            **spec,
+        },
+    }
