@@ -1,0 +1,126 @@
+"""Who owns the replica counts: fixed replicas, the HPA, or KEDA; suspend scales everything to zero."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from club_operator.builders import autoscaling, pdb
+from club_operator.builders.inputs import POOLS
+
+from .support import all_objects, deployments, inputs, kinds
+
+SCALERS = {"HorizontalPodAutoscaler", "ScaledObject", "PodDisruptionBudget"}
+
+
+@pytest.mark.parametrize("keda", [True, False])
+@pytest.mark.parametrize("sample", ["club-full.yaml", "club-minimal.yaml", "club-gpu.yaml"])
+def test_suspend_scales_to_zero_and_removes_every_scaler(sample: str, keda: bool) -> None:
+    made = inputs(sample, spec={"suspend": True}, keda=keda)
+    assert not {kind for kind, _ in kinds(made)} & SCALERS
+    for deployment in deployments(made).values():
+        assert deployment["spec"]["replicas"] == 0
+
+
+def test_resuming_restores_the_replicas_and_scalers() -> None:
+    made = inputs("club-minimal.yaml", spec={"suspend": False}, keda=True)
+    assert deployments(made)["api"]["spec"]["replicas"] == 2
+    assert {"ScaledObject", "PodDisruptionBudget"} <= {kind for kind, _ in kinds(made)}
+
+
+def test_api_autoscaling_removes_replicas_so_the_hpa_owns_them() -> None:
+    made = inputs("club-full.yaml")
+    assert "replicas" not in deployments(made)["api"]["spec"]
+    hpa = autoscaling.build_api_hpa(made)
+    assert hpa is not None
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "meadowbank-rovers-api",
+    }
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"] == {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}
+
+
+def test_autoscaling_off_keeps_fixed_replicas_and_no_hpa() -> None:
+    made = inputs("club-full.yaml", spec={"api": {"replicas": 3}})
+    assert deployments(made)["api"]["spec"]["replicas"] == 3
+    assert autoscaling.build_api_hpa(made) is None
+
+
+@pytest.mark.parametrize("keda", [True, False])
+def test_worker_deployments_leave_replicas_to_their_scaler(keda: bool) -> None:
+    made = inputs(keda=keda)
+    for pool in POOLS:
+        assert "replicas" not in deployments(made)[f"worker-{pool}"]["spec"]
+        assert autoscaling.build_worker_scaler(made, pool) is not None
+
+
+def _triggers(scaler: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["metadata"]["listName"]: t for t in scaler["spec"]["triggers"]}
+
+
+def test_keda_scales_workers_on_queued_and_running_jobs() -> None:
+    made = inputs("club-full.yaml", redis_database=7)
+    scaler = autoscaling.build_worker_scaler(made, "video")
+    assert scaler is not None
+    assert (scaler["apiVersion"], scaler["kind"]) == ("keda.sh/v1alpha1", "ScaledObject")
+    spec = scaler["spec"]
+    assert spec["scaleTargetRef"]["name"] == "meadowbank-rovers-worker-video"
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (0, 4)
+    triggers = _triggers(scaler)
+    queued, running = triggers[f"rq:queue:{made.queue_video}"], triggers[f"rq:wip:{made.queue_video}"]
+    assert queued["metadata"]["listLength"] == "2"  # targetQueueLength
+    assert running["metadata"]["listLength"] == "1"  # one running job per worker
+    for trigger in (queued, running):
+        assert trigger["type"] == "redis"
+        assert trigger["metadata"]["databaseIndex"] == "7"
+        assert trigger["authenticationRef"] == {"name": "meadowbank-rovers-redis"}
+        assert all(isinstance(v, str) for v in trigger["metadata"].values())
+    behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    default = autoscaling.build_worker_scaler(made, "default")
+    assert default is not None
+    assert set(_triggers(default)) == {f"rq:queue:{made.queue_default}", f"rq:wip:{made.queue_default}"}
+    assert _triggers(default)[f"rq:queue:{made.queue_default}"]["metadata"]["listLength"] == "20"
+
+
+def test_keda_reads_redis_from_the_callers_secret() -> None:
+    auth = autoscaling.build_trigger_auth(inputs())
+    assert auth is not None
+    assert auth["spec"] == {
+        "secretTargetRef": [
+            {"parameter": "address", "name": "meadowbank-rovers-redis", "key": "address"},
+            {"parameter": "password", "name": "meadowbank-rovers-redis", "key": "password"},
+        ]
+    }
+    assert autoscaling.build_trigger_auth(inputs(keda=False)) is None
+
+
+def test_without_keda_workers_get_a_cpu_hpa_that_keeps_one_pod() -> None:
+    made = inputs("club-full.yaml", keda=False)
+    video = autoscaling.build_worker_scaler(made, "video")
+    default = autoscaling.build_worker_scaler(made, "default")
+    assert video is not None
+    assert default is not None
+    assert video["kind"] == default["kind"] == "HorizontalPodAutoscaler"
+    assert (video["spec"]["minReplicas"], video["spec"]["maxReplicas"]) == (
+        1,
+        4,
+    )  # minReplicas 0: an HPA keeps 1
+    assert (default["spec"]["minReplicas"], default["spec"]["maxReplicas"]) == (1, 3)
+    assert not any(o["apiVersion"].startswith("keda.sh") for o in all_objects(made))
+
+
+def test_the_pdb_exists_only_while_two_or_more_api_pods_run() -> None:
+    budget = pdb.build_api_pdb(inputs("club-minimal.yaml"))
+    assert budget is not None
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
+    assert pdb.build_api_pdb(inputs("club-minimal.yaml", spec={"api": {"replicas": 1}})) is None
+    one = {"replicas": 3, "autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 4}}
+    assert pdb.build_api_pdb(inputs("club-minimal.yaml", spec={"api": one})) is None
+    assert pdb.build_api_pdb(inputs("club-minimal.yaml", spec={"suspend": True})) is None
