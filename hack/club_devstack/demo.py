@@ -137,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             kubectl = Kubectl(stack.info)
             _say("Starting club-operator (CRDs applied from crds/)")
             log = stack.root / "logs" / "club-operator.log"
-            operator, metrics_port = start_operator(stack.info, log, resync_interval_sec="30")
-            stack.procs.append(operator)
+            operator = start_operator(stack.info, log, resync_interval_sec="30")
+            stack.procs.append(operator.process)
+            metrics_port = operator.metrics_port
             kubectl("create", "namespace", NAMESPACE)
             _server_secrets(kubectl, stack.info)
             names = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from club_devstack import tools
@@ -45,8 +46,15 @@ def operator_env(stack: StackInfo, **overrides: str) -> dict[str, str]:
     return env | {f"CLUB_OPERATOR_{k.upper()}": v for k, v in overrides.items()}
 
 
-def start_operator(stack: StackInfo, log: Path, **overrides: str) -> tuple[Process, int]:
-    """Start `club-operator` for every namespace; returns the process and its metrics port."""
+@dataclass(frozen=True)
+class RunningOperator:
+    process: Process
+    metrics_port: int
+    liveness_url: str
+
+
+def start_operator(stack: StackInfo, log: Path, **overrides: str) -> RunningOperator:
+    """Start `club-operator` for every namespace, once its liveness endpoint answers."""
     apply_crds(stack)
     env = operator_env(stack, **overrides)
     liveness = tools.free_port()
@@ -62,4 +70,6 @@ def start_operator(stack: StackInfo, log: Path, **overrides: str) -> tuple[Proce
             return bool(resp.status == 200)
 
     proc.wait_ready(live, timeout=60)
-    return proc, int(env["CLUB_OPERATOR_METRICS_PORT"])
+    return RunningOperator(
+        proc, int(env["CLUB_OPERATOR_METRICS_PORT"]), f"http://127.0.0.1:{liveness}/healthz"
+    )

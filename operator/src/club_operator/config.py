@@ -35,6 +35,9 @@ class OperatorSettings(BaseSettings):
     deletion_give_up_after_sec: float = 120.0
 
     metrics_port: int = 8080
+    # The liveness probe fails when the Club watch stays behind a direct LIST for this long.
+    watch_stall_grace_sec: float = 60.0
+    health_interval_sec: float = 5.0
     connect_timeout_sec: int = 5
 
 

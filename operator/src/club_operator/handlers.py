@@ -47,8 +47,11 @@ def reconcile_club(body: kopf.Body, patch: kopf.Patch, settings: OperatorSetting
     club = club_object(body)
     if (body.get("spec") or {}).get("suspend"):
         return
-    with _locks[club.uid]:
+    with _locks[club.uid], metrics.RECONCILE_SECONDS.time():
         outcome = reconcile(club, settings)
+    for cond in outcome.conditions:
+        if not cond.status:
+            metrics.ERRORS.labels(str(cond.reason)).inc()
     current: dict[str, Any] = dict(body.get("status") or {})
     desired = club_status.build_status(current, outcome, club.generation, _now())
     for key, value in club_status.changed_fields(current, desired).items():

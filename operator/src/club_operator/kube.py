@@ -143,6 +143,21 @@ def delete_object(api_version: str, kind: str, namespace: str, name: str) -> boo
     return True
 
 
+def list_clubs() -> list[dict[str, Any]]:
+    """Every Club in the cluster, straight from the API server (not from the watch)."""
+    try:
+        listed = cast(
+            dict[str, Any],
+            client.CustomObjectsApi(api_client()).list_cluster_custom_object(
+                "footballclub.io", "v1alpha1", "clubs"
+            ),
+        )
+    except ApiException as exc:
+        raise KubeError(f"listing Clubs failed: {exc.status} {exc.reason}") from exc
+    items: list[dict[str, Any]] = listed.get("items", [])
+    return items
+
+
 def crd_installed(name: str) -> bool:
     """Whether a CustomResourceDefinition (e.g. scaledobjects.keda.sh) exists and is established."""
     try:

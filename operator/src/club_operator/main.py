@@ -11,7 +11,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from club_operator import handlers, naming
+from club_operator import handlers, health, naming
 from club_operator.config import get_settings
 
 CLUBS = (naming.GROUP, naming.VERSION, naming.CLUB_PLURAL)
@@ -31,6 +31,24 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     ours = get_settings()
     if ours.metrics_port:
         prometheus_client.start_http_server(ours.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-cluster
+    health.start(ours)
+
+
+@kopf.on.cleanup()
+def stop(**_: Any) -> None:
+    health.stop()
+
+
+@kopf.on.event(*CLUBS)
+def heard(event: kopf.RawEvent, **_: Any) -> None:
+    """Every event the watch delivers, for the stall detector."""
+    health.heard(event)
+
+
+@kopf.on.probe(id="watch")
+def watch_alive(**_: Any) -> str:
+    """Liveness: fails when the Club watch stopped delivering changes that the API server has."""
+    return health.check()
 
 
 @kopf.on.resume(*CLUBS)

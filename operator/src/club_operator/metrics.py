@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 ISOLATION_VERIFIED = Gauge(
     "club_operator_tenant_isolation_verified",
@@ -29,6 +29,22 @@ RECONCILES = Counter(
 WRITES = Counter(
     "club_operator_writes_total", "Changes made to managed resources, by kind", ["kind"]
 )  # kind: from reconcile.Change kinds
+
+
+RECONCILE_SECONDS = Histogram(
+    "club_operator_reconcile_duration_seconds",
+    "Time one reconcile of a Club took",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+ERRORS = Counter(
+    "club_operator_reconcile_errors_total", "Reconcile errors by condition reason", ["reason"]
+)  # reason: conditions.Reason values
+CLUBS_BY_CONDITION = Gauge(
+    "club_operator_clubs", "Clubs by condition type and status", ["condition", "status"]
+)
+PENDING_RECONCILES = Gauge(
+    "club_operator_pending_reconciles", "Clubs whose latest generation has not been reconciled yet"
+)
 
 
 def forget(namespace: str, club: str) -> None:

@@ -26,6 +26,7 @@ def custom(kube_api: k8s.ApiClient) -> k8s.CustomObjectsApi:
 class RunningOperator:
     process: Process
     metrics_port: int
+    liveness_url: str
     log: Path
     resync_sec: float
     give_up_sec: float
@@ -43,7 +44,7 @@ def club_operator(
     """`club-operator` as a real process against the stack, for the whole session."""
     crds.install_crds(kube_api)
     log = tmp_path_factory.mktemp("operator") / "club-operator.log"
-    proc, port = start_operator(
+    started = start_operator(
         stack,
         log,
         resync_interval_sec=str(RESYNC_SEC),
@@ -51,8 +52,10 @@ def club_operator(
         deletion_give_up_after_sec=str(GIVE_UP_SEC),
         connect_timeout_sec="2",
     )
-    yield RunningOperator(proc, port, log, RESYNC_SEC, GIVE_UP_SEC)
-    proc.stop()
+    yield RunningOperator(
+        started.process, started.metrics_port, started.liveness_url, log, RESYNC_SEC, GIVE_UP_SEC
+    )
+    started.process.stop()
 
 
 @pytest.fixture

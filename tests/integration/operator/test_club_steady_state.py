@@ -3,7 +3,9 @@ drifted, and repairs what did drift; the isolation probe is reported as a metric
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from typing import Any
 
 import psycopg
@@ -127,3 +129,23 @@ def test_the_isolation_probe_is_reported_as_a_metric(
     probed = clubs.metric_value(text, "club_operator_tenant_isolation_last_probe_timestamp_seconds", **labels)
     assert probed is not None
     assert probed > time.time() - 120
+
+
+def test_the_operator_reports_its_own_health_and_reconcile_metrics(
+    club_operator: RunningOperator, custom: k8s.CustomObjectsApi, namespace: str
+) -> None:
+    _ready_club(custom, namespace, "observed-fc")
+    with urllib.request.urlopen(club_operator.liveness_url, timeout=5) as resp:  # noqa: S310 - http to loopback
+        assert resp.status == 200
+        assert json.loads(resp.read())["watch"] == "ok"
+
+    def gauges() -> str | None:
+        text = clubs.metrics_text(club_operator.metrics_port)
+        ready = clubs.metric_value(text, "club_operator_clubs", condition="Ready", status="True")
+        return text if ready and ready >= 1 else None
+
+    text = clubs.wait_for("clubs by condition", gauges, timeout=30)
+    assert clubs.metric_value(text, "club_operator_pending_reconciles") is not None
+    count = clubs.metric_value(text, "club_operator_reconcile_duration_seconds_count")
+    assert count is not None
+    assert count >= 1

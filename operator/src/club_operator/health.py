@@ -1,0 +1,74 @@
+"""The operator's own health: a background loop LISTs the Clubs every few seconds, feeds the
+watchdog (stalled watch streams fail the liveness probe) and publishes the gauges that need every
+Club at once (clubs by condition, pending reconciles)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import kopf
+
+from club_operator import kube, metrics
+from club_operator.config import OperatorSettings
+from club_operator.watchdog import Watchdog, condition_counts, pending
+
+log = logging.getLogger(__name__)
+
+_state: dict[str, Any] = {"dog": None, "stalled": [], "error": None, "stop": threading.Event()}
+
+
+def start(settings: OperatorSettings) -> None:
+    dog = Watchdog(grace_sec=settings.watch_stall_grace_sec)
+    _state["dog"] = dog
+    _state["stop"].clear()
+    threading.Thread(
+        target=_loop, args=(dog, settings.health_interval_sec), name="club-health", daemon=True
+    ).start()
+
+
+def stop() -> None:
+    _state["stop"].set()
+
+
+def heard(event: kopf.RawEvent) -> None:
+    dog: Watchdog | None = _state["dog"]
+    obj = event.get("object") or {}
+    meta = obj.get("metadata") or {}
+    if dog is not None and meta.get("name"):
+        dog.saw(
+            meta.get("namespace", ""),
+            meta["name"],
+            meta.get("resourceVersion"),
+            deleted=event.get("type") == "DELETED",
+        )
+
+
+def check() -> str:
+    if _state["stalled"]:
+        raise kopf.PermanentError(
+            f"the Club watch is behind the API server on {', '.join(_state['stalled'])}"
+        )
+    if _state["error"]:
+        raise kopf.PermanentError(f"listing Clubs failed: {_state['error']}")
+    return "ok"
+
+
+def _loop(dog: Watchdog, interval: float) -> None:
+    stop_flag: threading.Event = _state["stop"]
+    while not stop_flag.wait(interval):
+        try:
+            listed = kube.list_clubs()
+        except kube.KubeError as exc:
+            _state["error"] = str(exc)
+            continue
+        _state["error"] = None
+        _state["stalled"] = dog.stalled(listed, time.monotonic())
+        metrics.CLUBS_BY_CONDITION.clear()
+        for (type_, status), count in condition_counts(listed).items():
+            metrics.CLUBS_BY_CONDITION.labels(type_, status).set(count)
+        metrics.PENDING_RECONCILES.set(pending(listed))
+        if _state["stalled"]:
+            log.error("the Club watch stalled: %s", ", ".join(_state["stalled"]))
