@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(metrics.Middleware)
     for module in _ROUTERS:
         app.include_router(
             module.router,

@@ -51,7 +51,8 @@ class CurrentUser:
         return self.role in roles.MEDICAL or (self.role == Role.PLAYER and self.player_id == player_id)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
     services: Services = request.app.state.services
     return services
 
