@@ -1,6 +1,11 @@
-"""Dependencies of the routes: the services the app holds, a database connection of the club role
-(one transaction per request, committed before the response is sent), and the authenticated user
-with role checks."""
+"""Dependencies of the routes: the services the app holds, a database connection of the club role,
+and the authenticated user with role checks.
+
+A request that may write (POST, PUT, PATCH, DELETE) runs in one transaction, committed before the
+response is sent. A read (GET, HEAD, OPTIONS) runs its statements in autocommit: PostgreSQL's default
+READ COMMITTED isolation gives each statement its own snapshot inside a transaction too, so the
+transaction would add nothing but its BEGIN and COMMIT, two of the four round trips of a typical
+read (user lookup, query)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg.pq import TransactionStatus
 from redis import Redis
 
 from club_runtime import storage
@@ -60,13 +66,34 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_conn(services: ServicesDep) -> AsyncIterator[Conn]:
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_conn(request: Request, services: ServicesDep) -> AsyncIterator[Conn]:
     async with services.pool.connection() as conn:
-        yield conn
+        if request.method not in _READS:
+            yield conn
+            return
+        await conn.set_autocommit(True)
+        try:
+            yield conn
+        finally:
+            await _back_to_transactions(conn)
+
+
+async def _back_to_transactions(conn: Conn) -> None:
+    """Leave the connection as the pool hands it out: not in autocommit. One not idle (a query cut
+    short by a cancelled request) is closed instead, and the pool replaces it."""
+    if conn.pgconn.transaction_status == TransactionStatus.IDLE:
+        await conn.set_autocommit(False)
+    else:
+        await conn.close()
 
 
 ConnDep = Annotated[Conn, Depends(get_conn, scope="function")]
 
+# What a request needs of its user (never the password hash).
+_USER_COLUMNS = ("id", "email", "role", "player_id", "active", "token_version")
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
 
 
@@ -83,7 +110,7 @@ async def current_user(
         )
     except security.TokenError as exc:
         raise errors.unauthorized(str(exc)) from exc
-    row = await repo.fetch_one(conn, "users", {"id": claims.user_id})
+    row = await repo.fetch_one(conn, "users", {"id": claims.user_id}, columns=_USER_COLUMNS)
     if row is None or not row["active"] or row["token_version"] != claims.version:
         raise errors.unauthorized("the token's user no longer exists or was signed out")
     return CurrentUser(id=row["id"], email=row["email"], role=Role(row["role"]), player_id=row["player_id"])

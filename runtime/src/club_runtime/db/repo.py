@@ -63,8 +63,14 @@ async def upsert(conn: Conn, table: str, values: Mapping[str, Any], conflict: Se
     return row
 
 
-async def fetch_one(conn: Conn, table: str, key: Mapping[str, Any]) -> Row | None:
-    query = sql.SQL("SELECT * FROM {} WHERE {}").format(_table(table), _where(key))
+def _columns(columns: Sequence[str] | None) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(c) for c in columns) if columns else sql.SQL("*")
+
+
+async def fetch_one(
+    conn: Conn, table: str, key: Mapping[str, Any], *, columns: Sequence[str] | None = None
+) -> Row | None:
+    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(_columns(columns), _table(table), _where(key))
     cur = await conn.execute(query, _params(key))
     return await cur.fetchone()
 
@@ -81,7 +87,7 @@ async def fetch_page(
 ) -> list[Row]:
     filters = {column: value for column, value in where.items() if value is not None}
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {} OFFSET {}").format(
-        sql.SQL(", ").join(sql.Identifier(c) for c in columns) if columns else sql.SQL("*"),
+        _columns(columns),
         _table(table),
         _where(filters),
         sql.SQL(", ").join(sql.Identifier(c) for c in order_by),
