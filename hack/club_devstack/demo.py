@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _say("Starting the local stack (PostgreSQL, Redis, MinIO, Kubernetes with kwok nodes)")
     try:
-        with Stack.start() as stack:
+        # Two GPU nodes: the full and the GPU samples each run a GPU video worker.
+        with Stack.start(gpu_nodes=2) as stack:
             kubectl = Kubectl(stack.info)
             _say("Starting club-operator (CRDs applied from crds/)")
             log = stack.root / "logs" / "club-operator.log"

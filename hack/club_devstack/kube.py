@@ -58,11 +58,11 @@ def _kubeconfig(path: Path, server: str, ca: pki.KeyPair, client: pki.KeyPair, u
     return path
 
 
-def start_control_plane(root: Path, logs: Path) -> tuple[list[Process], KubeInfo]:
+def start_control_plane(root: Path, logs: Path, *, gpu_nodes: int = 1) -> tuple[list[Process], KubeInfo]:
     """Start the control plane; return its processes (in start order) and how to reach it."""
     procs: list[Process] = []
     try:
-        info = _start(root, logs, procs)
+        info = _start(root, logs, procs, gpu_nodes)
     except BaseException:
         for proc in reversed(procs):
             proc.stop()
@@ -70,7 +70,7 @@ def start_control_plane(root: Path, logs: Path) -> tuple[list[Process], KubeInfo
     return procs, info
 
 
-def _start(root: Path, logs: Path, procs: list[Process]) -> KubeInfo:
+def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int) -> KubeInfo:
     certs = root / "pki"
     ca = pki.Authority(certs)
     api_port = tools.free_port()
@@ -178,6 +178,8 @@ def _start(root: Path, logs: Path, procs: list[Process]) -> KubeInfo:
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             # kwok's nodes have no cloud and no IPAM; everything else runs as in a real cluster.
             "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
+            # A loaded 2-core machine can delay kwok's heartbeats: do not evict pods over it.
+            "--node-monitor-grace-period=2m",
             *common,
         ],
         logs / "kube-controller-manager.log",
@@ -205,6 +207,9 @@ def _start(root: Path, logs: Path, procs: list[Process]) -> KubeInfo:
             "--manage-all-nodes=false",
             f"--manage-nodes-with-label-selector={nodes.KWOK_LABEL}",
             f"--server-address={LOOPBACK}:{tools.free_port()}",
+            # Leases make kwok's heartbeats cheap and frequent (a quarter of the duration); without
+            # them it patches node status about once a minute, past the controller's grace period.
+            "--node-lease-duration-seconds=40",
             "--cidr=10.244.0.0/16",
             "--node-ip=10.240.0.1",
         ],
@@ -215,7 +220,7 @@ def _start(root: Path, logs: Path, procs: list[Process]) -> KubeInfo:
     version = json.loads(_http_get(f"{server}/version", context))["gitVersion"]
     info = KubeInfo(server=server, kubeconfig=admin, version=version)
     kubectl = str(k8s / "kubectl")
-    for manifest in nodes.build_nodes():
+    for manifest in nodes.build_nodes(gpu_nodes):
         subprocess.run(
             [kubectl, "--kubeconfig", str(admin), "apply", "-f", "-"],
             input=json.dumps(manifest),
@@ -223,7 +228,9 @@ def _start(root: Path, logs: Path, procs: list[Process]) -> KubeInfo:
             check=True,
             capture_output=True,
         )
-    wait_until(lambda: _nodes_ready(kubectl, admin), timeout=60, what="kwok nodes")
+    wait_until(
+        lambda: _nodes_ready(kubectl, admin, len(nodes.build_nodes(gpu_nodes))), timeout=60, what="kwok nodes"
+    )
     wait_until(lambda: _default_service_account(kubectl, admin), timeout=60, what="default service account")
     return info
 
@@ -248,7 +255,7 @@ def _kubectl_json(kubectl: str, kubeconfig: Path, *args: str) -> Any:
     return json.loads(out.stdout)
 
 
-def _nodes_ready(kubectl: str, kubeconfig: Path) -> bool:
+def _nodes_ready(kubectl: str, kubeconfig: Path, expected: int) -> bool:
     items = _kubectl_json(kubectl, kubeconfig, "get", "nodes")["items"]
     ready = [
         n
@@ -257,7 +264,7 @@ def _nodes_ready(kubectl: str, kubeconfig: Path) -> bool:
             c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", [])
         )
     ]
-    return len(items) == len(nodes.build_nodes()) and len(ready) == len(items)
+    return len(items) == expected and len(ready) == len(items)
 
 
 def _default_service_account(kubectl: str, kubeconfig: Path) -> bool:

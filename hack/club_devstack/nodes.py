@@ -40,5 +40,12 @@ def build_node(name: str, *, gpu: bool) -> dict[str, Any]:
     }
 
 
-def build_nodes() -> list[dict[str, Any]]:
-    return [build_node(n, gpu=False) for n in CPU_NODES] + [build_node(n, gpu=True) for n in GPU_NODES]
+def gpu_node_names(count: int = len(GPU_NODES)) -> tuple[str, ...]:
+    return tuple(f"gpu-node-{i}" for i in range(1, count + 1))
+
+
+def build_nodes(gpu_nodes: int = len(GPU_NODES)) -> list[dict[str, Any]]:
+    """Two CPU nodes and `gpu_nodes` GPU nodes of one GPU each (one, unless asked otherwise)."""
+    return [build_node(n, gpu=False) for n in CPU_NODES] + [
+        build_node(n, gpu=True) for n in gpu_node_names(gpu_nodes)
+    ]

@@ -42,6 +42,7 @@ def operator_env(stack: StackInfo, **overrides: str) -> dict[str, str]:
         "CLUB_OPERATOR_S3_ACCESS_KEY": stack.minio.access_key,
         "CLUB_OPERATOR_S3_SECRET_KEY": stack.minio.secret_key,
         "CLUB_OPERATOR_METRICS_PORT": str(tools.free_port()),
+        "CLUB_OPERATOR_REDIS_URL": stack.redis.url(0),
     }
     return env | {f"CLUB_OPERATOR_{k.upper()}": v for k, v in overrides.items()}
 

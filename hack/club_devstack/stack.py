@@ -64,7 +64,7 @@ class Stack:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, root: Path | None = None, *, keep: bool = False) -> Iterator[Stack]:
+    def start(cls, root: Path | None = None, *, keep: bool = False, gpu_nodes: int = 1) -> Iterator[Stack]:
         """Start everything; on exit stop it all and (unless `keep`) delete the run's folder."""
         root = root or Path(tempfile.mkdtemp(prefix="club-stack-"))
         # PostgreSQL may run as another user (never as root): it must be able to reach its folder.
@@ -79,7 +79,7 @@ class Stack:
             procs.append(redis_proc)
             minio_proc, minio = datastores.start_minio(root, logs)
             procs.append(minio_proc)
-            kube_procs, kube_info = kube.start_control_plane(root, logs)
+            kube_procs, kube_info = kube.start_control_plane(root, logs, gpu_nodes=gpu_nodes)
             procs.extend(kube_procs)
             info = StackInfo(
                 root=root,

@@ -17,6 +17,7 @@ class Type(enum.StrEnum):
     TENANT_ISOLATION_VERIFIED = "TenantIsolationVerified"
     STORAGE_READY = "StorageReady"
     SECRETS_READY = "SecretsReady"
+    WORKLOADS_READY = "WorkloadsReady"
 
 
 class Reason(enum.StrEnum):
@@ -33,12 +34,20 @@ class Reason(enum.StrEnum):
     DEPENDENCIES_NOT_READY = "DependenciesNotReady"
     ALL_READY = "AllReady"
     SUSPENDED = "Suspended"
+    ROLLING_OUT = "RollingOut"
+    AVAILABLE = "Available"
     DELETING = "Deleting"
     CLEANUP_ABANDONED = "CleanupAbandoned"
 
 
 # The conditions that must all be True for Ready, in the order they are reported.
-READY_REQUIRES = (Type.SECRETS_READY, Type.DATABASE_READY, Type.TENANT_ISOLATION_VERIFIED, Type.STORAGE_READY)
+READY_REQUIRES = (
+    Type.SECRETS_READY,
+    Type.DATABASE_READY,
+    Type.TENANT_ISOLATION_VERIFIED,
+    Type.STORAGE_READY,
+    Type.WORKLOADS_READY,
+)
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,15 @@ class OperatorSettings(BaseSettings):
 
     default_runtime_image: str = "club-runtime:0.1.0"
 
+    # The Redis the clubs' API and workers use (queues are named per club, see redis_target.py).
+    redis_url: SecretStr = Field(default=SecretStr("redis://127.0.0.1:6379/0"))
+
     # How often the timer re-checks every Club (drift repair and the isolation probe), in seconds.
     resync_interval_sec: float = 60.0
     # Backoff for a dependency that is down.
     retry_delay_sec: float = 10.0
+    # How soon to look again while only waiting for Deployments to become available.
+    rollout_poll_sec: float = 2.0
     # How long deletion keeps retrying a server that is gone before giving up on its cleanup.
     deletion_give_up_after_sec: float = 120.0
 

@@ -115,3 +115,10 @@ def build_jwt_secret(names: ClubNames, owner: Owner, *, keys_json: str) -> dict[
 def build_owner_secret(names: ClubNames, owner: Owner, *, password: str) -> dict[str, Any]:
     email = f"owner@{names.name}.{names.namespace}.footballclub.io"
     return _secret(names, owner, names.owner_secret, {"email": email, OWNER_PASSWORD: password})
+
+
+def build_redis_secret(
+    names: ClubNames, owner: Owner, *, url: str, address: str, password: str
+) -> dict[str, Any]:
+    """REDIS_URL for the runtime, and address/password for KEDA's redis scaler (it takes no URL)."""
+    return _secret(names, owner, names.redis_secret, {"url": url, "address": address, "password": password})

@@ -17,8 +17,8 @@ from club_operator import status as club_status
 from club_operator.conditions import Reason
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubPhase, DeletionPolicy
-from club_operator.outcome import ClubObject, Outcome
-from club_operator.reconcile import Context, parse, reconcile
+from club_operator.outcome import ClubObject, Context, Outcome
+from club_operator.reconcile import parse, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,6 @@ def club_object(body: kopf.Body) -> ClubObject:
 def reconcile_club(body: kopf.Body, patch: kopf.Patch, settings: OperatorSettings) -> None:
     """Bring the Club's resources to its spec; write status only where it changed."""
     club = club_object(body)
-    if (body.get("spec") or {}).get("suspend"):
-        return
     with _locks[club.uid], metrics.RECONCILE_SECONDS.time():
         outcome = reconcile(club, settings)
     for cond in outcome.conditions:
@@ -63,6 +61,9 @@ def reconcile_club(body: kopf.Body, patch: kopf.Patch, settings: OperatorSetting
     if outcome.temporary:
         metrics.RECONCILES.labels("temporary_error").inc()
         raise kopf.TemporaryError("; ".join(outcome.temporary), delay=settings.retry_delay_sec)
+    if outcome.rolling_out:
+        metrics.RECONCILES.labels("rolling_out").inc()
+        raise kopf.TemporaryError("waiting for the workloads to roll out", delay=settings.rollout_poll_sec)
     metrics.RECONCILES.labels("changed" if outcome.changes else "unchanged").inc()
 
 

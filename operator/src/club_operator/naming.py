@@ -84,6 +84,10 @@ class ClubNames:
         return self._object("api")
 
     @property
+    def redis_secret(self) -> str:
+        return f"{self.name}-redis"
+
+    @property
     def config_map(self) -> str:
         return self._object("config")
 

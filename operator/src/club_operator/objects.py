@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from club_operator.models import parse_quantity
+
 # Fields the operator never owns, even when a builder fills them in.
 _IGNORED_METADATA = {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"}
 
@@ -32,4 +34,14 @@ def holds(desired: Any, live: Any) -> bool:
         return desired is live
     if isinstance(desired, int | float) and isinstance(live, int | float):
         return desired == live
+    if isinstance(desired, str) and isinstance(live, str) and desired != live:
+        return _same_quantity(desired, live)
     return bool(desired == live)
+
+
+def _same_quantity(desired: str, live: str) -> bool:
+    """The API server stores quantities in canonical form ("1000m" comes back as "1")."""
+    try:
+        return parse_quantity(desired) == parse_quantity(live)
+    except ValueError:
+        return False

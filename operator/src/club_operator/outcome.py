@@ -9,6 +9,8 @@ from typing import Any
 
 from club_operator import credentials, naming
 from club_operator.conditions import Condition, Reason, Type
+from club_operator.config import OperatorSettings
+from club_operator.models import ClubSpec
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Outcome:
     fields: dict[str, Any] = field(default_factory=dict)
     temporary: list[str] = field(default_factory=list)
     permanent: str | None = None
+    rolling_out: bool = False  # only waiting for Deployments to become available: poll sooner
 
     def condition(self, type_: Type, ok: bool, reason: Reason, message: str) -> None:
         self.conditions.append(Condition(type_, ok, reason, message))
@@ -49,3 +52,13 @@ class Outcome:
     def failed(self, type_: Type, reason: Reason, message: str) -> None:
         self.condition(type_, False, reason, message)
         self.temporary.append(f"{type_}: {message}")
+
+
+@dataclass(frozen=True)
+class Context:
+    """One reconcile's view of a Club: the object, its parsed spec, its names, the settings."""
+
+    club: ClubObject
+    spec: ClubSpec
+    names: naming.ClubNames
+    settings: OperatorSettings

@@ -8,24 +8,15 @@ Events (see status.py)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 
-from club_operator import credentials, database, kube, metrics, naming, servers, storage
+from club_operator import credentials, database, kube, metrics, naming, servers, storage, workloads
 from club_operator.conditions import Reason, Type
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubSpec
-from club_operator.outcome import ClubObject, Outcome
-
-
-@dataclass(frozen=True)
-class Context:
-    club: ClubObject
-    spec: ClubSpec
-    names: naming.ClubNames
-    settings: OperatorSettings
+from club_operator.outcome import ClubObject, Context, Outcome
 
 
 def parse(club: ClubObject, settings: OperatorSettings) -> Context:
@@ -49,10 +40,15 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         bucket=ctx.names.bucket,
         runtimeImage=ctx.spec.runtime.image or settings.default_runtime_image,
     )
+    if ctx.spec.suspend:
+        # Suspended: scale every workload to zero and touch nothing else until resumed.
+        workloads.ensure_workloads(ctx, out)
+        return out
     ensure_app_secrets(ctx, out)
     tenant = ensure_database(ctx, out)
     ensure_isolation_probe(ctx, out, tenant)
     ensure_storage(ctx, out)
+    workloads.ensure_workloads(ctx, out)
     return out
 
 

@@ -125,16 +125,28 @@ def test_every_sample_club_becomes_ready(
             },
         ),
     )
-    samples = [
-        crds.load_sample(f"{n}.yaml") for n in ("club-minimal", "club-full", "club-gpu", "club-dedicated")
-    ]
-    for manifest in samples:
-        clubs.create_club(custom, namespace, manifest)
-    for manifest in samples:
-        name = manifest["metadata"]["name"]
-        club = clubs.wait_condition(custom, namespace, name, "Ready", "True", timeout=120)
+    samples = {
+        n: crds.load_sample(f"{n}.yaml") for n in ("club-minimal", "club-dedicated", "club-full", "club-gpu")
+    }
+    for name in ("club-minimal", "club-dedicated", "club-full"):
+        clubs.create_club(custom, namespace, samples[name])
+    for name in ("club-minimal", "club-dedicated", "club-full"):
+        club = clubs.wait_condition(
+            custom, namespace, samples[name]["metadata"]["name"], "Ready", "True", timeout=120
+        )
         assert club["status"]["phase"] == "Ready"
-    dedicated = clubs.get_club(custom, namespace, samples[-1]["metadata"]["name"]) or {}
+    # The stack's GPU node has one GPU and the full sample's video worker holds it: the GPU sample
+    # gets it once the full sample is gone.
+    full = samples["club-full"]["metadata"]["name"]
+    custom.delete_namespaced_custom_object(clubs.GROUP, clubs.VERSION, namespace, clubs.PLURAL, full)
+    clubs.wait_gone(custom, namespace, full)
+    clubs.create_club(custom, namespace, samples["club-gpu"])
+    gpu = samples["club-gpu"]["metadata"]["name"]
+    assert (
+        clubs.wait_condition(custom, namespace, gpu, "Ready", "True", timeout=120)["status"]["phase"]
+        == "Ready"
+    )
+    dedicated = clubs.get_club(custom, namespace, samples["club-dedicated"]["metadata"]["name"]) or {}
     assert dedicated["spec"]["database"]["isolation"] == "dedicated"
     with psycopg.connect(stack.postgres.dsn()) as admin:
         assert admin.execute(

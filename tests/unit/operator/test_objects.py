@@ -49,3 +49,9 @@ def test_a_missing_label_or_container_is_drift() -> None:
 def test_booleans_are_not_numbers() -> None:
     assert not holds({"x": True}, {"x": 1})
     assert holds({"x": 0.5}, {"x": 0.5})
+
+
+def test_quantities_in_another_notation_are_the_same_value() -> None:
+    assert holds({"cpu": "1000m", "memory": "1024Mi"}, {"cpu": "1", "memory": "1Gi"})
+    assert not holds({"cpu": "500m"}, {"cpu": "1"})
+    assert not holds({"image": "club:1"}, {"image": "club:2"})

@@ -1,0 +1,170 @@
+"""The Club's workloads: ConfigMap, API Deployment and Service, worker Deployments, autoscalers
+(HPA, or KEDA ScaledObjects when KEDA is installed), PodDisruptionBudget and NetworkPolicies.
+
+The builders (club_operator.builders) say what should exist; this step applies each object only where
+a field differs, deletes what should not exist (only after reading that it does), and reports
+WorkloadsReady from the Deployments' rollout status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from club_operator import credentials, kube
+from club_operator.builders import (
+    api_deployment,
+    api_service,
+    autoscaling,
+    config_map,
+    network_policy,
+    pdb,
+    worker_deployment,
+)
+from club_operator.builders.inputs import POOLS, WorkloadInputs, config_digest
+from club_operator.conditions import Reason, Type
+from club_operator.outcome import Context, Outcome
+from club_operator.redis_target import RedisTarget, parse_redis_url, queue_name
+
+KEDA_CRDS = ("scaledobjects.keda.sh", "triggerauthentications.keda.sh")
+HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
+SCALED_OBJECT = ("keda.sh/v1alpha1", "ScaledObject")
+TRIGGER_AUTH = ("keda.sh/v1alpha1", "TriggerAuthentication")
+PDB = ("policy/v1", "PodDisruptionBudget")
+DEPLOYMENT = ("apps/v1", "Deployment")
+
+
+def keda_installed() -> bool:
+    return all(kube.crd_installed(name) for name in KEDA_CRDS)
+
+
+def _inputs(ctx: Context, redis: RedisTarget, keda: bool, config_hash: str) -> WorkloadInputs:
+    names = ctx.names
+    return WorkloadInputs(
+        names=names,
+        spec=ctx.spec,
+        owner=ctx.club.owner,
+        image=ctx.spec.runtime.image or ctx.settings.default_runtime_image,
+        config_hash=config_hash,
+        keda=keda,
+        redis_secret=names.redis_secret,
+        queue_default=queue_name(names.namespace, names.name, "default"),
+        queue_video=queue_name(names.namespace, names.name, "video"),
+        redis_database=redis.database,
+    )
+
+
+def _config_hash(ctx: Context, inputs: WorkloadInputs) -> str:
+    """A digest of the ConfigMap and every Secret the pods read: a changed value rolls the pods."""
+    names = ctx.names
+    secrets = {
+        name: kube.read_secret(names.namespace, name) or {}
+        for name in (
+            names.database_secret,
+            names.storage_secret,
+            names.jwt_secret,
+            names.owner_secret,
+            names.redis_secret,
+        )
+    }
+    return config_digest(config_map.build_config_map(inputs)["data"], secrets)
+
+
+def _apply(manifest: dict[str, Any] | None, absent: tuple[str, str, str], out: Outcome, ns: str) -> None:
+    """Apply `manifest`, or when it is None make sure the object named by `absent` does not exist."""
+    if manifest is not None:
+        if kube.apply_object(manifest):
+            out.changed("workload", f"applied {manifest['kind']} {manifest['metadata']['name']}")
+        return
+    api_version, kind, name = absent
+    if kube.read_object(api_version, kind, ns, name) is not None and kube.delete_object(
+        api_version, kind, ns, name
+    ):
+        out.changed("workload", f"deleted {kind} {name}")
+
+
+def ensure_workloads(ctx: Context, out: Outcome) -> None:
+    names = ctx.names
+    ns = names.namespace
+    try:
+        redis = parse_redis_url(ctx.settings.redis_url.get_secret_value())
+    except ValueError as exc:
+        out.failed(Type.WORKLOADS_READY, Reason.SERVER_SECRET_MISSING, f"operator setting redis_url: {exc}")
+        return
+    secret = credentials.build_redis_secret(
+        names, ctx.club.owner, url=redis.url, address=redis.address, password=redis.password
+    )
+    if kube.ensure_secret(secret, keep=frozenset())[1]:
+        out.changed("secret", f"wrote Secret {names.redis_secret}")
+    keda = keda_installed()
+    inputs = _inputs(ctx, redis, keda, "")
+    inputs = _inputs(ctx, redis, keda, _config_hash(ctx, inputs))
+
+    _apply(config_map.build_config_map(inputs), ("v1", "ConfigMap", names.config_map), out, ns)
+    _apply(api_deployment.build_api_deployment(inputs), (*DEPLOYMENT, names.api), out, ns)
+    _apply(api_service.build_api_service(inputs), ("v1", "Service", names.api_service), out, ns)
+    for pool in POOLS:
+        _apply(
+            worker_deployment.build_worker_deployment(inputs, pool),
+            (*DEPLOYMENT, names.worker(pool)),
+            out,
+            ns,
+        )
+    _apply(autoscaling.build_api_hpa(inputs), (*HPA, names.api), out, ns)
+    for pool in POOLS:
+        scaler = autoscaling.build_worker_scaler(inputs, pool)
+        # The other kind of scaler must go first: KEDA refuses a ScaledObject whose target an HPA has.
+        if keda:
+            _apply(None, (*HPA, names.worker(pool)), out, ns)
+            _apply(scaler, (*SCALED_OBJECT, names.worker(pool)), out, ns)
+        else:
+            _apply(scaler, (*HPA, names.worker(pool)), out, ns)
+    if keda:
+        _apply(autoscaling.build_trigger_auth(inputs), (*TRIGGER_AUTH, names.redis_trigger_auth), out, ns)
+    _apply(pdb.build_api_pdb(inputs), (*PDB, names.api), out, ns)
+    _apply(
+        network_policy.build_api_network_policy(inputs),
+        ("networking.k8s.io/v1", "NetworkPolicy", names.api),
+        out,
+        ns,
+    )
+    _apply(
+        network_policy.build_worker_network_policy(inputs),
+        ("networking.k8s.io/v1", "NetworkPolicy", names.workers_network_policy),
+        out,
+        ns,
+    )
+    out.fields["apiEndpoint"] = api_service.api_endpoint(names)
+    _report_rollout(ctx, out)
+
+
+def _rolled_out(live: dict[str, Any] | None) -> str | None:
+    """None when the Deployment is rolled out and available, else what it is waiting for."""
+    if live is None:
+        return "not created"
+    spec, status = live.get("spec") or {}, live.get("status") or {}
+    want = spec.get("replicas", 1)
+    if (status.get("observedGeneration") or 0) < (live["metadata"].get("generation") or 0):
+        return "rollout not observed yet"
+    if (status.get("updatedReplicas") or 0) < want:
+        return f"{status.get('updatedReplicas') or 0}/{want} pods updated"
+    if (status.get("availableReplicas") or 0) < want:
+        return f"{status.get('availableReplicas') or 0}/{want} pods available"
+    return None
+
+
+def _report_rollout(ctx: Context, out: Outcome) -> None:
+    names = ctx.names
+    if ctx.spec.suspend:
+        out.condition(
+            Type.WORKLOADS_READY, False, Reason.SUSPENDED, "suspended: every workload is scaled to zero"
+        )
+        return
+    waiting = []
+    for name in (names.api, *(names.worker(p) for p in POOLS)):
+        problem = _rolled_out(kube.read_object(*DEPLOYMENT, names.namespace, name))
+        if problem:
+            waiting.append(f"{name}: {problem}")
+    if waiting:
+        out.condition(Type.WORKLOADS_READY, False, Reason.ROLLING_OUT, "; ".join(waiting))
+        out.rolling_out = True
+        return
+    out.condition(Type.WORKLOADS_READY, True, Reason.AVAILABLE, "the API and both worker pools are available")
