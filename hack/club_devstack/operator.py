@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,14 +55,25 @@ class RunningOperator:
     liveness_url: str
 
 
-def start_operator(stack: StackInfo, log: Path, **overrides: str) -> RunningOperator:
-    """Start `club-operator` for every namespace, once its liveness endpoint answers."""
+def start_operator(
+    stack: StackInfo, log: Path, *, namespaces: Sequence[str] = (), **overrides: str
+) -> RunningOperator:
+    """Start `club-operator` once its liveness endpoint answers: for every namespace, or for those
+    matching `namespaces` (kopf's patterns: names, globs, `!glob` to exclude)."""
     apply_crds(stack)
     env = operator_env(stack, **overrides)
     liveness = tools.free_port()
+    scope = [arg for pattern in namespaces for arg in ("--namespace", pattern)]
     proc = Process(
         "club-operator",
-        [sys.executable, "-m", "club_operator", "--liveness", f"http://127.0.0.1:{liveness}/healthz"],
+        [
+            sys.executable,
+            "-m",
+            "club_operator",
+            "--liveness",
+            f"http://127.0.0.1:{liveness}/healthz",
+            *scope,
+        ],
         log,
         env=env,
     )

@@ -36,17 +36,23 @@ class RunningOperator:
 RESYNC_SEC = 3.0
 GIVE_UP_SEC = 8.0
 
+# Namespaces whose Clubs a test hands to an operator process of its own (one it kills and restarts,
+# say): the session operator leaves them alone, so that only the test's operator reconciles them.
+OWN_OPERATOR_PREFIX = "own-operator-"
+
 
 @pytest.fixture(scope="session")
 def club_operator(
     stack: StackInfo, kube_api: k8s.ApiClient, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningOperator]:
-    """`club-operator` as a real process against the stack, for the whole session."""
+    """`club-operator` as a real process against the stack, for the whole session: every namespace
+    but those of tests that run their own operator."""
     crds.install_crds(kube_api)
     log = tmp_path_factory.mktemp("operator") / "club-operator.log"
     started = start_operator(
         stack,
         log,
+        namespaces=[f"!{OWN_OPERATOR_PREFIX}*"],
         resync_interval_sec=str(RESYNC_SEC),
         retry_delay_sec="1",
         deletion_give_up_after_sec=str(GIVE_UP_SEC),
