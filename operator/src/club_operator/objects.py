@@ -30,10 +30,12 @@ def holds(desired: Any, live: Any) -> bool:
             and len(desired) == len(live)
             and all(holds(d, v) for d, v in zip(desired, live, strict=True))
         )
+    return _same_scalar(desired, live)
+
+
+def _same_scalar(desired: Any, live: Any) -> bool:
     if isinstance(desired, bool) or isinstance(live, bool):
         return desired is live
-    if isinstance(desired, int | float) and isinstance(live, int | float):
-        return desired == live
     if isinstance(desired, str) and isinstance(live, str) and desired != live:
         return _same_quantity(desired, live)
     return bool(desired == live)
