@@ -1,0 +1,393 @@
+"""Benchmark of the operator at scale: create N Clubs (shared isolation) in one namespace at once,
+with `club-operator` as a real process watching that namespace, and print
+
+- the time until every Club is Ready, and p50/p95 of each Club's time to Ready (creationTimestamp to
+  the Ready condition's lastTransitionTime: both have one-second resolution);
+- the operator's peak RSS (VmHWM) and its reconciles (count, mean and p95 duration, from its own
+  `club_operator_reconcile_duration_seconds`);
+- writes the API server served (`apiserver_request_total`, verbs POST/PUT/PATCH/DELETE) per Club while
+  provisioning, and during a steady-state window once every Club is Ready: all of them, and those on
+  the objects the operator manages (Clubs and their status, Secrets, ConfigMaps, Services,
+  Deployments, autoscalers, PDBs, NetworkPolicies, Events). The API server counts every client:
+  the control plane's own writes (Pods, ReplicaSets, bindings, statuses, leases) are in the first
+  figure, and so is anyone else using the same stack at the time.
+
+Goals on a 2-core machine: 200 Clubs Ready in under 120 s; 0 writes in steady state.
+
+    .venv/bin/python bench/bench_operator_scale.py [--clubs 50,200] [--steady-seconds 60]
+
+Reuses the stack named by CLUB_STACK_FILE (`make stack`), or starts one of its own. Each Club runs
+three tiny pods (API, default and video worker); the stack's two fake CPU nodes hold 220 pods, so the
+bench adds fake nodes of its own for the run. Everything it creates (namespaces, Clubs with their
+roles and buckets, nodes) is deleted at the end, the Clubs while the operator still runs so that
+their finalizers complete."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import math
+import os
+import re
+import statistics
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes import dynamic
+from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
+
+from club_devstack import nodes
+from club_devstack.operator import RunningOperator, start_operator
+from club_devstack.stack import Stack, StackInfo, load_info
+
+GROUP, VERSION, PLURAL = "footballclub.io", "v1alpha1", "clubs"
+SMALL = {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "64Mi"}}
+SPEC = {
+    "api": {"replicas": 1, "resources": SMALL},
+    "workers": {"default": {"resources": SMALL}, "video": {"resources": SMALL}},
+}
+PODS_PER_CLUB = 3
+BENCH_NODE_PODS = 500
+WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE"}
+# Resources the operator writes; their status subresources are written by controllers (but a Club's).
+OPERATOR_RESOURCES = {
+    "clubs",
+    "secrets",
+    "configmaps",
+    "services",
+    "deployments",
+    "horizontalpodautoscalers",
+    "scaledobjects",
+    "triggerauthentications",
+    "poddisruptionbudgets",
+    "networkpolicies",
+    "events",
+}
+GOAL_READY_SEC = 120.0
+GOAL_READY_CLUBS = 200
+
+
+@contextlib.contextmanager
+def running_stack() -> Iterator[StackInfo]:
+    reuse = os.environ.get("CLUB_STACK_FILE")
+    if reuse:
+        yield load_info(Path(reuse))
+        return
+    with Stack.start() as stack:
+        yield stack.info
+
+
+# --- the API server's write counter ----------------------------------------------------------
+
+Series = tuple[str, str, str]  # resource, subresource, verb
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def api_writes(api: k8s.ApiClient) -> Counter[Series]:
+    """apiserver_request_total for the write verbs, by (resource, subresource, verb). The page is
+    megabytes of histograms: only the counter's lines are parsed."""
+    resp = api.call_api(*api.param_serialize("GET", "/metrics", auth_settings=["BearerToken"]))
+    cast(Any, resp).read()  # the client's REST response is untyped
+    counts: Counter[Series] = Counter()
+    for line in (resp.data or b"").decode().splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        series, _, value = line.rpartition(" ")
+        labels = dict(LABEL.findall(series))
+        if labels.get("verb") in WRITE_VERBS:
+            key = (labels.get("resource", ""), labels.get("subresource", ""), labels["verb"])
+            counts[key] += int(float(value))
+    return counts
+
+
+def operator_share(writes: Counter[Series]) -> int:
+    return sum(
+        n
+        for (resource, sub, _), n in writes.items()
+        if resource in OPERATOR_RESOURCES and (sub == "" or resource == "clubs")
+    )
+
+
+def describe(writes: Counter[Series], top: int = 8) -> str:
+    by_resource: Counter[str] = Counter()
+    for (resource, sub, _), n in writes.items():
+        by_resource[f"{resource}/{sub}" if sub else resource] += n
+    return ", ".join(f"{name} {n}" for name, n in by_resource.most_common(top) if n)
+
+
+# Objects in the bench's namespace and the field that changes when someone writes them: the whole
+# object's resourceVersion, or `generation` (the spec) where controllers write the status.
+WATCHED = (
+    (f"{GROUP}/{VERSION}", "Club", "resourceVersion"),
+    ("v1", "Secret", "resourceVersion"),
+    ("v1", "ConfigMap", "resourceVersion"),
+    ("v1", "Service", "resourceVersion"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "resourceVersion"),
+    ("apps/v1", "Deployment", "generation"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler", "generation"),
+    ("policy/v1", "PodDisruptionBudget", "generation"),
+)
+
+
+def namespace_marks(api: k8s.ApiClient, namespace: str) -> dict[tuple[str, str], str]:
+    """What a write by the operator would change in the namespace, and how many Events kopf posted.
+    Unlike the API server's counter, nobody else's traffic shows here."""
+    client = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
+    marks: dict[tuple[str, str], str] = {}
+    for api_version, kind, field in WATCHED:
+        for item in client.resources.get(api_version=api_version, kind=kind).get(namespace=namespace).items:
+            meta = item.metadata
+            marks[(kind, meta.name)] = str(meta[field])
+    events = client.resources.get(api_version="v1", kind="Event").get(namespace=namespace).items
+    marks[("Event", "posted by kopf")] = str(
+        sum(e.count or 1 for e in events if e.source.component == "kopf")
+    )
+    return marks
+
+
+def changed(before: dict[tuple[str, str], str], after: dict[tuple[str, str], str]) -> Counter[str]:
+    """Objects written between two marks, by kind (Events: how many more kopf posted)."""
+    moved: Counter[str] = Counter()
+    for key in before.keys() | after.keys():
+        if key == ("Event", "posted by kopf"):
+            moved["Event"] += int(after.get(key, "0")) - int(before.get(key, "0"))
+        elif before.get(key) != after.get(key):
+            moved[key[0]] += 1
+    return +moved
+
+
+# --- the operator's own figures --------------------------------------------------------------
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def reconcile_figures(port: int) -> tuple[int, float, float]:
+    """Reconciles so far, their mean duration, and the upper bound of the bucket holding the p95."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    buckets: list[tuple[float, float]] = []
+    count = total = 0.0
+    for family in text_string_to_metric_families(text):
+        if family.name != "club_operator_reconcile_duration_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                buckets.append((float(sample.labels["le"]), sample.value))
+            elif sample.name.endswith("_count"):
+                count = sample.value
+            elif sample.name.endswith("_sum"):
+                total = sample.value
+    p95 = next((le for le, n in sorted(buckets) if count and n >= 0.95 * count), math.nan)
+    return int(count), (total / count if count else math.nan), p95
+
+
+# --- Clubs ------------------------------------------------------------------------------------
+
+
+def _time(stamp: str) -> datetime.datetime:
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+
+
+def _ready_since(club: dict[str, Any]) -> str | None:
+    for cond in (club.get("status") or {}).get("conditions") or []:
+        if cond["type"] == "Ready" and cond["status"] == "True":
+            return str(cond["lastTransitionTime"])
+    return None
+
+
+def list_clubs(custom: k8s.CustomObjectsApi, namespace: str) -> list[dict[str, Any]]:
+    listed = cast(dict[str, Any], custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))
+    items: list[dict[str, Any]] = listed["items"]
+    return items
+
+
+def wait(what: str, check: Callable[[], bool], timeout: float, interval: float = 1.0) -> float:
+    """Poll `check` until true; returns when (monotonic); raises after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return time.monotonic()
+        time.sleep(interval)
+    raise TimeoutError(f"{what}: not after {timeout:.0f}s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+@contextlib.contextmanager
+def bench_nodes(api: k8s.ApiClient, pods: int) -> Iterator[list[str]]:
+    """Fake nodes (run by the stack's kwok) with room for `pods` more pods, once Ready; deleted
+    afterwards."""
+    client = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
+    node_api = client.resources.get(api_version="v1", kind="Node")
+    names = [f"bench-node-{i}" for i in range(1, math.ceil(pods / BENCH_NODE_PODS) + 1)]
+    try:
+        for name in names:
+            body = nodes.build_node(name, gpu=False)
+            body["status"]["capacity"].update(cpu="64", memory="256Gi", pods=str(BENCH_NODE_PODS))
+            body["status"]["allocatable"] = dict(body["status"]["capacity"])
+            node_api.create(body=body)
+
+        def ready() -> bool:
+            listed = [node_api.get(name=name).to_dict() for name in names]
+            conditions = [c for node in listed for c in node.get("status", {}).get("conditions") or []]
+            return bool(sum(c["type"] == "Ready" and c["status"] == "True" for c in conditions) == len(names))
+
+        wait("the bench's nodes Ready", ready, timeout=60)
+        yield names
+    finally:
+        for name in names:
+            with contextlib.suppress(ApiException):
+                node_api.delete(name=name)
+
+
+@dataclass
+class Round:
+    clubs: int
+    all_ready_sec: float
+    p50_sec: float
+    p95_sec: float
+    provisioning_writes: Counter[Series]
+    steady_writes: Counter[Series]
+    steady_ours: Counter[str]
+    steady_sec: float
+    peak_rss_mib: float
+    reconciles: tuple[int, float, float]
+    delete_sec: float
+
+
+def run_round(stack: StackInfo, api: k8s.ApiClient, count: int, steady_sec: float, logs: Path) -> Round:
+    core, custom = k8s.CoreV1Api(api), k8s.CustomObjectsApi(api)
+    # The tests' session operator leaves own-operator-* namespaces alone (tests/integration/operator).
+    namespace = f"own-operator-bench-{uuid.uuid4().hex[:8]}"
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
+    operator: RunningOperator | None = None
+    try:
+        operator = start_operator(
+            stack,
+            logs / f"club-operator-{count}.log",
+            namespaces=[namespace],
+            resync_interval_sec="30",
+            connect_timeout_sec="5",
+        )
+        before = api_writes(api)
+        started = time.monotonic()
+        for i in range(count):
+            body = {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Club",
+                "metadata": {"name": f"club-{i:03d}"},
+                "spec": {"displayName": f"Club {i}", **SPEC},
+            }
+            custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        done = wait(
+            f"{count} Clubs Ready",
+            lambda: sum(1 for c in list_clubs(custom, namespace) if _ready_since(c)) == count,
+            timeout=900,
+        )
+        provisioning = api_writes(api) - before
+        listed = list_clubs(custom, namespace)
+        to_ready = [
+            (_time(str(_ready_since(c))) - _time(c["metadata"]["creationTimestamp"])).total_seconds()
+            for c in listed
+        ]
+        # Let the last status patches and rollouts settle before the quiet window.
+        time.sleep(5)
+        quiet_from, marks = api_writes(api), namespace_marks(api, namespace)
+        time.sleep(steady_sec)
+        steady = api_writes(api) - quiet_from
+        ours = changed(marks, namespace_marks(api, namespace))
+        rss = peak_rss_mib(operator.process.pid)
+        reconciles = reconcile_figures(operator.metrics_port)
+        deleting = time.monotonic()
+        custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+        wait("the Clubs deleted", lambda: not list_clubs(custom, namespace), timeout=900)
+        return Round(
+            clubs=count,
+            all_ready_sec=done - started,
+            p50_sec=statistics.median(to_ready),
+            p95_sec=percentile(to_ready, 0.95),
+            provisioning_writes=provisioning,
+            steady_writes=steady,
+            steady_ours=ours,
+            steady_sec=steady_sec,
+            peak_rss_mib=rss,
+            reconciles=reconciles,
+            delete_sec=time.monotonic() - deleting,
+        )
+    finally:
+        if operator is not None:
+            if list_clubs(custom, namespace):
+                # Failed midway: give the finalizers a chance before the operator goes.
+                custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+                with contextlib.suppress(TimeoutError):
+                    wait("the Clubs deleted", lambda: not list_clubs(custom, namespace), timeout=300)
+            operator.process.stop()
+        core.delete_namespace(namespace, propagation_policy="Background")
+
+
+def report(r: Round) -> None:
+    count, mean, p95 = r.reconciles
+    total = sum(r.provisioning_writes.values())
+    goal = ""
+    if r.clubs >= GOAL_READY_CLUBS:
+        met = "met" if r.all_ready_sec < GOAL_READY_SEC else "NOT met"
+        goal = f"   (goal: {GOAL_READY_CLUBS} in < {GOAL_READY_SEC:.0f} s: {met})"
+    steady_total, steady_ours = sum(r.steady_writes.values()), sum(r.steady_ours.values())
+    print(f"\n== {r.clubs} Clubs")
+    print(f"  all Ready after          {r.all_ready_sec:7.1f} s{goal}")
+    print(f"  time to Ready per Club   p50 {r.p50_sec:.0f} s, p95 {r.p95_sec:.0f} s (1 s resolution)")
+    print(f"  operator peak RSS        {r.peak_rss_mib:7.1f} MiB")
+    print(f"  reconciles               {count} (mean {mean * 1000:.0f} ms, p95 <= {p95} s)")
+    print(
+        f"  API writes per Club      {total / r.clubs:7.1f} all, "
+        f"{operator_share(r.provisioning_writes) / r.clubs:.1f} on operator-managed objects"
+    )
+    print(f"    by resource            {describe(r.provisioning_writes)}")
+    met = "met" if steady_ours == 0 else "NOT met"
+    print(
+        f"  steady state, {r.steady_sec:.0f} s       {steady_ours} objects of the Clubs written"
+        f"{' (' + ', '.join(f'{k} {n}' for k, n in r.steady_ours.items()) + ')' if steady_ours else ''}"
+        f"   (goal: 0: {met})"
+    )
+    print(
+        f"    API server, all clients {steady_total} writes ({operator_share(r.steady_writes)} on the"
+        f" kinds the operator manages, anyone's): {describe(r.steady_writes)}"
+    )
+    print(f"  deleting all             {r.delete_sec:7.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clubs", default="50,200", help="comma-separated round sizes (default: 50,200)")
+    parser.add_argument("--steady-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.clubs.split(",")]
+    with running_stack() as stack, tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
+        api: k8s.ApiClient = k8s_config.new_client_from_config(config_file=str(stack.kube.kubeconfig))  # type: ignore[no-untyped-call]
+        print(f"cores: {os.cpu_count()}; operator logs under {tmp} (kept only during the run)")
+        with bench_nodes(api, max(counts) * PODS_PER_CLUB):
+            for count in counts:
+                report(run_round(stack, api, count, args.steady_seconds, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
