@@ -1,7 +1,8 @@
 """Benchmark of listing players under row-level security: one database holding 50 clubs of 500 players,
 one club's API serving `GET /api/v1/players?limit=50&offset=...` to 32 concurrent clients over
 loopback, then in the same run the same page query sent straight to PostgreSQL by 32 connections, as
-the club's role (RLS) and as a role that bypasses it (with `WHERE club_id = ...` instead).
+the club's role (RLS) and as a role that bypasses it (with `WHERE club_id = ...` instead), in
+alternating rounds.
 
 Prints throughput and p50/p95/p99 latency of each, and the RLS overhead ratio (club role / bypass).
 Goals on a 2-core machine: API p95 under 25 ms, RLS overhead at most 1.15x.
@@ -41,6 +42,7 @@ CLUBS = 50
 PLAYERS = 500
 PAGE = 50
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
+ROUNDS = 4
 LIST_PLAYERS = sql.SQL(
     "SELECT * FROM public.players {} ORDER BY last_name, first_name, id LIMIT %s OFFSET %s"
 )
@@ -155,12 +157,23 @@ def offset(i: int) -> int:
 
 
 async def bench_api(base: str, token: str, total: int) -> tuple[float, list[float]]:
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    # One client (one keep-alive connection) per concurrent caller, as bench_sql has one connection
+    # each: 32 callers sharing one httpx client spent more CPU in its connection pool than the API
+    # spent serving them, on the same two cores.
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with contextlib.AsyncExitStack() as stack:
+        free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        for _ in range(CLIENTS):
+            client = httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30)
+            free.put_nowait(await stack.enter_async_context(client))
 
         async def one(i: int) -> None:
-            got = await client.get("/api/v1/players", params={"limit": PAGE, "offset": offset(i)})
+            client = await free.get()
+            try:
+                got = await client.get("/api/v1/players", params={"limit": PAGE, "offset": offset(i)})
+            finally:
+                free.put_nowait(client)
             if got.status_code != 200 or len(got.json()["items"]) != PAGE:
                 raise RuntimeError(f"unexpected answer {got.status_code}")
 
@@ -192,6 +205,10 @@ async def bench_sql(
     finally:
         for conn in conns:
             await conn.close()
+
+
+def merged(runs: list[tuple[float, list[float]]]) -> tuple[float, list[float]]:
+    return sum(wall for wall, _ in runs), [latency for _, latencies in runs for latency in latencies]
 
 
 def report(name: str, wall: float, latencies: list[float]) -> dict[str, float]:
@@ -226,13 +243,17 @@ def main() -> int:
         )
         with api_server(stack, admin, clubs[CLUBS // 2], keys) as base:
             api = report("API GET /api/v1/players", *asyncio.run(bench_api(base, token, args.requests)))
-        rls = report(
-            "SQL as the club role (RLS)", *asyncio.run(bench_sql(club_dsn, sql.SQL(""), [], args.requests))
-        )
-        owner = report(
-            "SQL as owner, no RLS (WHERE club_id)",
-            *asyncio.run(bench_sql(admin, sql.SQL("WHERE club_id = %s"), [club_id], args.requests)),
-        )
+        # The two SQL measurements alternate in rounds, so that a burst of load from elsewhere on the
+        # machine does not land on one side of the ratio only.
+        rls_runs, owner_runs = [], []
+        for _ in range(ROUNDS):
+            per_round = args.requests // ROUNDS
+            rls_runs.append(asyncio.run(bench_sql(club_dsn, sql.SQL(""), [], per_round)))
+            owner_runs.append(
+                asyncio.run(bench_sql(admin, sql.SQL("WHERE club_id = %s"), [club_id], per_round))
+            )
+        rls = report("SQL as the club role (RLS)", *merged(rls_runs))
+        owner = report("SQL as owner, no RLS (WHERE club_id)", *merged(owner_runs))
         ratio_mean = rls["mean"] / owner["mean"]
         ratio_p95 = rls["p95"] / owner["p95"]
         print(
