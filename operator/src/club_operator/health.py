@@ -7,17 +7,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import kopf
 
 from club_operator import kube, metrics
 from club_operator.config import OperatorSettings
-from club_operator.watchdog import Watchdog, condition_counts, pending
+from club_operator.watchdog import Watchdog, condition_counts, pending, serves
 
 log = logging.getLogger(__name__)
 
-_state: dict[str, Any] = {"dog": None, "stalled": [], "error": None, "stop": threading.Event()}
+_state: dict[str, Any] = {"dog": None, "stalled": [], "error": None, "stop": threading.Event(), "scope": ()}
+
+
+def scope(namespaces: Sequence[str]) -> None:
+    """The namespace patterns the operator was started with: Clubs elsewhere are not its business."""
+    _state["scope"] = tuple(namespaces)
 
 
 def start(settings: OperatorSettings) -> None:
@@ -65,6 +71,7 @@ def _loop(dog: Watchdog, interval: float) -> None:
             _state["error"] = str(exc)
             continue
         _state["error"] = None
+        listed = [c for c in listed if serves(c["metadata"]["namespace"], _state["scope"])]
         _state["stalled"] = dog.stalled(listed, time.monotonic())
         metrics.CLUBS_BY_CONDITION.clear()
         for (type_, status), count in condition_counts(listed).items():

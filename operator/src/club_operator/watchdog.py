@@ -10,6 +10,7 @@ the caller supplies the clock and the LIST."""
 
 from __future__ import annotations
 
+import fnmatch
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -71,3 +72,13 @@ def pending(listed: Iterable[dict[str, Any]]) -> int:
         for club in listed
         if (club.get("status") or {}).get("observedGeneration") != club["metadata"].get("generation")
     )
+
+
+def serves(namespace: str, patterns: Iterable[str]) -> bool:
+    """Whether an operator started with these namespace patterns (kopf's: names or globs, `!glob` to
+    exclude; none means every namespace) handles Clubs in `namespace`."""
+    patterns = list(patterns)
+    includes = [p for p in patterns if not p.startswith("!")]
+    excludes = [p[1:] for p in patterns if p.startswith("!")]
+    included = not includes or any(fnmatch.fnmatchcase(namespace, p) for p in includes)
+    return included and not any(fnmatch.fnmatchcase(namespace, p) for p in excludes)

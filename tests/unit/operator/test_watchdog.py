@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from club_operator.watchdog import Watchdog, condition_counts, pending
+from club_operator.watchdog import Watchdog, condition_counts, pending, serves
 
 
 def _club(
@@ -46,3 +46,11 @@ def test_clubs_by_condition_and_pending_reconciles() -> None:
     assert counts[("Ready", "True")] == 2
     assert counts[("Ready", "False")] == 1
     assert pending(listed) == 1
+
+
+def test_namespace_patterns_decide_which_clubs_the_operator_serves() -> None:
+    assert serves("team-a", [])
+    assert serves("team-a", ["team-*"])
+    assert not serves("other", ["team-*"])
+    assert not serves("own-operator-1", ["!own-operator-*"])
+    assert serves("team-a", ["!own-operator-*"])
