@@ -26,7 +26,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=naming.GROUP, key="last-handled-configuration"
     )
-    settings.posting.level = logging.INFO
+    # Only warnings from kopf itself become Events: at INFO every handler success ("Timer resync
+    # succeeded") would be a write on every resync. The operator posts its own Events explicitly.
+    settings.posting.level = logging.WARNING
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
     ours = get_settings()
     if ours.metrics_port:

@@ -37,6 +37,7 @@ def _write_marks(
     in the same database legitimately grant to their own roles)."""
     club = clubs.get_club(custom, namespace, name) or {}
     marks: dict[str, Any] = {"club": club["metadata"]["resourceVersion"]}
+    marks["events"] = sorted((e.reason, e.message, e.count) for e in clubs.events(core, namespace, name))
     for suffix in ("database", "storage", "jwt", "owner"):
         marks[suffix] = core.read_namespaced_secret(f"{name}-{suffix}", namespace).metadata.resource_version
     with psycopg.connect(stack.postgres.dsn()) as admin:
