@@ -68,7 +68,11 @@ def wait_condition(
             return club
         return None
 
-    club: dict[str, Any] = wait_for(f"{name} {type_}={status} ({reason or 'any reason'})", check, timeout)
+    try:
+        club: dict[str, Any] = wait_for(f"{name} {type_}={status} ({reason or 'any reason'})", check, timeout)
+    except AssertionError as exc:
+        seen = (get_club(custom, namespace, name) or {}).get("status")
+        raise AssertionError(f"{exc}; the Club's status: {seen!r}") from None
     return club
 
 

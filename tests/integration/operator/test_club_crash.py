@@ -2,22 +2,17 @@
 every Club becomes Ready exactly once over: one role, one tenant mapping, one club row, one bucket
 and one set of Secrets per Club, credentials that work, and nothing but healthy reasons in status.
 
-The test runs operator processes of its own (the killed one, then its successor), each watching
-only the test's namespace. The session's `club_operator` watches every namespace except those
-named `own-operator-*` (kopf's `!glob` scope), so it never reconciles these Clubs behind the test's
-back, whichever tests ran before in the same session. The namespace is emptied while the successor
-still runs, so that every Club's finalizer completes and nothing is left on the servers.
+The test kills the session's operator (the only one running) and starts its successor, which later
+tests use too. The namespace is emptied while the successor runs, so that every Club's finalizer
+completes and nothing is left on the servers.
 
 The Clubs ask for tiny pods (one API replica, a few millicores) so that 20 of them fit on the
 stack's two fake CPU nodes next to other tests' pods."""
 
 from __future__ import annotations
 
-import os
-import signal
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -25,12 +20,10 @@ import psycopg
 import pytest
 from kubernetes import client as k8s
 
-from club_devstack.operator import RunningOperator, start_operator
 from club_devstack.stack import StackInfo
 from club_operator import naming
 from club_operator.conditions import Reason
-from tests.conftest import unique_name
-from tests.integration.operator.conftest import OWN_OPERATOR_PREFIX
+from tests.integration.operator.conftest import RunningOperator
 from tests.support import clubs, crds
 
 CLUBS = 20
@@ -51,63 +44,16 @@ CONDITIONS = {
 }
 
 
-class OwnOperator:
-    """The test's operator process for one namespace; restartable, and always one at most."""
-
-    def __init__(self, stack: StackInfo, namespace: str, logs: Path) -> None:
-        self.stack, self.namespace, self.logs = stack, namespace, logs
-        self.current: RunningOperator | None = None
-        self.starts = 0
-
-    def start(self) -> RunningOperator:
-        assert self.current is None or not self.current.process.alive()
-        self.starts += 1
-        self.current = start_operator(
-            self.stack,
-            self.logs / f"club-operator-{self.starts}.log",
-            namespaces=[self.namespace],
-            resync_interval_sec="30",
-            retry_delay_sec="1",
-            connect_timeout_sec="2",
-        )
-        return self.current
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup handler, no last patch, kopf's progress annotations left as they are."""
-        assert self.current is not None
-        os.kill(self.current.process.pid, signal.SIGKILL)
-        self.current.process.stop()  # reaps it
-
-    def stop(self) -> None:
-        if self.current is not None:
-            self.current.process.stop()
-
-
 @pytest.fixture
-def own_operator(
-    stack: StackInfo, kube_api: k8s.ApiClient, tmp_path: Path
-) -> Iterator[tuple[OwnOperator, str]]:
-    """A namespace the session operator ignores, and the test's operator for it. On the way out the
-    Clubs are deleted with an operator running (started again if the test left none), so that their
-    finalizers drop the roles and buckets."""
-    crds.install_crds(kube_api)
-    core, custom = k8s.CoreV1Api(kube_api), k8s.CustomObjectsApi(kube_api)
-    namespace = unique_name(OWN_OPERATOR_PREFIX.rstrip("-"))
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
-    seat = OwnOperator(stack, namespace, tmp_path)
-    try:
-        yield seat, namespace
-    finally:
-        try:
-            if seat.current is None or not seat.current.process.alive():
-                seat.start()
-            custom.delete_collection_namespaced_custom_object(
-                clubs.GROUP, clubs.VERSION, namespace, clubs.PLURAL
-            )
-            clubs.wait_for("the Clubs to be deleted", lambda: not _listed(custom, namespace), timeout=120)
-        finally:
-            seat.stop()
-            core.delete_namespace(namespace, propagation_policy="Background")
+def crash_namespace(
+    club_operator: RunningOperator, custom: k8s.CustomObjectsApi, namespace: str
+) -> Iterator[str]:
+    """The test's namespace; on the way out its Clubs are deleted with an operator running (started
+    again if the test left none), so that their finalizers drop the roles and buckets."""
+    yield namespace
+    club_operator.ensure_running()
+    custom.delete_collection_namespaced_custom_object(clubs.GROUP, clubs.VERSION, namespace, clubs.PLURAL)
+    clubs.wait_for("the Clubs to be deleted", lambda: not _listed(custom, namespace), timeout=120)
 
 
 def _listed(custom: k8s.CustomObjectsApi, namespace: str) -> list[dict[str, Any]]:
@@ -125,14 +71,14 @@ def _with_status(items: list[dict[str, Any]], type_: str | None = None) -> list[
 
 @pytest.mark.slow
 def test_a_sigkilled_operator_leaves_nothing_a_restarted_one_cannot_finish(
-    own_operator: tuple[OwnOperator, str],
+    club_operator: RunningOperator,
+    crash_namespace: str,
     custom: k8s.CustomObjectsApi,
     core: k8s.CoreV1Api,
     stack: StackInfo,
     s3: Any,
 ) -> None:
-    seat, namespace = own_operator
-    seat.start()
+    namespace = crash_namespace
     names = [f"club-{i:02d}" for i in range(CLUBS)]
     for name in names:
         clubs.create_club(custom, namespace, crds.manifest("Club", {"displayName": name, **SPEC}, name))
@@ -141,11 +87,11 @@ def test_a_sigkilled_operator_leaves_nothing_a_restarted_one_cannot_finish(
     clubs.wait_for(
         "a few Clubs to report conditions", lambda: len(_with_status(_listed(custom, namespace))) >= 3
     )
-    seat.kill()
+    club_operator.kill()
     at_kill = _listed(custom, namespace)
     assert len(_with_status(at_kill, "Ready")) < CLUBS, "every Club was Ready before the kill"
 
-    seat.start()
+    club_operator.start()
     clubs.wait_for(
         "every Club to be Ready after the restart",
         lambda: len(_with_status(_listed(custom, namespace), "Ready")) == CLUBS,
