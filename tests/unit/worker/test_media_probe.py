@@ -63,10 +63,10 @@ def test_unusable_sources_say_why(output: str, reason: str) -> None:
 def test_error_reason_drops_addresses_and_the_local_path() -> None:
     stderr = (
         "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55a9fab251c0] moov atom not found\n"
-        "/work/x/source: Invalid data found when processing input\n"
+        "/srv/jobs/x/source: Invalid data found when processing input\n"
     )
     assert (
-        error_reason(stderr, "/work/x/source")
+        error_reason(stderr, "/srv/jobs/x/source")
         == "moov atom not found; Invalid data found when processing input"
     )
     assert error_reason("", "/p") == "unreadable file"
