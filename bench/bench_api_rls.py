@@ -28,13 +28,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import psycopg
 from psycopg import sql
 
-from club_devstack.stack import Stack, StackInfo, load_info
+from club_devstack import stack as stack_module
+from club_devstack.stack import StackInfo
 from club_runtime.core import security
 from club_runtime.db import migrate, tenancy
 
@@ -46,16 +46,6 @@ ROUNDS = 4
 LIST_PLAYERS = sql.SQL(
     "SELECT * FROM public.players {} ORDER BY last_name, first_name, id LIMIT %s OFFSET %s"
 )
-
-
-@contextlib.contextmanager
-def running_stack() -> Iterator[StackInfo]:
-    reuse = os.environ.get("CLUB_STACK_FILE")
-    if reuse:
-        yield load_info(Path(reuse))
-        return
-    with Stack.start() as stack:
-        yield stack.info
 
 
 @contextlib.contextmanager
@@ -227,7 +217,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4000, help="requests per measurement")
     args = parser.parse_args()
     keys = json.dumps({"active": "b", "keys": {"b": secrets.token_urlsafe(32)}})
-    with running_stack() as stack, bench_database(stack) as (admin, clubs):
+    with stack_module.running() as stack, bench_database(stack) as (admin, clubs):
         club_id, _, club_dsn = clubs[CLUBS // 2]
         with psycopg.connect(club_dsn) as conn:
             row = conn.execute(

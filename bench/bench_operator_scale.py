@@ -48,8 +48,9 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from club_devstack import nodes
+from club_devstack import stack as stack_module
 from club_devstack.operator import RunningOperator, start_operator
-from club_devstack.stack import Stack, StackInfo, load_info
+from club_devstack.stack import StackInfo
 
 GROUP, VERSION, PLURAL = "footballclub.io", "v1alpha1", "clubs"
 SMALL = {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "64Mi"}}
@@ -76,16 +77,6 @@ OPERATOR_RESOURCES = {
 }
 GOAL_READY_SEC = 120.0
 GOAL_READY_CLUBS = 200
-
-
-@contextlib.contextmanager
-def running_stack() -> Iterator[StackInfo]:
-    reuse = os.environ.get("CLUB_STACK_FILE")
-    if reuse:
-        yield load_info(Path(reuse))
-        return
-    with Stack.start() as stack:
-        yield stack.info
 
 
 # --- the API server's write counter ----------------------------------------------------------
@@ -381,7 +372,7 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=60.0)
     args = parser.parse_args()
     counts = [int(n) for n in args.clubs.split(",")]
-    with running_stack() as stack, tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
+    with stack_module.running() as stack, tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
         api: k8s.ApiClient = k8s_config.new_client_from_config(config_file=str(stack.kube.kubeconfig))  # type: ignore[no-untyped-call]
         print(f"cores: {os.cpu_count()}; operator logs under {tmp} (kept only during the run)")
         with bench_nodes(api, max(counts) * PODS_PER_CLUB):

@@ -4,7 +4,9 @@ PostgreSQL, ffmpeg) against the bare ffmpeg commands that produce the same outpu
 Prints the overhead ratio (pipeline / bare ffmpeg; the goal is at most 1.10x), the real-time factor
 (source seconds per wall second) and the projected time for a 90-minute match.
 
-    CLUB_STACK_FILE=<stack.json of `make stack`> .venv/bin/python bench/bench_video.py [--seconds 60]
+    .venv/bin/python bench/bench_video.py [--seconds 60]
+
+It reuses the stack named by CLUB_STACK_FILE (`make stack`), or starts one of its own.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from psycopg.conninfo import conninfo_to_dict
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from club_devstack.stack import StackInfo, load_info
+from club_devstack import stack as stack_module
+from club_devstack.stack import StackInfo
 from club_runtime import settings as runtime_settings
 from club_runtime.db import migrate, tenancy
 from club_runtime.media import commands, ladder, runner
@@ -134,7 +137,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of each (default: 2)")
     parser.add_argument("--redis-db", type=int, default=15, help="Redis database to use (flushed)")
     args = parser.parse_args()
-    stack = load_info(Path(os.environ["CLUB_STACK_FILE"]))
+    with stack_module.running() as stack:
+        run(args, stack)
+
+
+def run(args: argparse.Namespace, stack: StackInfo) -> None:
     os.environ.update(
         VIDEO_X264_PRESET=args.preset, ENABLE_GPU=args.gpu, FFMPEG_THREADS=str(args.threads),
         REDIS_URL=stack.redis.url(args.redis_db), LOG_LEVEL="WARNING",

@@ -6,7 +6,6 @@ Set CLUB_STACK_FILE to the stack.json of a running `make stack` to reuse it inst
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,8 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from psycopg import sql
 
-from club_devstack.stack import Stack, StackInfo, load_info
+from club_devstack import stack as stack_module
+from club_devstack.stack import StackInfo
 
 _MARK_BY_FOLDER = {"integration": pytest.mark.integration, "e2e": pytest.mark.e2e}
 
@@ -38,12 +38,8 @@ def unique_name(prefix: str) -> str:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackInfo]:
-    reuse = os.environ.get("CLUB_STACK_FILE")
-    if reuse:
-        yield load_info(Path(reuse))
-        return
-    with Stack.start() as running:
-        yield running.info
+    with stack_module.running() as info:
+        yield info
 
 
 @pytest.fixture(scope="session")

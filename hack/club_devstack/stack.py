@@ -124,6 +124,18 @@ def load_info(stack_file: Path) -> StackInfo:
     )
 
 
+@contextlib.contextmanager
+def running() -> Iterator[StackInfo]:
+    """The stack a `make stack` is running (its stack.json named by CLUB_STACK_FILE), else a new one
+    stopped on exit: what the tests and the benchmarks run against."""
+    reuse = os.environ.get("CLUB_STACK_FILE")
+    if reuse:
+        yield load_info(Path(reuse))
+        return
+    with Stack.start() as stack:
+        yield stack.info
+
+
 def wait_forever(stack: Stack) -> None:
     """Block until interrupted, failing loudly if any part of the stack dies."""
     while True:
