@@ -56,13 +56,20 @@ def read_secret(namespace: str, name: str) -> dict[str, str] | None:
 
 
 def ensure_secret(manifest: dict[str, Any], *, keep: frozenset[str]) -> tuple[dict[str, str], bool]:
+    """`write_secret` against the Secret as it is now."""
+    meta = manifest["metadata"]
+    return write_secret(manifest, read_secret(meta["namespace"], meta["name"]), keep=keep)
+
+
+def write_secret(
+    manifest: dict[str, Any], current: dict[str, str] | None, *, keep: frozenset[str]
+) -> tuple[dict[str, str], bool]:
     """Create the Secret if missing; else patch the keys whose value differs, except those in `keep`
     (generated values: once written they are never replaced here). Returns the data now stored and
     whether anything was written."""
     namespace = manifest["metadata"]["namespace"]
     name = manifest["metadata"]["name"]
     desired: dict[str, str] = manifest["stringData"]
-    current = read_secret(namespace, name)
     if current is None:
         body = {k: v for k, v in manifest.items() if k != "stringData"} | {"data": _encode(desired)}
         try:

@@ -41,6 +41,7 @@ class Outcome:
     fields: dict[str, Any] = field(default_factory=dict)
     temporary: list[str] = field(default_factory=list)
     permanent: str | None = None
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> data, as written or read
     rolling_out: bool = False  # only waiting for Deployments to become available: poll sooner
 
     def condition(self, type_: Type, ok: bool, reason: Reason, message: str) -> None:

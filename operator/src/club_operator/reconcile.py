@@ -56,28 +56,37 @@ def _loc(exc: pydantic.ValidationError) -> str:
     return "spec." + ".".join(str(p) for p in exc.errors()[0]["loc"])
 
 
-def _secret(manifest: dict[str, Any], out: Outcome, keep: frozenset[str] = frozenset()) -> dict[str, str]:
-    data, written = kube.ensure_secret(manifest, keep=keep)
+def _secret(
+    manifest: dict[str, Any], out: Outcome, keep: frozenset[str], current: dict[str, str] | None
+) -> dict[str, str]:
+    """Write the Secret where it differs from `current` (as just read); remember what it holds."""
+    name = manifest["metadata"]["name"]
+    data, written = kube.write_secret(manifest, current, keep=keep)
     if written:
-        out.changed("secret", f"wrote Secret {manifest['metadata']['name']}")
+        out.changed("secret", f"wrote Secret {name}")
+    out.secrets[name] = data
     return data
 
 
 def ensure_app_secrets(ctx: Context, out: Outcome) -> None:
     """The JWT key set and the bootstrap owner: generated once, never replaced here."""
     names, owner = ctx.names, ctx.club.owner
-    existing = kube.read_secret(names.namespace, names.jwt_secret) or {}
-    keys = existing.get(credentials.JWT_KEYS) or credentials.generate_jwt_keys()
+    existing = kube.read_secret(names.namespace, names.jwt_secret)
+    keys = (existing or {}).get(credentials.JWT_KEYS) or credentials.generate_jwt_keys()
     stored = _secret(
-        credentials.build_jwt_secret(names, owner, keys_json=keys), out, frozenset({credentials.JWT_KEYS})
+        credentials.build_jwt_secret(names, owner, keys_json=keys),
+        out,
+        frozenset({credentials.JWT_KEYS}),
+        existing,
     )
     out.fields["jwtKeyId"] = credentials.active_key_id(stored[credentials.JWT_KEYS])
-    existing = kube.read_secret(names.namespace, names.owner_secret) or {}
-    password = existing.get(credentials.OWNER_PASSWORD) or credentials.generate_password()
+    existing = kube.read_secret(names.namespace, names.owner_secret)
+    password = (existing or {}).get(credentials.OWNER_PASSWORD) or credentials.generate_password()
     _secret(
         credentials.build_owner_secret(names, owner, password=password),
         out,
         frozenset({credentials.OWNER_PASSWORD}),
+        existing,
     )
     out.condition(Type.SECRETS_READY, True, Reason.GENERATED, "JWT key set and owner account are in place")
 
@@ -94,8 +103,8 @@ def ensure_database(ctx: Context, out: Outcome) -> tuple[database.Server, databa
         out.condition(Type.DATABASE_READY, False, Reason.INVALID_SPEC, str(exc))
         out.permanent = f"database server: {exc}"
         return None
-    existing = kube.read_secret(names.namespace, names.database_secret) or {}
-    password = existing.get(credentials.DB_PASSWORD) or credentials.generate_password()
+    existing = kube.read_secret(names.namespace, names.database_secret)
+    password = (existing or {}).get(credentials.DB_PASSWORD) or credentials.generate_password()
     tenant = database.Tenant(
         club_id=ctx.club.club_id,
         slug=names.slug,
@@ -120,6 +129,7 @@ def ensure_database(ctx: Context, out: Outcome) -> tuple[database.Server, databa
             ),
             out,
             frozenset({credentials.DB_PASSWORD}),
+            existing,
         )
         if database.ensure_tenant(server, tenant):
             out.changed("role", f"provisioned role {names.role} in {names.database}")
@@ -183,14 +193,15 @@ def ensure_storage(ctx: Context, out: Outcome) -> None:
     except servers.ServerNotConfigured as exc:
         out.failed(Type.STORAGE_READY, Reason.SERVER_SECRET_MISSING, str(exc))
         return
-    existing = kube.read_secret(names.namespace, names.storage_secret) or {}
-    secret_key = existing.get(credentials.STORAGE_SECRET_KEY) or credentials.generate_password()
+    existing = kube.read_secret(names.namespace, names.storage_secret)
+    secret_key = (existing or {}).get(credentials.STORAGE_SECRET_KEY) or credentials.generate_password()
     _secret(
         credentials.build_storage_secret(
             names, ctx.club.owner, endpoint=server.endpoint, region=server.region, secret_key=secret_key
         ),
         out,
         frozenset({credentials.STORAGE_SECRET_KEY}),
+        existing,
     )
     plan = storage.StoragePlan(
         bucket=names.bucket,

@@ -52,11 +52,12 @@ def _inputs(ctx: Context, redis: RedisTarget, keda: bool, config_hash: str) -> W
     )
 
 
-def _config_hash(ctx: Context, inputs: WorkloadInputs) -> str:
-    """A digest of the ConfigMap and every Secret the pods read: a changed value rolls the pods."""
+def _config_hash(ctx: Context, inputs: WorkloadInputs, out: Outcome) -> str:
+    """A digest of the ConfigMap and every Secret the pods read: a changed value rolls the pods.
+    The Secrets this reconcile already wrote or read are not read again."""
     names = ctx.names
     secrets = {
-        name: kube.read_secret(names.namespace, name) or {}
+        name: out.secrets[name] if name in out.secrets else kube.read_secret(names.namespace, name) or {}
         for name in (
             names.database_secret,
             names.storage_secret,
@@ -92,11 +93,13 @@ def ensure_workloads(ctx: Context, out: Outcome) -> None:
     secret = credentials.build_redis_secret(
         names, ctx.club.owner, url=redis.url, address=redis.address, password=redis.password
     )
-    if kube.ensure_secret(secret, keep=frozenset())[1]:
+    data, written = kube.ensure_secret(secret, keep=frozenset())
+    out.secrets[names.redis_secret] = data
+    if written:
         out.changed("secret", f"wrote Secret {names.redis_secret}")
     keda = keda_installed()
     inputs = _inputs(ctx, redis, keda, "")
-    inputs = _inputs(ctx, redis, keda, _config_hash(ctx, inputs))
+    inputs = _inputs(ctx, redis, keda, _config_hash(ctx, inputs, out))
 
     _apply(config_map.build_config_map(inputs), ("v1", "ConfigMap", names.config_map), out, ns)
     _apply(api_deployment.build_api_deployment(inputs), (*DEPLOYMENT, names.api), out, ns)
