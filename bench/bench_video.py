@@ -33,7 +33,7 @@ from club_runtime import settings as runtime_settings
 from club_runtime.db import migrate, tenancy
 from club_runtime.media import commands, ladder, runner
 from club_runtime.worker import cli
-from club_runtime.worker.jobs import video
+from club_runtime.worker.jobs import SERIALIZER, video
 
 MATCH_SEC = 90 * 60
 # Steps of the job's timings that are ffmpeg/ffprobe running (the rest is the pipeline's own work).
@@ -113,7 +113,7 @@ def pipeline(
     settings = runtime_settings.get_settings()
     conn = redis.Redis.from_url(settings.redis_url.get_secret_value())
     conn.flushdb()
-    queue = Queue(settings.queue_video, connection=conn)
+    queue = Queue(settings.queue_video, connection=conn, serializer=SERIALIZER)
     job = queue.enqueue(
         video.FUNCTION, kwargs={"club_id": club_id, "video_id": video_id}, job_id=video.job_id(video_id)
     )
@@ -121,7 +121,7 @@ def pipeline(
     started = time.perf_counter()
     worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
     elapsed = time.perf_counter() - started
-    done = Job.fetch(job.id, connection=conn)
+    done = Job.fetch(job.id, connection=conn, serializer=SERIALIZER)
     if done.get_status() != JobStatus.FINISHED:
         raise SystemExit(f"the video job ended {done.get_status()}")
     result = done.return_value() or {}

@@ -23,6 +23,7 @@ from rq import Queue
 
 from club_devstack.stack import StackInfo
 from club_runtime.core.roles import Role
+from club_runtime.worker.jobs import SERIALIZER
 from tests.integration.runtime.conftest import Club
 
 # The first bytes of an MP4 (an `ftyp` box), then padding: enough for the API's signature check.
@@ -73,7 +74,7 @@ def club(make_club: Any, bucket: str, club_s3_user: tuple[str, str]) -> Club:
 @pytest.fixture
 def video_queue(redis_url: str) -> Iterator[Queue]:
     with Redis.from_url(redis_url) as conn:
-        yield Queue("video", connection=conn)
+        yield Queue("video", connection=conn, serializer=SERIALIZER)
 
 
 def objects(s3: Any, bucket: str) -> list[str]:

@@ -6,6 +6,7 @@ import math
 import signal
 import socket
 import time
+import uuid
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,7 +18,7 @@ from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
 from club_runtime.media import hls
-from club_runtime.worker.jobs import video
+from club_runtime.worker.jobs import SERIALIZER, video
 from tests.integration.worker.harness import FPS, Club, WorkerBed, run_burst_worker, start_worker
 from tests.integration.worker.media_checks import download_tree, ffprobe, listing, video_stream
 
@@ -25,7 +26,7 @@ FRAME = 1 / FPS
 
 
 def enqueue(redis_url: str, club: Club, video_id: str, **options: Any) -> Job:
-    queue = Queue("video", connection=redis.Redis.from_url(redis_url))
+    queue = Queue("video", connection=redis.Redis.from_url(redis_url), serializer=SERIALIZER)
     outputs = options.pop("outputs", None)
     kwargs: dict[str, Any] = {"club_id": club.club_id, "video_id": video_id}
     if outputs is not None:
@@ -190,3 +191,55 @@ def test_worker_metrics_count_jobs_bytes_and_queue_depth(bed: WorkerBed) -> None
     assert samples['club_worker_bytes_written_total{queue="video"}'] == written
     assert samples['club_worker_jobs_in_progress{queue="video"}'] == 0
     assert samples['club_worker_queue_depth{queue="video"}'] == 0
+
+
+def enqueue_object(redis_url: str, club: Club, video_id: str, key: str) -> Job:
+    """What the operator enqueues for a VideoJob: an object key, no row yet."""
+    queue = Queue("video", connection=redis.Redis.from_url(redis_url), serializer=SERIALIZER)
+    kwargs = {
+        "club_id": club.club_id,
+        "video_id": video_id,
+        "outputs": {"renditions": ["360p"], "thumbnail_interval_sec": 5},
+        "source": {"key": key, "title": "Friendly vs Northgate"},
+    }
+    return queue.enqueue(video.FUNCTION, kwargs=kwargs, job_id=video.job_id(video_id))
+
+
+def test_an_object_in_the_bucket_is_recorded_in_the_library_and_processed(bed: WorkerBed) -> None:
+    video_id, key = str(uuid.uuid4()), "uploads/friendly.mp4"
+    bed.s3.upload_file(str(bed.sources.small_360p), bed.club.bucket, key)
+    job = enqueue_object(bed.redis_url, bed.club, video_id, key)
+    run_burst_worker(bed.env(), bed.tmp_path / "worker.log")
+
+    assert job.get_status(refresh=True) == JobStatus.FINISHED
+    row = bed.club.video(video_id)
+    assert (row["title"], row["source_key"], row["status"]) == ("Friendly vs Northgate", key, "ready")
+    assert (row["size_bytes"], row["content_type"]) == (bed.sources.small_360p.stat().st_size, "video/mp4")
+    assert job.get_meta(refresh=True)["encoder"] == "libx264"
+    prefix = f"clubs/{bed.club.slug}/videos/{video_id}"
+    assert f"{prefix}/hls/master.m3u8" in listing(bed.s3, bed.club.bucket, prefix)
+
+
+def test_a_corrupt_object_fails_at_once_with_ffprobes_reason_in_the_job(bed: WorkerBed) -> None:
+    video_id, key = str(uuid.uuid4()), "uploads/corrupt.mp4"
+    bed.s3.put_object(Bucket=bed.club.bucket, Key=key, Body=b"this is not a video at all" * 100)
+    job = enqueue_object(bed.redis_url, bed.club, video_id, key)
+    run_burst_worker(bed.env(), bed.tmp_path / "worker.log")
+
+    assert job.get_status(refresh=True) == JobStatus.FAILED
+    meta = job.get_meta(refresh=True)
+    assert meta["failure"] == "InvalidSource"
+    assert "ffprobe" in meta["error"] and "Invalid data" in meta["error"], meta["error"]
+    assert len(meta["attempts"]) == 1  # a permanent failure is not retried
+    assert bed.club.video(video_id)["status"] == "failed"
+
+
+def test_a_missing_object_fails_without_recording_a_video(bed: WorkerBed) -> None:
+    video_id = str(uuid.uuid4())
+    job = enqueue_object(bed.redis_url, bed.club, video_id, "uploads/never-uploaded.mp4")
+    run_burst_worker(bed.env(), bed.tmp_path / "worker.log")
+
+    assert job.get_status(refresh=True) == JobStatus.FAILED
+    meta = job.get_meta(refresh=True)
+    assert meta["failure"] == "InvalidSource"
+    assert "uploads/never-uploaded.mp4" in meta["error"] and "does not exist" in meta["error"]

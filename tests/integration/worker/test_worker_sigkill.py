@@ -19,7 +19,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from club_runtime.media import hls
-from club_runtime.worker.jobs import video
+from club_runtime.worker.jobs import SERIALIZER, video
 from tests.integration.worker.harness import FPS, Club, WorkerBed, start_worker
 from tests.integration.worker.media_checks import download_tree, ffprobe, listing, video_stream
 
@@ -91,7 +91,7 @@ def attempts_never_overlap(attempts: list[dict[str, Any]]) -> None:
 
 
 def enqueue(redis_url: str, club: Club, video_id: str) -> Job:
-    queue = Queue("video", connection=redis.Redis.from_url(redis_url))
+    queue = Queue("video", connection=redis.Redis.from_url(redis_url), serializer=SERIALIZER)
     return queue.enqueue(
         video.FUNCTION, kwargs={"club_id": club.club_id, "video_id": video_id}, job_id=video.job_id(video_id)
     )

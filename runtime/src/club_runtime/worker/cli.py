@@ -17,6 +17,7 @@ from club_runtime.media import runner
 from club_runtime.settings import Settings, get_settings
 from club_runtime.worker import logs, metrics
 from club_runtime.worker.club_worker import ClubWorker, record_abandoned
+from club_runtime.worker.jobs import SERIALIZER
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,11 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 def make_worker(settings: Settings, queue_names: Sequence[str], name: str | None = None) -> ClubWorker:
     connection = redis.Redis.from_url(settings.redis_url.get_secret_value())
-    queues = [Queue(q, connection=connection) for q in queue_names]
+    queues = [Queue(q, connection=connection, serializer=SERIALIZER) for q in queue_names]
     worker = ClubWorker(
         queues,
         connection=connection,
+        serializer=SERIALIZER,
         name=name,
         job_monitoring_interval=settings.worker_job_monitoring_interval_sec,
         maintenance_interval=settings.worker_maintenance_interval_sec,

@@ -98,4 +98,5 @@ def record_abandoned(
         video_id = str((job.kwargs or {}).get("video_id", ""))
         reason = "the worker processing this video died and no retries are left"
         video.mark_failed(get_settings(), video_id, reason)
+        video.record_failure(job, "WorkerLost", reason)
     return True  # let RQ's own handling go on

@@ -81,13 +81,17 @@ class Bucket:
         return size
 
     def exists(self, key: str) -> bool:
+        return self.size(key) is not None
+
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes; None when it does not exist."""
         try:
-            self._s3.head_object(Bucket=self.name, Key=key)
+            head = self._s3.head_object(Bucket=self.name, Key=key)
         except ClientError as exc:
             if _missing(exc):
-                return False
+                return None
             raise
-        return True
+        return int(head["ContentLength"])
 
     def upload_file(self, path: Path, key: str) -> None:
         self._s3.upload_file(

@@ -4,6 +4,7 @@ psycopg.sql only."""
 
 from __future__ import annotations
 
+import mimetypes
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,13 @@ _SELECT = sql.SQL("SELECT id, club_id, source_key, status, progress, outputs FRO
 _SET_STATUS = sql.SQL("UPDATE {} SET status = %s, progress = %s, error = %s WHERE id = %s")
 _SET_PROGRESS = sql.SQL("UPDATE {} SET progress = %s WHERE id = %s AND status = 'processing'")
 _SET_OUTPUTS = sql.SQL("UPDATE {} SET outputs = %s WHERE id = %s")
+_REGISTER = sql.SQL(
+    "INSERT INTO {} (id, title, source_key, content_type, size_bytes) VALUES (%s, %s, %s, %s, %s) "
+    "ON CONFLICT (id) DO NOTHING"
+)
 _TABLE = sql.Identifier("public", "videos")
+
+Connection = psycopg.Connection[Any]
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,17 @@ def get(conn: psycopg.Connection[Any], video_id: str) -> VideoRow | None:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(_SELECT.format(_TABLE), (video_id,)).fetchone()
     return None if row is None else VideoRow(**row)
+
+
+def register(conn: Connection, video_id: str, *, title: str, source_key: str, size_bytes: int) -> None:
+    """Record a video stored in the bucket by someone other than the API (a VideoJob); once."""
+    conn.execute(
+        _REGISTER.format(_TABLE), (video_id, title[:200], source_key, content_type(source_key), size_bytes)
+    )
+
+
+def content_type(key: str) -> str:
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
 def set_status(

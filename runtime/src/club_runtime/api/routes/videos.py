@@ -22,6 +22,7 @@ from club_runtime.api.deps import AnyUser, ConnDep, PageDep, Services, ServicesD
 from club_runtime.api.models import Output, PageOut
 from club_runtime.db import repo
 from club_runtime.db.pool import Conn
+from club_runtime.worker.jobs import SERIALIZER
 
 router = APIRouter(prefix="/api/v1/videos", tags=["videos"], responses=errors.COMMON_RESPONSES)
 
@@ -72,7 +73,7 @@ async def record_and_enqueue(services: Services, conn: Conn, values: dict[str, A
 
 async def enqueue(services: Services, video_id: uuid.UUID) -> None:
     settings = services.settings
-    queue = Queue(settings.queue_video, connection=services.redis)
+    queue = Queue(settings.queue_video, connection=services.redis, serializer=SERIALIZER)
     try:
         await asyncio.to_thread(
             queue.enqueue,

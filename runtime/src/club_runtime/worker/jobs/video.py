@@ -1,6 +1,14 @@
 """The video job: `process_video(club_id, video_id)`, enqueued by the API (and the operator) on the
 video queue as "club_runtime.worker.jobs.video.process_video" with job id f"video-{video_id}".
 
+The API enqueues videos it has recorded. The operator enqueues a VideoJob's object instead: it
+passes `source` ({"key": object key in the club bucket, "title": ...}) and the VideoJob's uid as
+`video_id`, and the job records the video in the club's library first (once: re-runs find the row).
+
+Every final failure leaves `error` (the reason) and `failure` (InvalidSource for a permanent
+failure, ProcessingFailed when the retries ran out, WorkerLost) in the job's metadata, which the
+operator mirrors into the VideoJob status; `encoder` says which encoder the job used.
+
 What fails and how: a source that cannot be a video, an unknown video or a bad request fails
 permanently (`videos.status = 'failed'` with the reason, no retry). Anything else is left to RQ's
 retries with backoff (the worker gives every video job a retry policy and the per-job timeout);
@@ -36,25 +44,44 @@ def job_id(video_id: str) -> str:
     return f"video-{video_id}"
 
 
-def process_video(club_id: str, video_id: str, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+def process_video(
+    club_id: str,
+    video_id: str,
+    outputs: dict[str, Any] | None = None,
+    source: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Process one uploaded video into HLS renditions, thumbnails, a poster and clips."""
     settings = get_settings()
     job = rq.get_current_job()
     club = settings.club_slug or club_id
     with logs.job_context(job_id=job.id if job else job_id(video_id), club=club, video_id=video_id):
         try:
-            return _process(settings, job, club_id, video_id, outputs)
+            return _process(settings, job, club_id, video_id, outputs, source=source)
         except PermanentJobError as exc:
             log.error("video failed permanently", extra={"reason": str(exc)})
             if job is not None:
                 job.retries_left = 0  # read by RQ right after this raises: no retry
+            record_failure(job, "InvalidSource", str(exc))
             raise
         except Exception as exc:
             last = job is None or not job.should_retry
             log.warning("video attempt failed", extra={"reason": str(exc), "will_retry": not last})
             if last:
-                mark_failed(settings, video_id, f"{type(exc).__name__}: {exc}")
+                reason = f"{type(exc).__name__}: {exc}"
+                mark_failed(settings, video_id, reason)
+                record_failure(job, "ProcessingFailed", reason)
             raise
+
+
+def record_failure(job: Job | None, failure: str, reason: str) -> None:
+    """Keep why the job failed in its metadata, where the operator reads it."""
+    if job is None:
+        return
+    try:
+        job.meta.update(failure=failure, error=reason[:2000])
+        job.save_meta()  # type: ignore[no-untyped-call]  # rq leaves it unannotated
+    except Exception:
+        log.exception("could not record the failure in the job's metadata")
 
 
 def _check_ids(settings: Settings, club_id: str, video_id: str) -> None:
@@ -68,7 +95,13 @@ def _check_ids(settings: Settings, club_id: str, video_id: str) -> None:
 
 
 def _process(
-    settings: Settings, job: Job | None, club_id: str, video_id: str, outputs: dict[str, Any] | None
+    settings: Settings,
+    job: Job | None,
+    club_id: str,
+    video_id: str,
+    outputs: dict[str, Any] | None,
+    *,
+    source: dict[str, str] | None,
 ) -> dict[str, Any]:
     _check_ids(settings, club_id, video_id)
     try:
@@ -89,6 +122,8 @@ def _process(
         progress.begin_attempt()
         outcome = "failed"
         try:
+            if source is not None:
+                _register(conn, bucket, video_id, source)
             video = video_store.get(conn, video_id)
             if video is None or str(video.club_id) != club_id:
                 raise PermanentJobError(f"video {video_id} does not exist in this club")
@@ -99,7 +134,7 @@ def _process(
                     bucket=bucket,
                     progress=progress,
                     lease=lease,
-                    encoder=lambda: _encoder(settings, request),
+                    encoder=lambda: _encoder(settings, request, job),
                     video=video,
                     request=request,
                     club=settings.club_slug or club_id,
@@ -129,12 +164,29 @@ def gpu_mode(worker: GpuMode, job: str) -> GpuMode:
     return worker
 
 
-def _encoder(settings: Settings, request: VideoRequest) -> Encoder:
+def _register(
+    conn: video_store.Connection, bucket: uploads.Bucket, video_id: str, source: dict[str, str]
+) -> None:
+    """Record an object the operator asked to process as a video of the club (once)."""
+    key = source.get("key", "")
+    if not key:
+        raise PermanentJobError("the source has no object key")
+    size = bucket.size(key)
+    if size is None:
+        raise PermanentJobError(f"the source object {key!r} does not exist in the club's bucket")
+    title = source.get("title") or key.rsplit("/", 1)[-1]
+    video_store.register(conn, video_id, title=title, source_key=key, size_bytes=size)
+
+
+def _encoder(settings: Settings, request: VideoRequest, job: Job | None) -> Encoder:
     mode = gpu_mode(settings.enable_gpu, request.gpu)
     try:
-        return runner.detect_encoder(settings.ffmpeg_path, mode, settings.video_x264_preset)
+        encoder = runner.detect_encoder(settings.ffmpeg_path, mode, settings.video_x264_preset)
     except GpuUnavailableError as exc:
         raise PermanentJobError(f"the job requires a GPU: {exc}") from exc
+    if job is not None:
+        job.meta["encoder"] = encoder.codec  # saved with the next progress update
+    return encoder
 
 
 def mark_failed(settings: Settings, video_id: str, reason: str) -> None:
