@@ -6,9 +6,9 @@ import math
 import signal
 import socket
 import time
-import uuid
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +229,8 @@ def test_a_corrupt_object_fails_at_once_with_ffprobes_reason_in_the_job(bed: Wor
     assert job.get_status(refresh=True) == JobStatus.FAILED
     meta = job.get_meta(refresh=True)
     assert meta["failure"] == "InvalidSource"
-    assert "ffprobe" in meta["error"] and "Invalid data" in meta["error"], meta["error"]
+    assert "ffprobe" in meta["error"], meta["error"]
+    assert "Invalid data" in meta["error"], meta["error"]
     assert len(meta["attempts"]) == 1  # a permanent failure is not retried
     assert bed.club.video(video_id)["status"] == "failed"
 
@@ -242,4 +243,5 @@ def test_a_missing_object_fails_without_recording_a_video(bed: WorkerBed) -> Non
     assert job.get_status(refresh=True) == JobStatus.FAILED
     meta = job.get_meta(refresh=True)
     assert meta["failure"] == "InvalidSource"
-    assert "uploads/never-uploaded.mp4" in meta["error"] and "does not exist" in meta["error"]
+    assert "uploads/never-uploaded.mp4" in meta["error"]
+    assert "does not exist" in meta["error"]
