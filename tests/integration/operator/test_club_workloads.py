@@ -258,9 +258,11 @@ def test_with_keda_workers_scale_on_queue_length_and_without_it_on_cpu(
         )
         video = next(s for s in found if s["metadata"]["name"] == "queued-fc-worker-video")
         triggers = {t["metadata"]["listName"]: t for t in video["spec"]["triggers"]}
+        video = f"{namespace}.queued-fc.video"
         assert set(triggers) == {
-            f"rq:queue:{namespace}.queued-fc.video",
-            f"rq:wip:{namespace}.queued-fc.video",
+            f"rq:{kind}:{queue}"
+            for queue in (f"{video}.high", video, f"{video}.low")
+            for kind in ("queue", "wip")
         }
         assert all(t["authenticationRef"]["name"] for t in triggers.values())
         auths = custom.list_namespaced_custom_object(

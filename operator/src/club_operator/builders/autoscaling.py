@@ -2,11 +2,12 @@
 for each worker pool. While one exists, the Deployment leaves `replicas` out so the two never fight;
 a suspended Club has none and its Deployments ask for 0 replicas.
 
-Workers with KEDA: two `redis` triggers on the pool's queue. KEDA's redis scaler sizes the key by its
+Workers with KEDA: two `redis` triggers on each of the pool's queues. KEDA's redis scaler sizes the key by its
 type (LLEN for a list, ZCARD for a sorted set), so it reads both RQ's queue `rq:queue:<queue>` (a list
 of waiting job ids; target `targetQueueLength` per pod) and RQ's StartedJobRegistry `rq:wip:<queue>`
 (a sorted set with one entry per running job; target 1 per pod, since an RQ worker runs one job at a
-time). The HPA takes the larger answer, so the pool never shrinks below the number of busy workers.
+time). The HPA takes the largest answer, so the pool never shrinks below the number of busy workers
+of a queue (the video pool has a queue per priority: a backlog spread over several is undercounted).
 The Deployment still picks which pod to remove, and may pick a busy one: that pod gets SIGTERM and
 finishes its job within the grace period (worker_deployment), so scale-in costs time, not work. A
 long scale-down stabilization window and one pod a minute keep bursts from thrashing the pool.
@@ -113,7 +114,7 @@ def build_worker_scaler(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any] | 
     """The pool's ScaledObject (with KEDA) or CPU HPA (without); None while the Club is suspended."""
     if not worker_autoscaled(inputs):
         return None
-    spec, queue = inputs.pool(pool), inputs.queue(pool)
+    spec, queues = inputs.pool(pool), inputs.queues(pool)
     name, component = inputs.names.worker(pool), worker_component(pool)
     if not inputs.keda:
         low = max(1, spec.min_replicas)
@@ -130,8 +131,12 @@ def build_worker_scaler(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any] | 
             "cooldownPeriod": KEDA_COOLDOWN,
             "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": _scale_down()}}},
             "triggers": [
-                _redis_trigger(inputs, f"rq:queue:{queue}", spec.target_queue_length),
-                _redis_trigger(inputs, f"rq:wip:{queue}", 1),
+                trigger
+                for queue in queues
+                for trigger in (
+                    _redis_trigger(inputs, f"rq:queue:{queue}", spec.target_queue_length),
+                    _redis_trigger(inputs, f"rq:wip:{queue}", 1),
+                )
             ],
         },
     }

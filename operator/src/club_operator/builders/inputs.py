@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from club_operator import credentials, naming
 from club_operator.models import ClubSpec, WorkerPool
+from club_operator.redis_target import video_queues
 
 Pool = Literal["default", "video"]
 POOLS: tuple[Pool, ...] = ("default", "video")
@@ -57,8 +58,11 @@ class WorkloadInputs:
     def pool(self, pool: Pool) -> WorkerPool:
         return self.spec.workers.video if pool == "video" else self.spec.workers.default
 
-    def queue(self, pool: Pool) -> str:
-        return self.queue_video if pool == "video" else self.queue_default
+    def queues(self, pool: Pool) -> tuple[str, ...]:
+        """The queues the pool's workers take jobs from, in order (see redis_target.video_queues)."""
+        if pool == "video":
+            return video_queues(self.queue_video, gpu_workers=self.spec.workers.video.gpu.enabled)
+        return (self.queue_default,)
 
     def metadata(self, name: str, component: str) -> dict[str, Any]:
         """Metadata of an object owned by the Club: deleting the Club deletes it."""

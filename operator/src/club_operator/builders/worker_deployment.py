@@ -1,4 +1,5 @@
-"""A worker pool's Deployment: `club-runtime worker` on one queue (`default` or `video`).
+"""A worker pool's Deployment: `club-runtime worker` on the pool's queues (`default`, or the video
+queues by priority, with the GPU-only queue first on GPU workers).
 
 Replicas: left out while a ScaledObject or HPA owns the count (see autoscaling), 0 while the Club
 is suspended, else the pool's minReplicas.
@@ -49,7 +50,8 @@ def build_worker_deployment(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any
     names, spec, component = inputs.names, inputs.pool(pool), worker_component(pool)
     gpu = spec.gpu
     port = inputs.worker_metrics_port
-    command = ["club-runtime", "worker", "--queues", inputs.queue(pool), "--metrics-port", str(port)]
+    queues = ",".join(inputs.queues(pool))
+    command = ["club-runtime", "worker", "--queues", queues, "--metrics-port", str(port)]
     main = pod.container(
         inputs,
         "worker",

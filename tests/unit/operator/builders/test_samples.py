@@ -106,22 +106,31 @@ def test_default_workers_and_cpu_video_workers_never_take_a_gpu() -> None:
             assert {"name": "ENABLE_GPU", "value": "false"} in container(worker)["env"]
 
 
-def test_workers_run_their_own_queue_with_metrics_and_a_tcp_liveness_check() -> None:
-    made = inputs()
+def test_workers_run_their_own_queues_with_metrics_and_a_tcp_liveness_check() -> None:
+    made = inputs()  # club-full: GPU video workers
+    video = made.queue_video
     found = deployments(made)
+    expected = {"default": made.queue_default, "video": f"{video}.gpu,{video}.high,{video},{video}.low"}
     for pool in ("default", "video"):
         main = container(found[f"worker-{pool}"])
         assert main["command"] == [
             "club-runtime",
             "worker",
             "--queues",
-            made.queue(pool),
+            expected[pool],
             "--metrics-port",
             "9100",
         ]
         assert main["ports"] == [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
         assert main["livenessProbe"]["tcpSocket"] == {"port": "metrics"}
         assert "readinessProbe" not in main
+
+
+def test_cpu_video_workers_never_listen_on_the_gpu_only_queue() -> None:
+    made = inputs("club-minimal.yaml")
+    video = made.queue_video
+    command = container(deployments(made)["worker-video"])["command"]
+    assert command[command.index("--queues") + 1] == f"{video}.high,{video},{video}.low"
 
 
 def test_the_grace_period_outlasts_the_longest_job() -> None:

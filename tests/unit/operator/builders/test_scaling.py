@@ -72,10 +72,13 @@ def test_keda_scales_workers_on_queued_and_running_jobs() -> None:
     assert spec["scaleTargetRef"]["name"] == "meadowbank-rovers-worker-video"
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (0, 4)
     triggers = _triggers(scaler)
-    queued, running = triggers[f"rq:queue:{made.queue_video}"], triggers[f"rq:wip:{made.queue_video}"]
-    assert queued["metadata"]["listLength"] == "2"  # targetQueueLength
-    assert running["metadata"]["listLength"] == "1"  # one running job per worker
-    for trigger in (queued, running):
+    video = made.queue_video
+    queues = (f"{video}.gpu", f"{video}.high", video, f"{video}.low")  # a GPU pool: GPU-only jobs too
+    assert list(triggers) == [f"rq:{kind}:{q}" for q in queues for kind in ("queue", "wip")]
+    for queue in queues:
+        assert triggers[f"rq:queue:{queue}"]["metadata"]["listLength"] == "2"  # targetQueueLength
+        assert triggers[f"rq:wip:{queue}"]["metadata"]["listLength"] == "1"  # one running job per worker
+    for trigger in triggers.values():
         assert trigger["type"] == "redis"
         assert trigger["metadata"]["databaseIndex"] == "7"
         assert trigger["authenticationRef"] == {"name": "meadowbank-rovers-redis"}
