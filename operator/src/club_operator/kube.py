@@ -180,3 +180,32 @@ def crd_installed(name: str) -> bool:
 def event(body: kopf.Body, *, warning: bool, reason: str, message: str) -> None:
     """Record an Event on the object (kopf posts it asynchronously). Never put a secret in `message`."""
     kopf.event(body, type="Warning" if warning else "Normal", reason=reason, message=message)
+
+
+def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Merge `status` into one of our custom objects' status (None values remove fields)."""
+    try:
+        client.CustomObjectsApi(api_client()).patch_namespaced_custom_object_status(
+            "footballclub.io",
+            "v1alpha1",
+            namespace,
+            plural,
+            name,
+            {"status": status},
+            _content_type="application/merge-patch+json",  # custom resources take no strategic merge
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return  # deleted meanwhile: nothing to report on
+        raise KubeError(f"patching the status of {plural} {namespace}/{name} failed: {exc.status}") from exc
+
+
+def delete_custom(plural: str, namespace: str, name: str) -> None:
+    """Delete one of our custom objects (background propagation); gone already is fine."""
+    try:
+        client.CustomObjectsApi(api_client()).delete_namespaced_custom_object(
+            "footballclub.io", "v1alpha1", namespace, plural, name
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise KubeError(f"deleting {plural} {namespace}/{name} failed: {exc.status}") from exc

@@ -11,10 +11,12 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from club_operator import handlers, health, naming
+from club_operator import handlers, health, naming, videojobs
+from club_operator import videojob_status as vj
 from club_operator.config import get_settings
 
 CLUBS = (naming.GROUP, naming.VERSION, naming.CLUB_PLURAL)
+VIDEOJOBS = (naming.GROUP, naming.VERSION, videojobs.PLURAL)
 
 
 @kopf.on.startup()
@@ -71,3 +73,22 @@ def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 @kopf.on.delete(*CLUBS)
 def delete(body: kopf.Body, patch: kopf.Patch, runtime: datetime.timedelta, **_: Any) -> None:
     handlers.delete_club(body, patch, runtime, get_settings())
+
+
+@kopf.index(*CLUBS)
+def clubs(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], vj.ClubView]:
+    """Each Club as its VideoJobs see it, kept current by the Club watch."""
+    view = vj.club_view(namespace or "", dict(body), get_settings().shared_database_name)
+    return {} if view is None else {(namespace or "", name): view}
+
+
+@kopf.daemon(*VIDEOJOBS, cancellation_timeout=10)
+async def videojob(body: kopf.Body, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
+    """Queue the VideoJob when it can be, mirror its job into status until it finishes.
+    `clubs` (the index above) comes in kwargs."""
+    await videojobs.follow(body, stopped, kwargs["clubs"], get_settings())
+
+
+@kopf.on.delete(*VIDEOJOBS)
+def videojob_deleted(body: kopf.Body, **kwargs: Any) -> None:
+    videojobs.delete(body, kwargs["clubs"], get_settings())

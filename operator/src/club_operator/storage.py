@@ -368,3 +368,31 @@ def _translated(server: S3Server, doing: str) -> Iterator[None]:
 def _safe_endpoint(endpoint: str) -> str:
     url = urlsplit(endpoint)
     return f"{url.scheme}://{url.hostname}" + (f":{url.port}" if url.port else "")
+
+
+# Objects of a Club's bucket, for VideoJobs (with the server's admin credentials)
+
+
+def object_size(server: S3Server, bucket: str, key: str) -> int | None:
+    """The object's size in bytes, or None when it does not exist."""
+    with _translated(server, f"looking up object {key!r} in bucket {bucket!r}"):
+        try:
+            head = _s3(server, server.access_key, server.secret_key).head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return int(head["ContentLength"])
+
+
+def delete_prefix(server: S3Server, bucket: str, prefix: str) -> int:
+    """Delete every object under `prefix/` (a job's outputs); returns how many there were."""
+    deleted = 0
+    with _translated(server, f"deleting {prefix}/ in bucket {bucket!r}"):
+        s3 = _s3(server, server.access_key, server.secret_key)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
+            keys: list[ObjectIdentifierTypeDef] = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+    return deleted

@@ -30,7 +30,8 @@ class VideoRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     renditions: list[str] | None = None
-    thumbnail_interval_sec: int | None = Field(default=None, gt=0)
+    thumbnail_interval_sec: int | None = Field(default=None, ge=0)
+    """Seconds between thumbnails; 0 for none."""
     clips: list[ClipRequest] = Field(default_factory=list)
     gpu: Literal["auto", "required", "never"] = "auto"
 

@@ -61,7 +61,8 @@ class VideoPipeline:
         self.request = request
         self.prefix = keys.video_prefix(club, self.video_id)
         self.done = VideoOutputs.model_validate(video.outputs)
-        self.thumbnail_interval = request.thumbnail_interval_sec or settings.thumbnail_interval_sec
+        interval = request.thumbnail_interval_sec
+        self.thumbnail_interval = settings.thumbnail_interval_sec if interval is None else interval  # 0: none
         self.skipped: list[str] = []
 
     # -- planning ---------------------------------------------------------------------------------

@@ -1,0 +1,286 @@
+"""What a VideoJob's status should say, from what the operator knows: the Club (from its watch) and
+the job on the club's queue (from Redis). Pure: no kopf, no Kubernetes, Redis or S3 client.
+
+The operator enqueues a VideoJob exactly once, as the RQ job `video-<uid>` (the VideoJob's uid is
+also the id of the video it adds to the club's library, so the worker's outputs land under
+`clubs/<club>/videos/<uid>/`). From then on the status mirrors the job:
+
+    RQ job status                      phase
+    queued, deferred, scheduled        Queued   (scheduled: waiting out a retry's backoff)
+    started                            Running
+    finished                           Succeeded
+    failed, stopped, canceled          Failed   (reason from the job's metadata)
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from club_operator import naming
+from club_operator.models import ClubSpec, VideoJobPhase, VideoJobSpec
+from club_operator.redis_target import queue_name
+
+JOB_PREFIX = "video-"
+FUNCTION = "club_runtime.worker.jobs.video.process_video"
+"""The runtime's job function, enqueued by name (the operator never imports the runtime)."""
+
+
+class Reason(enum.StrEnum):
+    CLUB_NOT_FOUND = "ClubNotFound"
+    CLUB_NOT_READY = "ClubNotReady"
+    NO_GPU_WORKERS = "NoGpuWorkers"
+    SOURCE_NOT_FOUND = "SourceNotFound"
+    QUEUED = "Queued"
+    RETRYING = "Retrying"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    INVALID_SOURCE = "InvalidSource"
+    PROCESSING_FAILED = "ProcessingFailed"
+    WORKER_LOST = "WorkerLost"
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    CANCELLED = "Cancelled"
+    JOB_LOST = "JobLost"
+
+
+def job_id(uid: str) -> str:
+    return f"{JOB_PREFIX}{uid}"
+
+
+def output_prefix(club: str, uid: str) -> str:
+    """Where the worker writes this job's outputs (club_runtime.worker.keys.video_prefix)."""
+    return f"clubs/{club}/videos/{uid}"
+
+
+@dataclass(frozen=True)
+class ClubView:
+    """What a VideoJob needs to know of its Club, kept from the Club watch (no API call)."""
+
+    uid: str
+    name: str
+    bucket: str
+    video_queue: str
+    gpu_workers: bool
+    ready: bool
+    spec: ClubSpec = field(compare=False)
+    not_ready_message: str = ""
+
+
+@dataclass(frozen=True)
+class JobView:
+    """The RQ job as read from Redis."""
+
+    status: str
+    enqueued_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    exc_message: str = ""
+
+    @property
+    def attempts(self) -> int:
+        return len(self.meta.get("attempts") or [])
+
+    @property
+    def progress(self) -> int:
+        try:
+            return max(0, min(100, int(self.meta.get("progress", 0))))
+        except (TypeError, ValueError):
+            return 0
+
+
+def job_kwargs(spec: VideoJobSpec, club: ClubView, uid: str, title: str) -> dict[str, Any]:
+    """The arguments of `process_video` for this VideoJob (JSON: the jobs are JSON-serialized)."""
+    outputs = spec.outputs
+    return {
+        "club_id": club.uid,
+        "video_id": uid,
+        "outputs": {
+            "renditions": [str(r) for r in outputs.ladder],
+            "thumbnail_interval_sec": outputs.thumbnail_interval_seconds,
+            "clips": [{"start": c.start, "end": c.end} for c in outputs.clips],
+            "gpu": str(spec.gpu),
+        },
+        "source": {"key": spec.source.key, "title": title},
+    }
+
+
+def waiting_for_club(spec: VideoJobSpec, club: ClubView | None) -> tuple[Reason, str] | None:
+    """Why the job cannot be queued yet, or None when it can."""
+    name = spec.club_ref.name
+    if club is None:
+        return Reason.CLUB_NOT_FOUND, f"Club {name} does not exist in this namespace"
+    if not club.ready:
+        return Reason.CLUB_NOT_READY, f"Club {name} is not Ready: {club.not_ready_message or 'no status yet'}"
+    if spec.gpu == "required" and not club.gpu_workers:
+        return Reason.NO_GPU_WORKERS, f"gpu is required but Club {name} has no GPU video workers"
+    return None
+
+
+def _parse(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:  # RQ's times are UTC, naive or not
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pending(reason: Reason, message: str) -> dict[str, Any]:
+    return {"phase": str(VideoJobPhase.PENDING), "progress": 0, "reason": str(reason), "message": message}
+
+
+def failed(reason: Reason, message: str, now: datetime) -> dict[str, Any]:
+    return {
+        "phase": str(VideoJobPhase.FAILED),
+        "reason": str(reason),
+        "message": message,
+        "completionTime": _time(now),
+        "conditions": [_condition("Failed", reason, message, now)],
+    }
+
+
+def _condition(type_: str, reason: Reason, message: str, now: datetime) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "status": "True",
+        "reason": str(reason),
+        "message": message,
+        "lastTransitionTime": _time(now),
+    }
+
+
+def outputs(spec: VideoJobSpec, prefix: str, result: dict[str, Any] | None) -> dict[str, Any]:
+    """status.outputs from the worker's result (its outputs record, see club_runtime.worker.outputs)."""
+    done: dict[str, Any] = (result or {}).get("outputs") or {}
+    out: dict[str, Any] = {"prefix": prefix}
+    if done.get("master"):
+        out["masterPlaylist"] = done["master"]
+    renditions = done.get("renditions") or {}
+    if renditions:
+        out["renditions"] = [
+            {"name": name, "playlist": renditions[name]["playlist"]}
+            for name in (str(r) for r in spec.outputs.ladder)
+            if name in renditions
+        ]
+    if done.get("thumbnails"):
+        out["thumbnails"] = list(done["thumbnails"])
+    clips = done.get("clips") or {}
+    if clips:
+        out["clips"] = [
+            {"name": clip.name, "key": clips[str(i)]["key"]}
+            for i, clip in enumerate(spec.outputs.clips)
+            if str(i) in clips
+        ]
+    return out
+
+
+def from_job(spec: VideoJobSpec, job: JobView, prefix: str, now: datetime) -> dict[str, Any]:
+    """The status that mirrors the job's state (`now` stands in for a finish time RQ did not keep)."""
+    status: dict[str, Any] = {
+        "attempts": job.attempts,
+        "queuedTime": _time(job.enqueued_at),
+    }
+    if job.attempts:
+        status["startTime"] = _time(_parse(job.meta["attempts"][0].get("started_at")) or job.started_at)
+    encoder = job.meta.get("encoder")
+    if encoder:
+        status["usedGpu"] = encoder == "h264_nvenc"
+    if job.status in ("queued", "deferred", "scheduled"):
+        retrying = job.attempts > 0
+        status.update(
+            phase=str(VideoJobPhase.QUEUED),
+            progress=0 if not retrying else job.progress,
+            reason=str(Reason.RETRYING if retrying else Reason.QUEUED),
+            message=(
+                f"attempt {job.attempts} did not finish; waiting to retry"
+                if retrying
+                else "waiting for a video worker"
+            ),
+        )
+    elif job.status == "started":
+        step = job.meta.get("step") or "starting"
+        status.update(
+            phase=str(VideoJobPhase.RUNNING), progress=job.progress, reason=str(Reason.RUNNING), message=step
+        )
+    elif job.status == "finished":
+        message = "outputs are in the club's bucket"
+        status.update(
+            phase=str(VideoJobPhase.SUCCEEDED),
+            progress=100,
+            reason=str(Reason.SUCCEEDED),
+            message=message,
+            completionTime=_time(job.ended_at or now),
+            outputs=outputs(spec, prefix, job.result),
+            conditions=[_condition("Complete", Reason.SUCCEEDED, message, job.ended_at or now)],
+        )
+    else:  # failed, stopped, canceled
+        reason = _failure_reason(job)
+        message = str(job.meta.get("error") or job.exc_message or f"the job was {job.status}")
+        status.update(
+            phase=str(VideoJobPhase.FAILED),
+            progress=job.progress,
+            reason=str(reason),
+            message=message[:4000],
+            completionTime=_time(job.ended_at or now),
+            conditions=[_condition("Failed", reason, message[:4000], job.ended_at or now)],
+        )
+    return {k: v for k, v in status.items() if v is not None}
+
+
+def _failure_reason(job: JobView) -> Reason:
+    if job.status in ("stopped", "canceled"):
+        return Reason.CANCELLED
+    try:
+        return Reason(str(job.meta.get("failure")))
+    except ValueError:
+        return Reason.PROCESSING_FAILED
+
+
+def changes(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    """The status fields to write (a merge patch); {} when nothing changed. Fields the desired
+    status no longer has are cleared (reason/message of an earlier phase)."""
+    patch = {k: v for k, v in desired.items() if current.get(k) != v}
+    for key in ("reason", "message", "outputs", "conditions"):
+        if key in current and key not in desired:
+            patch[key] = None
+    return patch
+
+
+def finished(status: dict[str, Any]) -> bool:
+    return status.get("phase") in (VideoJobPhase.SUCCEEDED, VideoJobPhase.FAILED)
+
+
+def club_view(namespace: str, body: dict[str, Any], shared_database: str) -> ClubView | None:
+    """A Club as its VideoJobs see it; None when its spec does not parse (it is not Ready either)."""
+    meta, status = body["metadata"], body.get("status") or {}
+    try:
+        spec = ClubSpec.model_validate(body.get("spec") or {})
+    except ValueError:
+        return None
+    names = naming.build_names(namespace, meta["name"], spec, shared_database)
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    is_ready = ready is not None and ready.get("status") == "True" and not spec.suspend
+    if spec.suspend:
+        message = "the Club is suspended"
+    else:
+        message = str((ready or {}).get("message") or (ready or {}).get("reason") or "")
+    return ClubView(
+        uid=meta["uid"],
+        name=meta["name"],
+        bucket=names.bucket,
+        video_queue=queue_name(namespace, meta["name"], "video"),
+        gpu_workers=spec.workers.video.gpu.enabled,
+        ready=is_ready,
+        not_ready_message=message,
+        spec=spec,
+    )
