@@ -3,12 +3,15 @@ process running with the configuration the operator gave the Club's video Deploy
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from kubernetes import client as k8s
 
 from tests.integration.operator.conftest import RunningOperator
@@ -58,6 +61,14 @@ class Club:
             found |= {o["Key"] for o in page.get("Contents", [])}
         return found
 
+    def redis(self) -> redis.Redis:
+        """The Redis the Club's workers use, from the Secret the operator made for them."""
+        return redis.Redis.from_url(clubs.secret_data(self.core, self.namespace, f"{self.name}-redis")["url"])
+
+    def job_meta(self, uid: str) -> dict[str, Any]:
+        raw = self.redis().hget(f"rq:job:video-{uid}", "meta")
+        return dict(json.loads(raw)) if raw else {}
+
     def worker(self, *, burst: bool = False) -> ClubWorker:
         log = self.logs / f"worker-{len(self.workers)}.log"
         started = ClubWorker(self.apps, self.core, self.namespace, self.name, log, burst=burst)
@@ -98,7 +109,11 @@ SMALL = {
 
 
 def test_a_videojob_goes_pending_queued_running_succeeded_and_its_outputs_are_in_the_bucket(
-    club: Club, custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, sources: dict[str, Path]
+    club: Club,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    sources: dict[str, Path],
+    club_operator: RunningOperator,
 ) -> None:
     club.upload(sources["match"], "uploads/match.mp4")
     crds.patch(custom, club.namespace, "Club", club.name, {"spec": {"suspend": True}})
@@ -138,7 +153,163 @@ def test_a_videojob_goes_pending_queued_running_succeeded_and_its_outputs_are_in
                 *outputs["thumbnails"], outputs["clips"][0]["key"]]:  # fmt: skip
         assert key in stored, key
     assert len(outputs["thumbnails"]) >= 3  # one every 2 s of 6 s
+    metrics = clubs.metrics_text(club_operator.metrics_port)
+    assert 'club_operator_videojobs{phase="Succeeded"}' in metrics
+    assert "club_operator_videojob_queue_seconds_count" in metrics
+    assert 'club_operator_videojob_processing_seconds_count{phase="Succeeded"}' in metrics
     reasons = videojobs.events(core, club.namespace, "match")
     assert [r for r in reasons if r in ("Pending", "Queued", "Running", "Succeeded")] == [
         "Pending", "Queued", "Running", "Succeeded",
     ]  # fmt: skip
+
+
+def test_a_videojob_for_a_missing_club_waits_and_then_fails_on_a_missing_source(
+    custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: str, club_operator: RunningOperator
+) -> None:
+    body = crds.manifest(
+        "VideoJob", {"clubRef": {"name": "late-fc"}, "source": {"key": "uploads/x.mp4"}}, "early"
+    )
+    crds.create(custom, namespace, body)
+    pending = videojobs.wait_phase(custom, namespace, "early", "Pending")
+    assert pending["reason"] == "ClubNotFound"
+    assert "late-fc" in pending["message"]
+    time.sleep(3)
+    assert videojobs.status(custom, namespace, "early")["phase"] == "Pending"  # still waiting
+
+    clubs.create_club(custom, namespace, crds.manifest("Club", {"displayName": "Late"}, "late-fc"))
+    failed = videojobs.wait_phase(custom, namespace, "early", "Failed", timeout=120)
+    assert failed["reason"] == "SourceNotFound"
+    assert "'uploads/x.mp4' does not exist" in failed["message"]
+    assert failed["conditions"][0]["type"] == "Failed"
+    reasons = videojobs.events(core, namespace, "early")
+    assert reasons.index("Pending") < reasons.index("Failed")
+
+
+def test_a_corrupt_source_fails_with_ffprobes_reason(
+    club: Club, custom: k8s.CustomObjectsApi, sources: dict[str, Path]
+) -> None:
+    club.upload(sources["corrupt"], "uploads/corrupt.mp4")
+    club.submit("corrupt", "uploads/corrupt.mp4")
+    videojobs.wait_phase(custom, club.namespace, "corrupt", "Queued")
+    worker = club.worker(burst=True)
+    assert worker.wait(timeout=120) == 0, worker.tail()
+    failed = videojobs.wait_phase(custom, club.namespace, "corrupt", "Failed", timeout=10)
+    assert failed["reason"] == "InvalidSource"
+    assert "ffprobe" in failed["message"]
+    assert "Invalid data" in failed["message"]
+    assert failed["attempts"] == 1  # not retried: it would fail the same way
+
+
+def test_a_gpu_only_job_waits_for_gpu_workers(
+    club: Club, custom: k8s.CustomObjectsApi, sources: dict[str, Path]
+) -> None:
+    club.upload(sources["tiny"], "uploads/tiny.mp4")
+    club.submit("needs-gpu", "uploads/tiny.mp4", gpu="required")
+    pending = videojobs.wait_phase(custom, club.namespace, "needs-gpu", "Pending")
+    assert pending["reason"] == "NoGpuWorkers"
+    assert club.worker().queues == [f"{club.namespace}.{club.name}.video{s}" for s in (".high", "", ".low")]
+
+
+def test_past_its_deadline_a_job_fails_and_its_ttl_deletes_it(
+    club: Club, custom: k8s.CustomObjectsApi, sources: dict[str, Path]
+) -> None:
+    club.upload(sources["tiny"], "uploads/tiny.mp4")
+    job = club.submit("slow", "uploads/tiny.mp4", deadlineSeconds=2, ttlSecondsAfterFinished=3)
+    failed = videojobs.wait_phase(custom, club.namespace, "slow", "Failed", timeout=15)  # no worker runs
+    assert failed["reason"] == "DeadlineExceeded"
+    assert "deadlineSeconds" in failed["message"]
+    assert club.redis().hget(f"rq:job:video-{job['metadata']['uid']}", "status") == b"canceled"
+    clubs.wait_for(
+        "the TTL to delete the VideoJob", lambda: videojobs.get(custom, club.namespace, "slow") is None, 20
+    )
+    assert not club.redis().exists(f"rq:job:video-{job['metadata']['uid']}")
+
+
+def test_deleting_a_running_videojob_stops_it_and_removes_its_partial_outputs(
+    club: Club, custom: k8s.CustomObjectsApi, sources: dict[str, Path]
+) -> None:
+    club.upload(sources["long"], "uploads/long.mp4")
+    job = club.submit("cancel-me", "uploads/long.mp4", outputs={"renditions": ["720p", "480p", "360p"]})
+    prefix = f"clubs/{club.name}/videos/{job['metadata']['uid']}"
+    worker = club.worker()
+    videojobs.wait_phase(custom, club.namespace, "cancel-me", "Running", timeout=60)
+    clubs.wait_for("some outputs", lambda: club.keys(prefix), timeout=120, interval=0.5)
+    custom.delete_namespaced_custom_object(
+        "footballclub.io", "v1alpha1", club.namespace, "videojobs", "cancel-me"
+    )
+    clubs.wait_for(
+        "the VideoJob to be gone", lambda: videojobs.get(custom, club.namespace, "cancel-me") is None, 60
+    )
+    assert club.keys(prefix) == set()
+    time.sleep(3)
+    assert club.keys(prefix) == set()  # nothing lands after the cleanup
+    assert not club.redis().exists(f"rq:job:video-{job['metadata']['uid']}")
+    assert worker.process.poll() is None, worker.tail()  # the worker lives on for other jobs
+
+
+def test_high_priority_jobs_run_first(
+    club: Club, custom: k8s.CustomObjectsApi, sources: dict[str, Path]
+) -> None:
+    club.upload(sources["tiny"], "uploads/tiny.mp4")
+    tiny = {"renditions": ["240p"], "thumbnailIntervalSeconds": 0}
+    uids = {}
+    for name, priority in (("later", "low"), ("usual", "normal"), ("urgent", "high")):
+        uids[name] = club.submit(name, "uploads/tiny.mp4", priority=priority, outputs=tiny)["metadata"]["uid"]
+        videojobs.wait_phase(custom, club.namespace, name, "Queued")
+    worker = club.worker(burst=True)
+    assert worker.wait(timeout=120) == 0, worker.tail()
+    started = {name: club.job_meta(uid)["attempts"][0]["started_at"] for name, uid in uids.items()}
+    assert sorted(started, key=started.__getitem__) == ["urgent", "usual", "later"]
+
+
+def test_the_status_converges_after_the_operator_is_killed_mid_job(
+    club: Club, custom: k8s.CustomObjectsApi, sources: dict[str, Path], club_operator: RunningOperator
+) -> None:
+    club.upload(sources["long"], "uploads/long.mp4")
+    job = club.submit("survivor", "uploads/long.mp4", outputs={"renditions": ["360p", "240p"]})
+    uid = job["metadata"]["uid"]
+    club.worker()
+    videojobs.wait_phase(custom, club.namespace, "survivor", "Running", timeout=60)
+    club_operator.kill()
+    try:
+        clubs.wait_for(
+            "the job to finish while the operator is down",
+            lambda: club.redis().hget(f"rq:job:video-{uid}", "status") == b"finished",
+            timeout=180,
+        )
+        assert videojobs.status(custom, club.namespace, "survivor")["phase"] == "Running"  # stale
+        # An update while the operator is down is picked up on restart like any other.
+        crds.patch(custom, club.namespace, "VideoJob", "survivor", {"metadata": {"labels": {"seen": "yes"}}})
+    finally:
+        club_operator.ensure_running()
+    done = videojobs.wait_phase(custom, club.namespace, "survivor", "Succeeded", timeout=60)
+    assert (done["progress"], done["attempts"]) == (100, 1)
+    assert [r["name"] for r in done["outputs"]["renditions"]] == ["360p", "240p"]
+    conn = club.redis()
+    assert conn.llen(f"rq:queue:{club.namespace}.{club.name}.video") == 0  # never enqueued twice
+    assert len(club.job_meta(uid)["attempts"]) == 1
+
+
+def test_fifty_videojobs_at_once_all_succeed_and_none_runs_twice(
+    club: Club, custom: k8s.CustomObjectsApi, sources: dict[str, Path]
+) -> None:
+    club.upload(sources["tiny"], "uploads/tiny.mp4")
+    tiny = {"renditions": ["240p"], "thumbnailIntervalSeconds": 0}
+    names = [f"batch-{i:02d}" for i in range(50)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda n: club.submit(n, "uploads/tiny.mp4", outputs=tiny), names))
+    club.worker()
+    club.worker()
+
+    def finished() -> list[str] | None:
+        phases = [videojobs.status(custom, club.namespace, n).get("phase") for n in names]
+        return None if any(p not in videojobs.TERMINAL for p in phases) else phases
+
+    phases = clubs.wait_for("50 VideoJobs to finish", finished, timeout=600, interval=2)
+    assert phases == ["Succeeded"] * 50
+    attempts = [len(club.job_meta(m["metadata"]["uid"])["attempts"]) for m in made]
+    assert attempts == [1] * 50
+    assert [videojobs.status(custom, club.namespace, n)["attempts"] for n in names] == [1] * 50
+    conn = club.redis()
+    registry = f"rq:finished:{club.namespace}.{club.name}.video"
+    assert conn.zcard(registry) == 50
