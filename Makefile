@@ -76,7 +76,7 @@ stack: tools venv ## Run the local stack (Kubernetes, PostgreSQL, Redis, MinIO) 
 	$(PY) -m club_devstack
 
 .PHONY: demo
-demo: tools venv ## Local stack + operator; apply the sample Clubs, show them reconcile to Ready, keep running until Ctrl-C
+demo: tools venv ## Local stack + operator; sample Clubs to Ready, then a generated video through a VideoJob to Succeeded; runs until Ctrl-C
 	$(PY) -m club_devstack.demo
 
 .PHONY: bench

@@ -1,8 +1,12 @@
-"""`make demo`: the local stack, the operator, and every sample Club reconciled to Ready, shown live.
+"""`make demo`: the local stack, the operator, every sample Club reconciled to Ready and a VideoJob
+processed, shown live.
 
 Starts PostgreSQL, Redis, MinIO and the Kubernetes control plane; starts `club-operator`; applies the
 Club samples of config/samples/ into the namespace `demo`; prints each Club's progress until all are
-Ready; then prints what was created and keeps everything up until Ctrl-C."""
+Ready. Then uploads a generated match video to riverside-fc's bucket, starts one pod of its video
+worker Deployment as a local process (the kwok nodes run nothing), applies the VideoJob sample
+(pointed at that video) and prints its phase and progress until it Succeeded. Finally prints what
+was created and keeps everything up until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -17,8 +21,10 @@ from typing import Any
 
 import boto3
 import psycopg
+from kubernetes import config as k8s_config
 
 from club_devstack.operator import REPO, start_operator
+from club_devstack.pod_worker import PodWorker
 from club_devstack.stack import Stack, StackInfo, wait_forever
 
 NAMESPACE = "demo"
@@ -90,6 +96,97 @@ def _watch_until_ready(kubectl: Kubectl, names: list[str], timeout: float = 300)
     return False
 
 
+VIDEO_CLUB = "riverside-fc"
+VIDEO_KEY = "uploads/demo-match.mp4"
+VIDEO_SECONDS = 20
+
+
+def _s3(stack: StackInfo) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=stack.minio.endpoint,
+        aws_access_key_id=stack.minio.access_key,
+        aws_secret_access_key=stack.minio.secret_key,
+        region_name="us-east-1",
+    )
+
+
+def _generate_video(path: Path) -> None:
+    """A 720p test pattern with a tone: H.264 and AAC in MP4, like a phone's match recording."""
+    seconds = str(VIDEO_SECONDS)
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+         str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def _videojob_manifest(kubectl: Kubectl) -> dict[str, Any]:
+    """The VideoJob sample, pointed at the generated video, with clips inside its 20 seconds."""
+    sample = SAMPLES / "videojob.yaml"
+    manifest: dict[str, Any] = json.loads(
+        kubectl("create", "--dry-run=client", "-f", str(sample), "-o", "json")
+    )
+    manifest["metadata"] = {"name": "riverside-fc-demo-match", "namespace": NAMESPACE}
+    manifest["spec"]["source"]["key"] = VIDEO_KEY
+    manifest["spec"]["outputs"]["thumbnailIntervalSeconds"] = 5
+    manifest["spec"]["outputs"]["clips"] = [
+        {"name": "opening-goal", "start": 3, "end": 8},
+        {"name": "penalty-save", "start": 12, "end": 16.5},
+    ]
+    return manifest
+
+
+def _process_a_video(kubectl: Kubectl, stack: Stack, workers: list[PodWorker], timeout: float = 600) -> bool:
+    """Upload a video, run the club's video worker, submit a VideoJob and follow it to the end."""
+    info = stack.info
+    bucket = kubectl.json("get", "club", VIDEO_CLUB, "-n", NAMESPACE)["status"]["bucket"]
+    source = stack.root / "demo-match.mp4"
+    _say(
+        f"Generating a {VIDEO_SECONDS} s 720p test video with ffmpeg; uploading it to s3://{bucket}/{VIDEO_KEY}"
+    )
+    _generate_video(source)
+    _s3(info).upload_file(str(source), bucket, VIDEO_KEY)
+    _say(f"Running one pod of {VIDEO_CLUB}-worker-video as a local process (its Deployment's command, env)")
+    api = k8s_config.new_client_from_config(config_file=str(info.kube.kubeconfig))  # type: ignore[no-untyped-call]
+    worker = PodWorker(api, NAMESPACE, VIDEO_CLUB, stack.root / "logs" / "demo-video-worker.log")
+    workers.append(worker)
+    print(f"  queues: {', '.join(worker.queues)}", flush=True)
+    manifest = _videojob_manifest(kubectl)
+    name = manifest["metadata"]["name"]
+    _say(
+        f"kubectl apply -n {NAMESPACE} -f config/samples/videojob.yaml (source {VIDEO_KEY}, clips within it)"
+    )
+    print("  " + kubectl("apply", "-f", "-", stdin=json.dumps(manifest)).strip(), flush=True)
+    shown = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = kubectl.json("get", "videojob", name, "-n", NAMESPACE).get("status") or {}
+        line = f"{status.get('phase', '-'):<10} {status.get('progress', 0):>3}%  {status.get('message', '')}"
+        if line != shown:
+            print(f"  {time.strftime('%H:%M:%S')}  {name}  {line}", flush=True)
+            shown = line
+        if status.get("phase") in ("Succeeded", "Failed"):
+            break
+        time.sleep(0.5)
+    _say(f"kubectl get videojobs -n {NAMESPACE} -o wide")
+    print(kubectl("get", "videojobs", "-n", NAMESPACE, "-o", "wide"), flush=True)
+    outputs = status.get("outputs") or {}
+    if outputs:
+        print(f"  master playlist  {outputs.get('masterPlaylist')}")
+        for rendition in outputs.get("renditions") or []:
+            print(f"  {rendition['name']:<16} {rendition['playlist']}")
+        print(
+            f"  thumbnails       {len(outputs.get('thumbnails') or [])} under {outputs['prefix']}/thumbnails/"
+        )
+        for clip in outputs.get("clips") or []:
+            print(f"  clip {clip['name']:<11} {clip['key']}")
+    return status.get("phase") == "Succeeded"
+
+
 def _summary(kubectl: Kubectl, stack: StackInfo) -> None:
     _say("kubectl get clubs -n demo -o wide")
     print(kubectl("get", "clubs", "-n", NAMESPACE, "-o", "wide"), flush=True)
@@ -113,14 +210,7 @@ def _summary(kubectl: Kubectl, stack: StackInfo) -> None:
         ):
             print(f"  {row[0]:<40} superuser={row[1]} bypassrls={row[2]}")
     _say("MinIO buckets")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack.minio.endpoint,
-        aws_access_key_id=stack.minio.access_key,
-        aws_secret_access_key=stack.minio.secret_key,
-        region_name="us-east-1",
-    )
-    for bucket in s3.list_buckets()["Buckets"]:
+    for bucket in _s3(stack).list_buckets()["Buckets"]:
         print(f"  {bucket['Name']}")
     _say("Recent Events")
     print(kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"), flush=True)
@@ -156,15 +246,23 @@ def main(argv: list[str] | None = None) -> int:
             if not _watch_until_ready(kubectl, names):
                 _say(f"Not every Club became Ready; see {log}")
                 return 1
-            _summary(kubectl, stack.info)
-            _say("Everything is up")
-            print(stack.info.describe())
-            print(f"operator    log {log}, metrics http://127.0.0.1:{metrics_port}/metrics")
-            print(f"\nTry: KUBECONFIG={stack.info.kube.kubeconfig} {stack.info.kubectl} get clubs -A")
-            if args.no_wait:
-                return 0
-            print("Ctrl-C stops everything.", flush=True)
-            wait_forever(stack)
+            workers: list[PodWorker] = []
+            try:
+                if not _process_a_video(kubectl, stack, workers):
+                    _say(f"The VideoJob did not succeed; see {log} and {stack.root / 'logs'}")
+                    return 1
+                _summary(kubectl, stack.info)
+                _say("Everything is up")
+                print(stack.info.describe())
+                print(f"operator    log {log}, metrics http://127.0.0.1:{metrics_port}/metrics")
+                print(f"\nTry: KUBECONFIG={stack.info.kube.kubeconfig} {stack.info.kubectl} get clubs,vj -A")
+                if args.no_wait:
+                    return 0
+                print("Ctrl-C stops everything.", flush=True)
+                wait_forever(stack)
+            finally:
+                for worker in workers:
+                    worker.stop()
     except KeyboardInterrupt:
         _say("Stopping")
     return 0

@@ -200,7 +200,7 @@ def from_job(spec: VideoJobSpec, job: JobView, prefix: str, now: datetime) -> di
         status.update(
             phase=str(VideoJobPhase.QUEUED),
             progress=0 if not retrying else job.progress,
-            reason=str(Reason.RETRYING if retrying else Reason.QUEUED),
+            reason=str(Reason.RETRYING) if retrying else None,
             message=(
                 f"attempt {job.attempts} did not finish; waiting to retry"
                 if retrying
@@ -209,15 +209,12 @@ def from_job(spec: VideoJobSpec, job: JobView, prefix: str, now: datetime) -> di
         )
     elif job.status == "started":
         step = job.meta.get("step") or "starting"
-        status.update(
-            phase=str(VideoJobPhase.RUNNING), progress=job.progress, reason=str(Reason.RUNNING), message=step
-        )
+        status.update(phase=str(VideoJobPhase.RUNNING), progress=job.progress, message=step)
     elif job.status == "finished":
         message = "outputs are in the club's bucket"
         status.update(
             phase=str(VideoJobPhase.SUCCEEDED),
             progress=100,
-            reason=str(Reason.SUCCEEDED),
             message=message,
             completionTime=_time(job.ended_at or now),
             outputs=outputs(spec, prefix, job.result),

@@ -33,17 +33,12 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-@pytest.fixture
-def apps(kube_api: k8s.ApiClient) -> k8s.AppsV1Api:
-    return k8s.AppsV1Api(kube_api)
-
-
 class Club:
     """A Ready Club with its bucket, and workers started on demand."""
 
-    def __init__(self, custom: k8s.CustomObjectsApi, apps: k8s.AppsV1Api, core: k8s.CoreV1Api, s3: Any,
+    def __init__(self, custom: k8s.CustomObjectsApi, api: k8s.ApiClient, s3: Any,
                  namespace: str, name: str, logs: Path) -> None:  # fmt: skip
-        self.custom, self.apps, self.core, self.s3 = custom, apps, core, s3
+        self.custom, self.api, self.core, self.s3 = custom, api, k8s.CoreV1Api(api), s3
         self.namespace, self.name, self.logs = namespace, name, logs
         self.workers: list[ClubWorker] = []
 
@@ -71,7 +66,7 @@ class Club:
 
     def worker(self, *, burst: bool = False) -> ClubWorker:
         log = self.logs / f"worker-{len(self.workers)}.log"
-        started = ClubWorker(self.apps, self.core, self.namespace, self.name, log, burst=burst)
+        started = ClubWorker(self.api, self.namespace, self.name, log, burst=burst)
         self.workers.append(started)
         return started
 
@@ -85,8 +80,7 @@ class Club:
 @pytest.fixture
 def club(
     custom: k8s.CustomObjectsApi,
-    apps: k8s.AppsV1Api,
-    core: k8s.CoreV1Api,
+    kube_api: k8s.ApiClient,
     s3: Any,
     namespace: str,
     club_operator: RunningOperator,
@@ -95,7 +89,7 @@ def club(
     manifest = crds.manifest("Club", {"displayName": "Video FC"}, "video-fc")
     clubs.create_club(custom, namespace, manifest)
     clubs.wait_condition(custom, namespace, "video-fc", "Ready", "True", timeout=120)
-    made = Club(custom, apps, core, s3, namespace, "video-fc", tmp_path)
+    made = Club(custom, kube_api, s3, namespace, "video-fc", tmp_path)
     yield made
     for worker in made.workers:
         worker.stop()
@@ -309,7 +303,9 @@ def test_fifty_videojobs_at_once_all_succeed_and_none_runs_twice(
     assert phases == ["Succeeded"] * 50
     attempts = [len(club.job_meta(m["metadata"]["uid"])["attempts"]) for m in made]
     assert attempts == [1] * 50
-    assert [videojobs.status(custom, club.namespace, n)["attempts"] for n in names] == [1] * 50
+    statuses = [videojobs.status(custom, club.namespace, n) for n in names]
+    assert [s["attempts"] for s in statuses] == [1] * 50
+    assert not any("thumbnails" in s["outputs"] for s in statuses)  # thumbnailIntervalSeconds: 0
     conn = club.redis()
     registry = f"rq:finished:{club.namespace}.{club.name}.video"
     assert conn.zcard(registry) == 50

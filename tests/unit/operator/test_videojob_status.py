@@ -151,7 +151,7 @@ def test_only_what_changed_is_written_and_stale_fields_are_cleared() -> None:
     assert vj.changes(running, running) == {}
     patch = vj.changes(pending, running)
     assert patch["phase"] == "Running"
-    assert patch["reason"] == "Running"
+    assert patch["reason"] is None  # the Pending reason no longer applies
     assert vj.changes({**running, "outputs": {"prefix": PREFIX}}, running) == {"outputs": None}
 
 

@@ -43,7 +43,8 @@ def test_request_validation() -> None:
     with pytest.raises(ValidationError, match="end must be after"):
         VideoRequest.model_validate({"clips": [{"start": 5, "end": 5}]})
     with pytest.raises(ValidationError):
-        VideoRequest.model_validate({"thumbnail_interval_sec": 0})
+        VideoRequest.model_validate({"thumbnail_interval_sec": -1})
+    assert VideoRequest.model_validate({"thumbnail_interval_sec": 0}).thumbnail_interval_sec == 0  # none
     with pytest.raises(ValidationError):
         VideoRequest.model_validate({"unknown": 1})
 

@@ -1,0 +1,96 @@
+"""Run one pod of a Club's worker Deployment as a local process.
+
+The local stack's nodes are simulated (kwok): pods are scheduled but nothing runs in them. To see a
+VideoJob processed, `make demo` and the tests play the kubelet for one worker pod: the container's
+command and environment come from the Deployment the operator made, with `envFrom` ConfigMaps and
+`secretKeyRef`s resolved from the cluster, and the command runs here."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s
+
+
+def _raw(response: Any) -> dict[str, Any]:
+    """An API response read as the JSON the API server sent (camelCase keys)."""
+    return dict(json.loads(response.data))
+
+
+def pod_environment(api: k8s.ApiClient, namespace: str, deployment: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment the kubelet would give the Deployment's first container."""
+    core = k8s.CoreV1Api(api)
+    found = k8s.AppsV1Api(api).read_namespaced_deployment(deployment, namespace, _preload_content=False)
+    container = _raw(found)["spec"]["template"]["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        if "configMapRef" in source:
+            config = core.read_namespaced_config_map(
+                source["configMapRef"]["name"], namespace, _preload_content=False
+            )
+            env.update(_raw(config).get("data") or {})
+    for var in container.get("env") or []:
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif "secretKeyRef" in (var.get("valueFrom") or {}):
+            ref = var["valueFrom"]["secretKeyRef"]
+            secret = _raw(core.read_namespaced_secret(ref["name"], namespace, _preload_content=False))
+            env[var["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+    return list(container["command"]), env
+
+
+class PodWorker:
+    """`club-runtime worker` as the Club's `<club>-worker-<pool>` Deployment would run it."""
+
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        namespace: str,
+        club: str,
+        log: Path,
+        *,
+        pool: str = "video",
+        burst: bool = False,
+        **env_overrides: str,
+    ) -> None:
+        command, env = pod_environment(api, namespace, f"{club}-worker-{pool}")
+        if command[:2] != ["club-runtime", "worker"]:
+            raise ValueError(f"not a worker command: {command}")
+        args = command[2:]
+        args[args.index("--metrics-port") + 1] = "0"  # several workers share this machine's ports
+        if burst:
+            args.append("--burst")
+        env.update(PATH=os.environ["PATH"], **env_overrides)
+        self.queues = args[args.index("--queues") + 1].split(",")
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "club_runtime", "worker", *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        """SIGTERM, as the kubelet does: the worker finishes its job and exits."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def tail(self) -> str:
+        return self.log.read_text()[-4000:] if self.log.exists() else ""
