@@ -265,7 +265,15 @@ class Round:
     delete_sec: float
 
 
-def run_round(stack: StackInfo, api: k8s.ApiClient, count: int, steady_sec: float, logs: Path) -> Round:
+def run_round(
+    stack: StackInfo,
+    api: k8s.ApiClient,
+    count: int,
+    steady_sec: float,
+    logs: Path,
+    *,
+    settings: dict[str, str],
+) -> Round:
     core, custom = k8s.CoreV1Api(api), k8s.CustomObjectsApi(api)
     # A namespace of its own, so that the figures count only the benchmark's Clubs.
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
@@ -276,8 +284,7 @@ def run_round(stack: StackInfo, api: k8s.ApiClient, count: int, steady_sec: floa
             stack,
             logs / f"club-operator-{count}.log",
             namespaces=[namespace],
-            resync_interval_sec="30",
-            connect_timeout_sec="5",
+            **({"resync_interval_sec": "30", "connect_timeout_sec": "5"} | settings),
         )
         before = api_writes(api)
         started = time.monotonic()
@@ -370,14 +377,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clubs", default="50,200", help="comma-separated round sizes (default: 50,200)")
     parser.add_argument("--steady-seconds", type=float, default=60.0)
+    parser.add_argument("--logs", type=Path, help="keep the operator's logs in this folder")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an operator setting (config.py, without the CLUB_OPERATOR_ prefix), e.g. max_workers=6",
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.clubs.split(",")]
+    settings = dict(item.split("=", 1) for item in args.setting)
     with stack_module.running() as stack, tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
+        logs, kept = (args.logs, "") if args.logs else (Path(tmp), " (kept only during the run)")
+        logs.mkdir(parents=True, exist_ok=True)
         api: k8s.ApiClient = k8s_config.new_client_from_config(config_file=str(stack.kube.kubeconfig))  # type: ignore[no-untyped-call]
-        print(f"cores: {os.cpu_count()}; operator logs under {tmp} (kept only during the run)")
+        print(f"cores: {os.cpu_count()}; operator logs under {logs}{kept}")
         with bench_nodes(api, max(counts) * PODS_PER_CLUB):
             for count in counts:
-                report(run_round(stack, api, count, args.steady_seconds, Path(tmp)))
+                report(run_round(stack, api, count, args.steady_seconds, logs, settings=settings))
 
 
 if __name__ == "__main__":
