@@ -39,6 +39,10 @@ class OperatorSettings(BaseSettings):
     # How long deletion keeps retrying a server that is gone before giving up on its cleanup.
     deletion_give_up_after_sec: float = 120.0
 
+    # Reconciles that run at once (kopf's thread pool): they mostly wait on the API server, PostgreSQL
+    # and S3, so more than kopf's default (CPUs + 4) keeps those busy while Clubs are provisioned.
+    max_workers: int = 16
+
     metrics_port: int = 8080
     # The liveness probe fails when the Club watch stays behind a direct LIST for this long.
     watch_stall_grace_sec: float = 60.0

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -18,12 +20,27 @@ from club_operator.conditions import Reason
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubPhase, DeletionPolicy
 from club_operator.outcome import ClubObject, Context, Outcome
-from club_operator.reconcile import parse, reconcile
+from club_operator.reconcile import parse, recheck_rollout, reconcile
 
 log = logging.getLogger(__name__)
 
 # Handlers and the resync timer of one Club never run at the same time.
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+
+@dataclass(frozen=True)
+class _RollingOut:
+    """A whole reconcile that found nothing left to do but wait for the Deployments' rollout."""
+
+    generation: int
+    outcome: Outcome
+    at: float  # time.monotonic()
+
+
+# By Club uid, only while its rollout is pending. While it is, the handler's retries read just the
+# Deployments instead of every Secret, the database, the isolation probe and the bucket again;
+# a whole reconcile still runs at least every resync interval, so drift is repaired as often.
+_rolling_out: dict[str, _RollingOut] = {}
 
 
 def _now() -> str:
@@ -42,11 +59,16 @@ def club_object(body: kopf.Body) -> ClubObject:
     )
 
 
+def tune(settings: kopf.OperatorSettings, ours: OperatorSettings) -> None:
+    """kopf's execution settings for this operator (called from the startup handler)."""
+    settings.execution.max_workers = ours.max_workers
+
+
 def reconcile_club(body: kopf.Body, patch: kopf.Patch, settings: OperatorSettings) -> None:
     """Bring the Club's resources to its spec; write status only where it changed."""
     club = club_object(body)
     with _locks[club.uid], metrics.RECONCILE_SECONDS.time():
-        outcome = reconcile(club, settings)
+        outcome = _reconcile(club, settings)
     for cond in outcome.conditions:
         if not cond.status:
             metrics.ERRORS.labels(str(cond.reason)).inc()
@@ -67,12 +89,32 @@ def reconcile_club(body: kopf.Body, patch: kopf.Patch, settings: OperatorSetting
     metrics.RECONCILES.labels("changed" if outcome.changes else "unchanged").inc()
 
 
+def _reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
+    """A whole reconcile, or only the rollout check when that is all that was pending."""
+    pending = _rolling_out.pop(club.uid, None)
+    if (
+        pending is not None
+        and pending.generation == club.generation
+        and time.monotonic() - pending.at < settings.resync_interval_sec
+    ):
+        outcome = recheck_rollout(club, settings, pending.outcome)
+        if outcome is not None:
+            if outcome.rolling_out:
+                _rolling_out[club.uid] = pending
+            return outcome
+    outcome = reconcile(club, settings)
+    if outcome.rolling_out and not outcome.temporary and outcome.permanent is None:
+        _rolling_out[club.uid] = _RollingOut(club.generation, outcome, time.monotonic())
+    return outcome
+
+
 def _report(
     body: kopf.Body, club: ClubObject, outcome: Outcome, current: dict[str, Any], desired: dict[str, Any]
 ) -> None:
-    for kind, message in outcome.changes:
-        kube.event(body, warning=False, reason="Provisioned", message=message)
+    for kind, _ in outcome.changes:
         metrics.WRITES.labels(kind).inc()
+    for message in _grouped(outcome.changes):
+        kube.event(body, warning=False, reason="Provisioned", message=message)
     for moved in club_status.transitions(current, desired):
         kube.event(
             body,
@@ -86,12 +128,25 @@ def _report(
     metrics.CLUB_READY.labels(club.namespace, club.name).set(1 if ready else 0)
 
 
+# One Event per part of a reconcile rather than per object written: a new Club is some 25 writes,
+# and each Event is one more write to the API server.
+_EVENT_GROUPS = {"schema": "database", "canary": "database", "role": "database"}
+
+
+def _grouped(changes: list[tuple[str, str]]) -> list[str]:
+    groups: dict[str, list[str]] = {}
+    for kind, message in changes:
+        groups.setdefault(_EVENT_GROUPS.get(kind, kind), []).append(message)
+    return ["; ".join(messages) for messages in groups.values()]
+
+
 def delete_club(
     body: kopf.Body, patch: kopf.Patch, runtime: datetime.timedelta, settings: OperatorSettings
 ) -> None:
     """Honour deletionPolicy. A server that is gone is retried with backoff, then given up on with a
     Warning Event, so that it never blocks the deletion forever."""
     club = club_object(body)
+    _rolling_out.pop(club.uid, None)
     patch.status["phase"] = str(ClubPhase.DELETING)
     try:
         ctx = parse(club, settings)

@@ -52,6 +52,20 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
     return out
 
 
+def recheck_rollout(club: ClubObject, settings: OperatorSettings, previous: Outcome) -> Outcome | None:
+    """After a whole reconcile whose only pending work was the Deployments' rollout (`previous`):
+    read just the Deployments and report the rest as that reconcile found it. None when a
+    Deployment is missing (drift), which needs a whole reconcile."""
+    ctx = parse(club, settings)
+    out = Outcome(
+        conditions=[c for c in previous.conditions if c.type != Type.WORKLOADS_READY],
+        fields=dict(previous.fields),
+    )
+    if not workloads.report_rollout(ctx, out):
+        return None
+    return out
+
+
 def _loc(exc: pydantic.ValidationError) -> str:
     return "spec." + ".".join(str(p) for p in exc.errors()[0]["loc"])
 

@@ -136,7 +136,7 @@ def ensure_workloads(ctx: Context, out: Outcome) -> None:
         ns,
     )
     out.fields["apiEndpoint"] = api_service.api_endpoint(names)
-    _report_rollout(ctx, out)
+    report_rollout(ctx, out)
 
 
 def _rolled_out(live: dict[str, Any] | None) -> str | None:
@@ -154,20 +154,26 @@ def _rolled_out(live: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _report_rollout(ctx: Context, out: Outcome) -> None:
+def report_rollout(ctx: Context, out: Outcome) -> bool:
+    """Read the Deployments and report WorkloadsReady from their rollout. Returns False when one of
+    them does not exist: that is drift, which only a whole reconcile repairs."""
     names = ctx.names
     if ctx.spec.suspend:
         out.condition(
             Type.WORKLOADS_READY, False, Reason.SUSPENDED, "suspended: every workload is scaled to zero"
         )
-        return
+        return True
     waiting = []
+    present = True
     for name in (names.api, *(names.worker(p) for p in POOLS)):
-        problem = _rolled_out(kube.read_object(*DEPLOYMENT, names.namespace, name))
+        live = kube.read_object(*DEPLOYMENT, names.namespace, name)
+        present = present and live is not None
+        problem = _rolled_out(live)
         if problem:
             waiting.append(f"{name}: {problem}")
     if waiting:
         out.condition(Type.WORKLOADS_READY, False, Reason.ROLLING_OUT, "; ".join(waiting))
         out.rolling_out = True
-        return
+        return present
     out.condition(Type.WORKLOADS_READY, True, Reason.AVAILABLE, "the API and both worker pools are available")
+    return present
