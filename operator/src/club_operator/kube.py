@@ -22,14 +22,22 @@ class KubeError(RuntimeError):
     """A Kubernetes API call failed; the message says what was being done."""
 
 
+# Connections kept open to the API server: more than the reconciles that run at once, so that none
+# of them opens (and the server accepts) a new TLS connection per request.
+POOL_SIZE = 32
+
+
 @functools.cache
 def api_client() -> client.ApiClient:
-    """In a pod: the service account; elsewhere: $KUBECONFIG or ~/.kube/config."""
+    """One client for the process (thread-safe). In a pod: the service account; elsewhere:
+    $KUBECONFIG or ~/.kube/config."""
+    configuration = client.Configuration()
     try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-        return client.ApiClient()
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        return cast(client.ApiClient, config.new_client_from_config())  # type: ignore[no-untyped-call]
+        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration.connection_pool_maxsize = POOL_SIZE
+    return client.ApiClient(configuration)
 
 
 def _core() -> client.CoreV1Api:

@@ -167,7 +167,7 @@ def test_first_ensure_creates_everything_and_the_second_sends_no_write(
         "s3.PutBucket",
         "admin.AddCannedPolicy",
         "admin.AddUser",
-        "admin.AttachDetachPolicyBuiltin",
+        "admin.SetPolicyForUserOrGroup",
         "s3.PutBucketLifecycle",
         "admin.PutBucketQuotaConfig",
     ]
