@@ -33,6 +33,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
     ours = get_settings()
+    handlers.tune(settings, ours)
     if ours.metrics_port:
         prometheus_client.start_http_server(ours.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-cluster
     health.start(ours)
