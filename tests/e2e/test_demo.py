@@ -1,0 +1,34 @@
+"""The README's quick start: `make demo` reconciles every sample Club and processes a video."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from club_devstack.operator import REPO
+
+
+def test_make_demo_brings_every_sample_club_to_ready_and_a_videojob_to_succeeded() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CLUB_STACK_FILE"}  # a stack of its own
+    done = subprocess.run(
+        [sys.executable, "-m", "club_devstack.demo", "--no-wait"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 0, (out[-5000:], done.stderr[-3000:])
+    for club in ("riverside-fc", "meadowbank-rovers", "harbour-athletic", "northgate-united"):
+        assert re.search(rf"^{club}\s+Ready\b", out, re.MULTILINE), out[-5000:]
+    progress = [int(p) for p in re.findall(r"riverside-fc-demo-match\s+Running\s+(\d+)%", out)]
+    assert progress, out[-5000:]
+    assert progress == sorted(progress)
+    assert re.search(r"riverside-fc-demo-match\s+Succeeded\s+100%", out)
+    assert "master playlist  clubs/riverside-fc/videos/" in out
+    assert "clip opening-goal" in out
+    assert "Everything is up" in out
