@@ -10,13 +10,13 @@ import functools
 from typing import Any
 
 import redis
-from rq import Queue
+from rq import Callback, Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from club_operator.videojob_status import FUNCTION, JobView
+from club_operator.videojob_status import FUNCTION, STOPPED_CALLBACK, JobView
 
 KEEP_SEC = 7 * 24 * 3600
 """How long Redis keeps a finished job (result, metadata): longer than any operator outage, so the
@@ -80,6 +80,7 @@ def enqueue(url: str, queue: str, job_id: str, kwargs: dict[str, Any], *, at_fro
             result_ttl=KEEP_SEC,
             failure_ttl=KEEP_SEC,
             description=f"VideoJob {kwargs['source']['title']}",
+            on_stopped=Callback(STOPPED_CALLBACK),
         )
     except redis.RedisError as exc:
         raise QueueError(f"enqueueing job {job_id} on {queue} failed: {exc}") from exc

@@ -26,6 +26,8 @@ from club_operator.redis_target import queue_name
 JOB_PREFIX = "video-"
 FUNCTION = "club_runtime.worker.jobs.video.process_video"
 """The runtime's job function, enqueued by name (the operator never imports the runtime)."""
+STOPPED_CALLBACK = "club_runtime.worker.jobs.video.on_stopped"
+"""What the worker runs when the operator stops a job (records it on the video)."""
 
 
 class Reason(enum.StrEnum):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 from kubernetes import client as k8s
@@ -239,6 +240,14 @@ def test_deleting_a_running_videojob_stops_it_and_removes_its_partial_outputs(
     assert club.keys(prefix) == set()  # nothing lands after the cleanup
     assert not club.redis().exists(f"rq:job:video-{job['metadata']['uid']}")
     assert worker.process.poll() is None, worker.tail()  # the worker lives on for other jobs
+    dsn = clubs.secret_data(club.core, club.namespace, f"{club.name}-database")["dsn"]
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT status, error FROM videos WHERE id = %s", (job["metadata"]["uid"],)
+        ).fetchone()
+    assert row is not None
+    assert row[0] == "failed"  # not left "processing" in the club's library
+    assert "stopped" in row[1]
 
 
 def test_high_priority_jobs_run_first(

@@ -189,6 +189,14 @@ def _encoder(settings: Settings, request: VideoRequest, job: Job | None) -> Enco
     return encoder
 
 
+def on_stopped(job: Job, connection: redis.Redis) -> None:
+    """RQ's stopped callback (the operator sets it on VideoJobs' jobs): a job stopped on request, its
+    work horse killed, never reaches its own failure handling; record why on the video."""
+    video_id = str((job.kwargs or {}).get("video_id", ""))
+    reason = "processing was stopped: its VideoJob was deleted or ran past its deadline"
+    mark_failed(get_settings(), video_id, reason)
+
+
 def mark_failed(settings: Settings, video_id: str, reason: str) -> None:
     """Record a final failure on the video row (best effort: the job's own failure stays in RQ)."""
     try:
