@@ -73,8 +73,8 @@ def desired_status(
     job = video_queue.read(url, ref.job_id)
     if job is None:
         waiting = vj.waiting_for_club(spec, club)
-        if waiting is not None or club is None:
-            return vj.pending(*waiting) if waiting else vj.pending(vj.Reason.CLUB_NOT_FOUND, "")
+        if waiting is not None or club is None:  # (the second only tells mypy: no club is a wait)
+            return vj.pending(*(waiting or (vj.Reason.CLUB_NOT_FOUND, "")))
         server = servers.storage_server(club.spec, ref.namespace, settings)
         if storage.object_size(server, club.bucket, spec.source.key) is None:
             message = f"object {spec.source.key!r} does not exist in bucket {club.bucket}"
