@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 import redis
@@ -70,13 +69,7 @@ def database(stack: StackInfo) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def s3(stack: StackInfo) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=stack.minio.endpoint,
-        aws_access_key_id=stack.minio.access_key,
-        aws_secret_access_key=stack.minio.secret_key,
-        region_name="us-east-1",
-    )
+    return stack.minio.client()
 
 
 @pytest.fixture

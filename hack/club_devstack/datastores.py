@@ -9,7 +9,9 @@ import subprocess
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
 import psycopg
 
 from club_devstack import tools
@@ -118,6 +120,16 @@ class MinioInfo:
     endpoint: str
     access_key: str
     secret_key: str
+
+    def client(self) -> Any:
+        """A boto3 S3 client with the admin credentials."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+        )
 
 
 def start_minio(root: Path, logs: Path) -> tuple[Process, MinioInfo]:

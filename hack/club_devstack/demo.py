@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 from kubernetes import config as k8s_config
 
@@ -102,13 +101,7 @@ VIDEO_SECONDS = 20
 
 
 def _s3(stack: StackInfo) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=stack.minio.endpoint,
-        aws_access_key_id=stack.minio.access_key,
-        aws_secret_access_key=stack.minio.secret_key,
-        region_name="us-east-1",
-    )
+    return stack.minio.client()
 
 
 def _generate_video(path: Path) -> None:

@@ -22,14 +22,19 @@ def create_club(custom: k8s.CustomObjectsApi, namespace: str, manifest: dict[str
     return result
 
 
-def get_club(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any] | None:
+def get_object(custom: k8s.CustomObjectsApi, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+    """One of our custom objects (clubs, videojobs); None when it does not exist."""
     try:
-        club: dict[str, Any] = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        found: dict[str, Any] = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
     except ApiException as exc:
         if exc.status == 404:
             return None
         raise
-    return club
+    return found
+
+
+def get_club(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any] | None:
+    return get_object(custom, namespace, PLURAL, name)
 
 
 def condition(club: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:

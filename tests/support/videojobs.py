@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from club_devstack.pod_worker import PodWorker
 from tests.support import clubs
@@ -17,13 +16,7 @@ TERMINAL = ("Succeeded", "Failed")
 
 
 def get(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        job: dict[str, Any] = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return job
+    return clubs.get_object(custom, namespace, PLURAL, name)
 
 
 def status(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
