@@ -11,7 +11,7 @@ from kubernetes import client as k8s
 from club_devstack.pod_worker import PodWorker
 from tests.support import clubs
 
-GROUP, VERSION, PLURAL = "footballclub.io", "v1alpha1", "videojobs"
+PLURAL = "videojobs"
 TERMINAL = ("Succeeded", "Failed")
 
 

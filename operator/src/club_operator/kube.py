@@ -13,7 +13,7 @@ from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
-from club_operator import objects
+from club_operator import naming, objects
 
 FIELD_MANAGER = "club-operator"
 
@@ -164,7 +164,7 @@ def list_clubs() -> list[dict[str, Any]]:
         listed = cast(
             dict[str, Any],
             client.CustomObjectsApi(api_client()).list_cluster_custom_object(
-                "footballclub.io", "v1alpha1", "clubs"
+                naming.GROUP, naming.VERSION, naming.CLUB_PLURAL
             ),
         )
     except ApiException as exc:
@@ -194,8 +194,8 @@ def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any])
     """Merge `status` into one of our custom objects' status (None values remove fields)."""
     try:
         client.CustomObjectsApi(api_client()).patch_namespaced_custom_object_status(
-            "footballclub.io",
-            "v1alpha1",
+            naming.GROUP,
+            naming.VERSION,
             namespace,
             plural,
             name,
@@ -212,7 +212,7 @@ def delete_custom(plural: str, namespace: str, name: str) -> None:
     """Delete one of our custom objects (background propagation); gone already is fine."""
     try:
         client.CustomObjectsApi(api_client()).delete_namespaced_custom_object(
-            "footballclub.io", "v1alpha1", namespace, plural, name
+            naming.GROUP, naming.VERSION, namespace, plural, name
         )
     except ApiException as exc:
         if exc.status != 404:

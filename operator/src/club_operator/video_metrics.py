@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from club_operator.models import VideoJobPhase
+from club_operator.videojob_status import parse_time
 
 _BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 
@@ -59,13 +59,11 @@ PHASES = _Phases()
 REGISTRY.register(PHASES)
 
 
-def _seconds(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
+def _seconds(start: object, end: object) -> float | None:
+    began, ended = parse_time(start), parse_time(end)
+    if began is None or ended is None:
         return None
-    try:
-        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    except ValueError:
-        return None
+    return (ended - began).total_seconds()
 
 
 def observe_transition(uid: str, before: dict[str, object], after: dict[str, object]) -> None:
@@ -77,14 +75,10 @@ def observe_transition(uid: str, before: dict[str, object], after: dict[str, obj
         return
     TRANSITIONS.labels(phase=phase).inc()
     if phase == VideoJobPhase.RUNNING:
-        waited = _seconds(_str(after.get("queuedTime")), _str(after.get("startTime")))
+        waited = _seconds(after.get("queuedTime"), after.get("startTime"))
         if waited is not None:
             QUEUE_SECONDS.observe(max(waited, 0.0))
     if phase in (VideoJobPhase.SUCCEEDED, VideoJobPhase.FAILED):
-        took = _seconds(_str(after.get("startTime")), _str(after.get("completionTime")))
+        took = _seconds(after.get("startTime"), after.get("completionTime"))
         if took is not None:
             PROCESSING_SECONDS.labels(phase=phase).observe(max(took, 0.0))
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None

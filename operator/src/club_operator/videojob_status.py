@@ -122,7 +122,8 @@ def waiting_for_club(spec: VideoJobSpec, club: ClubView | None) -> tuple[Reason,
     return None
 
 
-def _parse(value: object) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
+    """A time as status and the worker's metadata write it (RFC 3339); None when absent or bad."""
     try:
         return datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
@@ -193,7 +194,7 @@ def from_job(spec: VideoJobSpec, job: JobView, prefix: str, now: datetime) -> di
         "queuedTime": _time(job.enqueued_at),
     }
     if job.attempts:
-        status["startTime"] = _time(_parse(job.meta["attempts"][0].get("started_at")) or job.started_at)
+        status["startTime"] = _time(parse_time(job.meta["attempts"][0].get("started_at")) or job.started_at)
     encoder = job.meta.get("encoder")
     if encoder:
         status["usedGpu"] = encoder == "h264_nvenc"

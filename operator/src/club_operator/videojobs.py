@@ -48,7 +48,7 @@ class JobRef:
     @classmethod
     def of(cls, body: kopf.Body) -> JobRef:
         meta = body["metadata"]
-        created = datetime.fromisoformat(str(meta.get("creationTimestamp") or _now().isoformat()))
+        created = vj.parse_time(meta.get("creationTimestamp")) or _now()
         return cls(meta["namespace"], meta["name"], meta["uid"], created)
 
     @property
@@ -153,7 +153,7 @@ async def follow(
 
 
 async def _expire(ref: JobRef, status: dict[str, Any], ttl: int, stopped: kopf.DaemonStopped) -> None:
-    finished_at = _parse(status.get("completionTime")) or _now()
+    finished_at = vj.parse_time(status.get("completionTime")) or _now()
     remaining = ttl - (_now() - finished_at).total_seconds()
     if remaining > 0:
         await stopped.wait(remaining)
@@ -162,13 +162,6 @@ async def _expire(ref: JobRef, status: dict[str, Any], ttl: int, stopped: kopf.D
             "%s/%s finished %d s ago (ttlSecondsAfterFinished): deleting it", ref.namespace, ref.name, ttl
         )
         await asyncio.to_thread(kube.delete_custom, PLURAL, ref.namespace, ref.name)
-
-
-def _parse(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def delete(
