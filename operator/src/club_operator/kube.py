@@ -1,11 +1,18 @@
-"""The one module that talks to the Kubernetes API: Secrets (get, create, patch only what differs)
-and Events. Builders and models never import the client."""
+"""The one module that talks to the Kubernetes API: Secrets (get, create, patch only what differs),
+the managed objects (read, server-side apply, delete) and Events. Builders and models never import
+the client.
+
+In the operator process (`watch_scope` called), reads of the managed objects come from informers
+(informers.py): watched copies of every object carrying the operator's label, so that a resync
+that finds nothing to change sends the API server nothing at all."""
 
 from __future__ import annotations
 
 import base64
+import copy
 import functools
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import kopf
@@ -14,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
 from club_operator import naming, objects
+from club_operator.informers import Informer, Request
 
 FIELD_MANAGER = "club-operator"
 
@@ -40,6 +48,15 @@ def api_client() -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+@functools.cache
+def _watch_client() -> client.ApiClient:
+    """The informers' own client: each watch holds a connection for minutes, which must not take
+    one from the reconciles' pool."""
+    configuration = copy.deepcopy(api_client().configuration)
+    configuration.connection_pool_maxsize = 64
+    return client.ApiClient(configuration)
+
+
 def _core() -> client.CoreV1Api:
     return client.CoreV1Api(api_client())
 
@@ -53,7 +70,13 @@ def _encode(data: dict[str, str]) -> dict[str, str]:
 
 
 def read_secret(namespace: str, name: str) -> dict[str, str] | None:
-    """The Secret's data, decoded; None when it does not exist."""
+    """The Secret's data, decoded; None when it does not exist. A Secret the informer does not hold
+    (a server's Secret carries no label of ours) is read from the API server."""
+    informer = _informer("v1", "Secret", namespace)
+    if informer is not None:
+        known, obj = informer.get(namespace, name)
+        if known and obj is not None:
+            return _decode(obj.get("data"))
     try:
         secret = _core().read_namespaced_secret(name, namespace)
     except ApiException as exc:
@@ -81,7 +104,7 @@ def write_secret(
     if current is None:
         body = {k: v for k, v in manifest.items() if k != "stringData"} | {"data": _encode(desired)}
         try:
-            _core().create_namespaced_secret(namespace, cast(Any, body))
+            _remember("v1", "Secret", _core().create_namespaced_secret(namespace, cast(Any, body)))
         except ApiException as exc:
             if exc.status == 409:  # created concurrently: use what is there
                 return ensure_secret(manifest, keep=keep)
@@ -91,7 +114,9 @@ def write_secret(
     if not changes:
         return current, False
     try:
-        _core().patch_namespaced_secret(name, namespace, {"data": _encode(changes)})
+        _remember(
+            "v1", "Secret", _core().patch_namespaced_secret(name, namespace, {"data": _encode(changes)})
+        )
     except ApiException as exc:
         raise KubeError(f"patching Secret {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
     return current | changes, True
@@ -115,6 +140,12 @@ def _resource(api_version: str, kind: str) -> Any:
 
 
 def read_object(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """The object as it is now (from the informer where there is one: do not modify it), or None."""
+    informer = _informer(api_version, kind, namespace)
+    if informer is not None:
+        known, obj = informer.get(namespace, name)
+        if known:
+            return obj
     try:
         live = _resource(api_version, kind).get(name=name, namespace=namespace)
     except NotFoundError:
@@ -134,7 +165,7 @@ def apply_object(manifest: dict[str, Any]) -> bool:
     if live is not None and objects.holds(manifest, live):
         return False
     try:
-        _dynamic().server_side_apply(  # type: ignore[no-untyped-call]
+        applied = _dynamic().server_side_apply(  # type: ignore[no-untyped-call]
             _resource(api_version, kind),
             body=manifest,
             name=name,
@@ -144,6 +175,7 @@ def apply_object(manifest: dict[str, Any]) -> bool:
         )
     except ApiException as exc:
         raise KubeError(f"applying {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
+    _remember(api_version, kind, applied.to_dict())
     return True
 
 
@@ -155,7 +187,88 @@ def delete_object(api_version: str, kind: str, namespace: str, name: str) -> boo
         return False
     except ApiException as exc:
         raise KubeError(f"deleting {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
+    informer = _informer(api_version, kind, namespace)
+    if informer is not None:
+        informer.forget(namespace, name)
     return True
+
+
+# --- informers ------------------------------------------------------------------------------
+
+_SELECTOR = f"app.kubernetes.io/managed-by={naming.MANAGED_BY}"
+_informers: dict[tuple[str, str, str | None], Informer] = {}
+_informers_lock = threading.Lock()
+# "scope": None: informers are off (reads GET). (): one informer per kind for the whole cluster.
+# Names: one per kind and namespace.
+_watched: dict[str, tuple[str, ...] | None] = {"scope": None}
+
+
+def watch_scope(namespaces: Sequence[str]) -> None:
+    """Turn the informers on for the operator's namespaces (kopf's patterns). Patterns with globs or
+    exclusions are watched cluster-wide: Clubs outside them are never reconciled, so their objects
+    are never read."""
+    plain = all(p and not any(c in p for c in "*?[!") for p in namespaces)
+    _watched["scope"] = tuple(namespaces) if namespaces and plain else ()
+
+
+def _informer(api_version: str, kind: str, namespace: str | None) -> Informer | None:
+    """The informer for the kind in `namespace` (None: a cluster-scoped kind, every object of it),
+    started on first use; None where there is none (informers off, a namespace outside the scope,
+    a kind the server does not serve)."""
+    watched = _watched["scope"]
+    if watched is None or (namespace is not None and watched and namespace not in watched):
+        return None
+    scope = namespace if namespace is not None and watched else None
+    key = (api_version, kind, scope)
+    with _informers_lock:
+        found = _informers.get(key)
+        if found is None:
+            try:
+                path = _resource(api_version, kind).path(namespace=scope)
+            except KubeError:
+                return None
+            found = _informers[key] = Informer(
+                f"{kind}/{scope or '*'}",
+                path,
+                "" if namespace is None else _SELECTOR,
+                watch_request(_watch_client()),
+            )
+            found.start()
+        return found
+
+
+def _remember(api_version: str, kind: str, written: Any) -> None:
+    """Our write as the server answered it (a dict, or one of the client's models)."""
+    obj: dict[str, Any] = (
+        written if isinstance(written, dict) else api_client().sanitize_for_serialization(written)  # type: ignore[no-untyped-call]
+    )
+    informer = _informer(api_version, kind, obj["metadata"]["namespace"])
+    if informer is not None:
+        informer.remember(obj)
+
+
+def watch_request(api: client.ApiClient) -> Request:
+    """GETs through `api` whose body is left unread: a LIST, or a watch's stream of events."""
+
+    def get(path: str, query: list[tuple[str, str]], read_timeout: float | None) -> Any:
+        request = api.param_serialize(
+            "GET",
+            path,
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            resp = api.call_api(*request, _request_timeout=(10, read_timeout)).response
+        except ApiException as exc:
+            raise KubeError(f"GET {path}: {exc.status} {exc.reason}") from exc
+        if resp.status != 200:
+            resp.drain_conn()
+            resp.release_conn()
+            raise KubeError(f"GET {path}: {resp.status} {resp.reason}")
+        return resp
+
+    return get
 
 
 def list_clubs() -> list[dict[str, Any]]:
@@ -175,14 +288,23 @@ def list_clubs() -> list[dict[str, Any]]:
 
 def crd_installed(name: str) -> bool:
     """Whether a CustomResourceDefinition (e.g. scaledobjects.keda.sh) exists and is established."""
+    informer = _informer("apiextensions.k8s.io/v1", "CustomResourceDefinition", None)
+    if informer is not None:
+        known, crd = informer.get("", name)
+        if known:
+            return crd is not None and _established((crd.get("status") or {}).get("conditions"))
     try:
-        crd = client.ApiextensionsV1Api(api_client()).read_custom_resource_definition(name)
+        read = client.ApiextensionsV1Api(api_client()).read_custom_resource_definition(name)
     except ApiException as exc:
         if exc.status == 404:
             return False
         raise KubeError(f"reading CRD {name} failed: {exc.status} {exc.reason}") from exc
-    conditions = crd.status.conditions if crd.status else None
-    return any(c.type == "Established" and c.status == "True" for c in conditions or [])
+    conditions = read.status.conditions if read.status else None
+    return _established([{"type": c.type, "status": c.status} for c in conditions or []])
+
+
+def _established(conditions: list[dict[str, Any]] | None) -> bool:
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions or [])
 
 
 def event(body: kopf.Body, *, warning: bool, reason: str, message: str) -> None:
