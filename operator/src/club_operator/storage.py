@@ -32,7 +32,7 @@ from minio import MinioAdmin
 from minio.credentials.providers import StaticProvider
 from minio.error import MinioAdminException
 
-from club_operator import storage_policy
+from club_operator import minio_payload, storage_policy
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -202,6 +202,7 @@ def _admin(server: S3Server) -> Any:
 
 
 def _make_admin(server: S3Server) -> Any:
+    minio_payload.install()
     url = urlsplit(server.endpoint)
     http = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=server.timeout_s, read=server.timeout_s),
