@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import datetime
 import logging
-import threading
-import time
-from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
 
 import kopf
 import pydantic
 
-from club_operator import database, kube, metrics, naming, servers, storage
-from club_operator import status as club_status
+from club_operator import database, kube, metrics, naming, publish, rollouts, servers, storage
 from club_operator.conditions import Reason
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubPhase, DeletionPolicy
@@ -23,28 +17,6 @@ from club_operator.outcome import ClubObject, Context, Outcome
 from club_operator.reconcile import parse, recheck_rollout, reconcile
 
 log = logging.getLogger(__name__)
-
-# Handlers and the resync timer of one Club never run at the same time.
-_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-
-
-@dataclass(frozen=True)
-class _RollingOut:
-    """A whole reconcile that found nothing left to do but wait for the Deployments' rollout."""
-
-    generation: int
-    outcome: Outcome
-    at: float  # time.monotonic()
-
-
-# By Club uid, only while its rollout is pending. While it is, the handler's retries read just the
-# Deployments instead of every Secret, the database, the isolation probe and the bucket again;
-# a whole reconcile still runs at least every resync interval, so drift is repaired as often.
-_rolling_out: dict[str, _RollingOut] = {}
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def club_object(body: kopf.Body) -> ClubObject:
@@ -64,19 +36,20 @@ def tune(settings: kopf.OperatorSettings, ours: OperatorSettings) -> None:
     settings.execution.max_workers = ours.max_workers
 
 
-def reconcile_club(body: kopf.Body, patch: kopf.Patch, settings: OperatorSettings) -> None:
+def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
     """Bring the Club's resources to its spec; write status only where it changed."""
     club = club_object(body)
-    with _locks[club.uid], metrics.RECONCILE_SECONDS.time():
-        outcome = _reconcile(club, settings)
-    for cond in outcome.conditions:
-        if not cond.status:
-            metrics.ERRORS.labels(str(cond.reason)).inc()
-    current: dict[str, Any] = dict(body.get("status") or {})
-    desired = club_status.build_status(current, outcome, club.generation, _now())
-    for key, value in club_status.changed_fields(current, desired).items():
-        patch.status[key] = value
-    _report(body, club, outcome, current, desired)
+    rollouts.start(settings)
+    with rollouts.lock(club.uid):
+        with metrics.RECONCILE_SECONDS.time():
+            outcome = _reconcile(club, settings)
+        for cond in outcome.conditions:
+            if not cond.status:
+                metrics.ERRORS.labels(str(cond.reason)).inc()
+        status = publish.publish(club, outcome, publish.current_status(dict(body)))
+        if outcome.rolling_out and not outcome.temporary and outcome.permanent is None:
+            # Done for now: the rollout watcher writes WorkloadsReady when the Deployments are.
+            rollouts.wait(club, outcome, status)
     if outcome.permanent:
         metrics.RECONCILES.labels("permanent_error").inc()
         raise kopf.PermanentError(outcome.permanent)
@@ -85,59 +58,19 @@ def reconcile_club(body: kopf.Body, patch: kopf.Patch, settings: OperatorSetting
         raise kopf.TemporaryError("; ".join(outcome.temporary), delay=settings.retry_delay_sec)
     if outcome.rolling_out:
         metrics.RECONCILES.labels("rolling_out").inc()
-        raise kopf.TemporaryError("waiting for the workloads to roll out", delay=settings.rollout_poll_sec)
+        return
     metrics.RECONCILES.labels("changed" if outcome.changes else "unchanged").inc()
 
 
 def _reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
-    """A whole reconcile, or only the rollout check when that is all that was pending."""
-    pending = _rolling_out.pop(club.uid, None)
-    if (
-        pending is not None
-        and pending.generation == club.generation
-        and time.monotonic() - pending.at < settings.resync_interval_sec
-    ):
-        outcome = recheck_rollout(club, settings, pending.outcome)
+    """A whole reconcile, or only the rollout check when that is all a recent one left pending.
+    A whole reconcile still runs at least every resync interval, so drift is repaired as often."""
+    waiting = rollouts.take(club, settings.resync_interval_sec)
+    if waiting is not None:
+        outcome = recheck_rollout(club, settings, waiting.outcome)
         if outcome is not None:
-            if outcome.rolling_out:
-                _rolling_out[club.uid] = pending
             return outcome
-    outcome = reconcile(club, settings)
-    if outcome.rolling_out and not outcome.temporary and outcome.permanent is None:
-        _rolling_out[club.uid] = _RollingOut(club.generation, outcome, time.monotonic())
-    return outcome
-
-
-def _report(
-    body: kopf.Body, club: ClubObject, outcome: Outcome, current: dict[str, Any], desired: dict[str, Any]
-) -> None:
-    for kind, _ in outcome.changes:
-        metrics.WRITES.labels(kind).inc()
-    for message in _grouped(outcome.changes):
-        kube.event(body, warning=False, reason="Provisioned", message=message)
-    for moved in club_status.transitions(current, desired):
-        kube.event(
-            body,
-            warning=moved.warning,
-            reason=f"{moved.type}{moved.status}",
-            message=f"{moved.reason}: {moved.message}" if moved.message else moved.reason,
-        )
-    if outcome.permanent:
-        kube.event(body, warning=True, reason=str(Reason.INVALID_SPEC), message=outcome.permanent)
-    ready = desired["phase"] == ClubPhase.READY
-    metrics.CLUB_READY.labels(club.namespace, club.name).set(1 if ready else 0)
-
-
-# One Event per part of a reconcile rather than per object written: a new Club is some 25 writes,
-# and each Event is one more write to the API server.
-_EVENT_GROUPS = {"schema": "database", "canary": "database", "role": "database"}
-
-
-def _grouped(changes: list[tuple[str, str]]) -> list[str]:
-    groups: dict[str, list[str]] = {}
-    for kind, message in changes:
-        groups.setdefault(_EVENT_GROUPS.get(kind, kind), []).append(message)
-    return ["; ".join(messages) for messages in groups.values()]
+    return reconcile(club, settings)
 
 
 def delete_club(
@@ -146,7 +79,8 @@ def delete_club(
     """Honour deletionPolicy. A server that is gone is retried with backoff, then given up on with a
     Warning Event, so that it never blocks the deletion forever."""
     club = club_object(body)
-    _rolling_out.pop(club.uid, None)
+    rollouts.drop(club)
+    publish.forget(club.uid)
     patch.status["phase"] = str(ClubPhase.DELETING)
     try:
         ctx = parse(club, settings)
@@ -169,7 +103,7 @@ def delete_club(
         )
         metrics.forget(club.namespace, club.name)
         return
-    with _locks[club.uid]:
+    with rollouts.lock(club.uid):
         problems = _delete_data(ctx)
     if problems and runtime.total_seconds() < settings.deletion_give_up_after_sec:
         raise kopf.TemporaryError("; ".join(problems), delay=settings.retry_delay_sec)

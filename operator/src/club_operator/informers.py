@@ -25,8 +25,10 @@ WATCH_TIMEOUT_SEC = 240
 READ_TIMEOUT_SEC = WATCH_TIMEOUT_SEC + 30
 RETRY_SEC = (0.5, 1.0, 2.0, 5.0, 10.0)
 
-# (method, path, query) -> the server's response: a readable, iterable body with a `status`.
+# (path, query, read timeout) -> the server's response: a readable, streamable body.
 Request = Callable[[str, list[tuple[str, str]], float | None], Any]
+# Told of every object the watch adds, changes or deletes (in the informer's thread: keep it short).
+Listener = Callable[[dict[str, Any]], None]
 
 
 class WatchExpired(Exception):
@@ -55,9 +57,12 @@ def newer(candidate: dict[str, Any], current: dict[str, Any] | None) -> bool:
 class Informer:
     """A watched copy of one kind's labelled objects under `path` (a namespace's or the cluster's)."""
 
-    def __init__(self, name: str, path: str, selector: str, request: Request) -> None:
+    def __init__(
+        self, name: str, path: str, selector: str, request: Request, on_change: Listener | None = None
+    ) -> None:
         self.name, self.path, self.selector = name, path, selector
         self._request = request
+        self._on_change = on_change
         self._objects: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._synced = threading.Event()
@@ -173,11 +178,13 @@ class Informer:
         key = _key(obj)
         with self._lock:
             current = self._objects.get(key)
-            if kind == "DELETED":
-                if newer(obj, current):
-                    self._objects.pop(key, None)
-            elif newer(obj, current):
+            changed = newer(obj, current)
+            if changed and kind == "DELETED":
+                self._objects.pop(key, None)
+            elif changed:
                 self._objects[key] = obj
+        if changed and self._on_change is not None:
+            self._on_change(obj)
         return str(version) if version else None
 
 

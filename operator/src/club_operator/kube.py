@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
 from club_operator import naming, objects
-from club_operator.informers import Informer, Request
+from club_operator.informers import Informer, Listener, Request
 
 FIELD_MANAGER = "club-operator"
 
@@ -203,6 +203,26 @@ _informers_lock = threading.Lock()
 _watched: dict[str, tuple[str, ...] | None] = {"scope": None}
 
 
+_listeners: dict[tuple[str, str], list[Listener]] = {}
+
+
+def listen(api_version: str, kind: str, listener: Listener) -> None:
+    """Tell `listener` of every change the kind's informers see (call before they start)."""
+    _listeners.setdefault((api_version, kind), []).append(listener)
+
+
+def _notify(api_version: str, kind: str) -> Listener | None:
+    listeners = _listeners.get((api_version, kind))
+    if not listeners:
+        return None
+
+    def notify(obj: dict[str, Any]) -> None:
+        for listener in listeners:
+            listener(obj)
+
+    return notify
+
+
 def watch_scope(namespaces: Sequence[str]) -> None:
     """Turn the informers on for the operator's namespaces (kopf's patterns). Patterns with globs or
     exclusions are watched cluster-wide: Clubs outside them are never reconciled, so their objects
@@ -232,6 +252,7 @@ def _informer(api_version: str, kind: str, namespace: str | None) -> Informer | 
                 path,
                 "" if namespace is None else _SELECTOR,
                 watch_request(_watch_client()),
+                _notify(api_version, kind),
             )
             found.start()
         return found
@@ -307,15 +328,18 @@ def _established(conditions: list[dict[str, Any]] | None) -> bool:
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions or [])
 
 
-def event(body: kopf.Body, *, warning: bool, reason: str, message: str) -> None:
-    """Record an Event on the object (kopf posts it asynchronously). Never put a secret in `message`."""
-    kopf.event(body, type="Warning" if warning else "Normal", reason=reason, message=message)
+def event(body: Mapping[str, Any], *, warning: bool, reason: str, message: str) -> None:
+    """Record an Event on the object (kopf posts it asynchronously, from any thread that kopf or
+    rollouts.start started). `body` needs apiVersion, kind and metadata's name, namespace and uid.
+    Never put a secret in `message`."""
+    kopf.event(cast(kopf.Body, body), type="Warning" if warning else "Normal", reason=reason, message=message)
 
 
-def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Merge `status` into one of our custom objects' status (None values remove fields)."""
+def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
+    """Merge `status` into one of our custom objects' status (None values remove fields). Returns
+    the object as written, or None when it no longer exists."""
     try:
-        client.CustomObjectsApi(api_client()).patch_namespaced_custom_object_status(
+        written = client.CustomObjectsApi(api_client()).patch_namespaced_custom_object_status(
             naming.GROUP,
             naming.VERSION,
             namespace,
@@ -326,8 +350,9 @@ def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any])
         )
     except ApiException as exc:
         if exc.status == 404:
-            return  # deleted meanwhile: nothing to report on
+            return None  # deleted meanwhile: nothing to report on
         raise KubeError(f"patching the status of {plural} {namespace}/{name} failed: {exc.status}") from exc
+    return cast(dict[str, Any], written)
 
 
 def delete_custom(plural: str, namespace: str, name: str) -> None:

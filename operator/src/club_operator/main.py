@@ -11,7 +11,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from club_operator import handlers, health, naming, videojobs
+from club_operator import handlers, health, kube, naming, rollouts, videojobs, workloads
 from club_operator import videojob_status as vj
 from club_operator.config import get_settings
 
@@ -34,6 +34,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
     ours = get_settings()
     handlers.tune(settings, ours)
+    # Deployments' changes re-check the rollout of the Clubs waiting for it (rollouts.py).
+    kube.listen(*workloads.DEPLOYMENT, rollouts.deployment_changed)
     if ours.metrics_port:
         prometheus_client.start_http_server(ours.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-cluster
     health.start(ours)
@@ -59,16 +61,16 @@ def watch_alive(**_: Any) -> str:
 @kopf.on.resume(*CLUBS)
 @kopf.on.create(*CLUBS)
 @kopf.on.update(*CLUBS)
-def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    handlers.reconcile_club(body, patch, get_settings())
+def reconcile(body: kopf.Body, **_: Any) -> None:
+    handlers.reconcile_club(body, get_settings())
 
 
 @kopf.timer(
     *CLUBS, interval=get_settings().resync_interval_sec, initial_delay=get_settings().resync_interval_sec
 )
-def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+def resync(body: kopf.Body, **_: Any) -> None:
     """Repair drift and re-run the isolation probe; in steady state this writes nothing."""
-    handlers.reconcile_club(body, patch, get_settings())
+    handlers.reconcile_club(body, get_settings())
 
 
 @kopf.on.delete(*CLUBS)
