@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 
 import kopf
 import pydantic
@@ -42,14 +43,14 @@ def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
     rollouts.start(settings)
     with rollouts.lock(club.uid):
         with metrics.RECONCILE_SECONDS.time():
-            outcome = _reconcile(club, settings)
+            outcome, whole_at = _reconcile(club, settings)
         for cond in outcome.conditions:
             if not cond.status:
                 metrics.ERRORS.labels(str(cond.reason)).inc()
         status = publish.publish(club, outcome, publish.current_status(dict(body)))
         if outcome.rolling_out and not outcome.temporary and outcome.permanent is None:
             # Done for now: the rollout watcher writes WorkloadsReady when the Deployments are.
-            rollouts.wait(club, outcome, status)
+            rollouts.wait(club, outcome, status, whole_at)
     if outcome.permanent:
         metrics.RECONCILES.labels("permanent_error").inc()
         raise kopf.PermanentError(outcome.permanent)
@@ -62,15 +63,16 @@ def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
     metrics.RECONCILES.labels("changed" if outcome.changes else "unchanged").inc()
 
 
-def _reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
+def _reconcile(club: ClubObject, settings: OperatorSettings) -> tuple[Outcome, float]:
     """A whole reconcile, or only the rollout check when that is all a recent one left pending.
-    A whole reconcile still runs at least every resync interval, so drift is repaired as often."""
+    Returns the outcome and when the whole reconcile it stands on ran (time.monotonic()): one still
+    runs at least every resync interval, so drift is repaired as often while a rollout drags on."""
     waiting = rollouts.take(club, settings.resync_interval_sec)
     if waiting is not None:
         outcome = recheck_rollout(club, settings, waiting.outcome)
         if outcome is not None:
-            return outcome
-    return reconcile(club, settings)
+            return outcome, waiting.at
+    return reconcile(club, settings), time.monotonic()
 
 
 def delete_club(

@@ -41,7 +41,7 @@ class Waiting:
     club: ClubObject
     outcome: Outcome
     status: dict[str, Any]  # the Club's status as that reconcile left it
-    at: float  # time.monotonic()
+    at: float  # when the whole reconcile ran (time.monotonic())
 
 
 _waiting: dict[tuple[str, str], Waiting] = {}
@@ -50,9 +50,10 @@ _queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
 _state_lock = threading.Lock()
 
 
-def wait(club: ClubObject, outcome: Outcome, status: dict[str, Any]) -> None:
+def wait(club: ClubObject, outcome: Outcome, status: dict[str, Any], whole_at: float) -> None:
+    """Register the Club as waiting; `whole_at`: when the whole reconcile behind `outcome` ran."""
     with _state_lock:
-        _waiting[(club.namespace, club.name)] = Waiting(club, outcome, status, time.monotonic())
+        _waiting[(club.namespace, club.name)] = Waiting(club, outcome, status, whole_at)
 
 
 def take(club: ClubObject, max_age_sec: float) -> Waiting | None:
