@@ -83,9 +83,16 @@ def deployment_changed(deployment: dict[str, Any]) -> None:
     _queue.put(key)
 
 
+_started = threading.Event()
+
+
 def start(settings: OperatorSettings) -> None:
-    """Start the re-check thread. Call from a kopf handler: the thread keeps its context, which
-    kopf's Event posting needs."""
+    """Start the re-check thread, once. Call from a Club handler: the thread keeps the handler's
+    context, which kopf's Event posting needs (a startup handler's context lacks it)."""
+    with _state_lock:
+        if _started.is_set():
+            return
+        _started.set()
     context = contextvars.copy_context()
     threading.Thread(target=context.run, args=(_loop, settings), name="club-rollouts", daemon=True).start()
 

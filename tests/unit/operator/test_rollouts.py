@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from club_operator import rollouts
+from club_operator.config import OperatorSettings
 from club_operator.outcome import ClubObject, Outcome
 
 
@@ -38,3 +40,10 @@ def test_a_dropped_club_is_not_waiting() -> None:
     rollouts.wait(_club(), Outcome(rolling_out=True), {}, time.monotonic())
     rollouts.drop(_club())
     assert rollouts.take(_club(), max_age_sec=60) is None
+
+
+def test_one_recheck_thread_however_many_handlers_start_it() -> None:
+    settings = OperatorSettings()
+    for _ in range(3):
+        rollouts.start(settings)
+    assert sum(t.name == "club-rollouts" for t in threading.enumerate()) == 1
