@@ -168,6 +168,12 @@ def peak_rss_mib(pid: int) -> float:
     return math.nan
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reconcile_figures(port: int) -> tuple[int, float, float]:
     """Reconciles so far, their mean duration, and the upper bound of the bucket holding the p95."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
@@ -261,6 +267,7 @@ class Round:
     steady_ours: Counter[str]
     steady_sec: float
     peak_rss_mib: float
+    operator_cpu_sec: float
     reconciles: tuple[int, float, float]
     delete_sec: float
 
@@ -301,6 +308,7 @@ def run_round(
             lambda: sum(1 for c in list_clubs(custom, namespace) if _ready_since(c)) == count,
             timeout=900,
         )
+        cpu = cpu_seconds(operator.process.pid)
         provisioning = api_writes(api) - before
         listed = list_clubs(custom, namespace)
         to_ready = [
@@ -328,6 +336,7 @@ def run_round(
             steady_ours=ours,
             steady_sec=steady_sec,
             peak_rss_mib=rss,
+            operator_cpu_sec=cpu,
             reconciles=reconciles,
             delete_sec=time.monotonic() - deleting,
         )
@@ -354,6 +363,10 @@ def report(r: Round) -> None:
     print(f"  all Ready after          {r.all_ready_sec:7.1f} s{goal}")
     print(f"  time to Ready per Club   p50 {r.p50_sec:.0f} s, p95 {r.p95_sec:.0f} s (1 s resolution)")
     print(f"  operator peak RSS        {r.peak_rss_mib:7.1f} MiB")
+    print(
+        f"  operator CPU until Ready {r.operator_cpu_sec:7.1f} s "
+        f"({r.operator_cpu_sec / r.all_ready_sec:.0%} of one core; the stack shares the same cores)"
+    )
     print(f"  reconciles               {count} (mean {mean * 1000:.0f} ms, p95 <= {p95} s)")
     print(
         f"  API writes per Club      {total / r.clubs:7.1f} all, "

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
+from club_operator import pg_connections
 from club_runtime.db import migrate as runtime_migrate
 from club_runtime.db import tenancy
 
@@ -107,7 +108,7 @@ def _exclusive(server: Server) -> threading.Lock:
 def ensure_database(server: Server, name: str) -> bool:
     """Create the database if it does not exist. Returns whether it was created."""
     try:
-        with _connect(server.admin(), autocommit=True) as conn:
+        with pg_connections.admin(server.admin()) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
                 return False
             with _exclusive(server):
@@ -131,7 +132,7 @@ def _head_revisions() -> frozenset[str]:
 def _at_head(dsn: str) -> bool:
     """Whether the database's schema is at `_head_revisions`; False if it cannot be read."""
     try:
-        with _connect(dsn) as conn:
+        with pg_connections.admin(dsn) as conn:
             rows = conn.execute("SELECT version_num FROM public.alembic_version").fetchall()
     except psycopg.Error:
         return False
@@ -151,24 +152,43 @@ def ensure_schema(server: Server, database: str) -> bool:
     return True
 
 
-def _tenant_in_place(server: Server, tenant: Tenant) -> bool:
-    """Whether the role logs in with the stored password and maps to the club. Reads only."""
+@dataclass(frozen=True)
+class TenantCheck:
+    """What one login as the club's role found."""
+
+    in_place: bool  # the role logs in with the stored password and maps to the club
+    isolated: bool | None  # the isolation probe's verdict on that same login; None: not run
+
+
+def check_tenant(server: Server, tenant: Tenant) -> TenantCheck:
+    """Log in as the club's role once: is the tenant in place, and does isolation hold? Reads only.
+    (One login instead of two: each is a server process and an authentication.)"""
     try:
-        with _connect(
+        conn = _connect(
             server.club_dsn(tenant.database, tenant.role, tenant.password),
             connect_timeout=server.connect_timeout,
-        ) as conn:
-            row = conn.execute("SELECT public.current_club_id()").fetchone()
-            return row is not None and row[0] == tenant.club_id
+        )
     except psycopg.Error:
         # The admin just reached the server, so this is the role's own failure (missing, wrong
-        # password, no CONNECT, not mapped): provisioning repairs each of those.
-        return False
+        # password, no CONNECT): provisioning repairs each of those.
+        return TenantCheck(in_place=False, isolated=None)
+    with conn:
+        try:
+            row = conn.execute("SELECT public.current_club_id()").fetchone()
+        except psycopg.Error:
+            return TenantCheck(in_place=False, isolated=None)  # not mapped
+        if row is None or row[0] != tenant.club_id:
+            return TenantCheck(in_place=False, isolated=None)
+        try:
+            return TenantCheck(in_place=True, isolated=_probe(conn))
+        except psycopg.Error:
+            return TenantCheck(in_place=True, isolated=None)  # the probe reports it on its own
 
 
-def ensure_tenant(server: Server, tenant: Tenant) -> bool:
-    """Create or repair the club's role, club row and mapping. Returns whether anything was written."""
-    if _tenant_in_place(server, tenant):
+def ensure_tenant(server: Server, tenant: Tenant, in_place: bool) -> bool:
+    """Create or repair the club's role, club row and mapping unless `in_place` (check_tenant).
+    Returns whether anything was written."""
+    if in_place:
         return False
     try:
         with _exclusive(server):
@@ -184,25 +204,33 @@ def ensure_canary(server: Server, database: str) -> bool:
     """The canary club and its one row, written as the admin (RLS does not apply to it)."""
     query = "SELECT 1 FROM public.seasons WHERE club_id = %s"
     try:
-        with _connect(server.admin(database)) as conn:
+        with pg_connections.admin(server.admin(database)) as conn:
             if conn.execute(query, [CANARY_CLUB_ID]).fetchone():
                 return False
-        with _exclusive(server), _connect(server.admin(database)) as conn:
-            if conn.execute(query, [CANARY_CLUB_ID]).fetchone():
-                return False
-            conn.execute(
-                "INSERT INTO public.clubs (club_id, slug, name) VALUES (%s, %s, %s) "
-                "ON CONFLICT (club_id) DO NOTHING",
-                [CANARY_CLUB_ID, CANARY_SLUG, "Isolation canary (do not use)"],
-            )
-            conn.execute(
-                "INSERT INTO public.seasons (club_id, name, starts_on, ends_on) "
-                "VALUES (%s, 'canary', '2000-01-01', '2000-12-31')",
-                [CANARY_CLUB_ID],
-            )
-            return True
+            with _exclusive(server), conn.transaction():
+                if conn.execute(query, [CANARY_CLUB_ID]).fetchone():
+                    return False
+                conn.execute(
+                    "INSERT INTO public.clubs (club_id, slug, name) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (club_id) DO NOTHING",
+                    [CANARY_CLUB_ID, CANARY_SLUG, "Isolation canary (do not use)"],
+                )
+                conn.execute(
+                    "INSERT INTO public.seasons (club_id, name, starts_on, ends_on) "
+                    "VALUES (%s, 'canary', '2000-01-01', '2000-12-31')",
+                    [CANARY_CLUB_ID],
+                )
+                return True
     except psycopg.Error as exc:
         raise _translate(exc, f"writing the isolation canary in {database}") from exc
+
+
+def _probe(conn: psycopg.Connection[Any]) -> bool:
+    """As the club's role: the canary club's row is invisible, then the runtime's own probe."""
+    row = conn.execute("SELECT count(*) FROM public.seasons WHERE club_id = %s", [CANARY_CLUB_ID]).fetchone()
+    if row is None or row[0] != 0:
+        return False
+    return tenancy.probe_isolation_on(conn)
 
 
 def probe_isolation(server: Server, tenant: Tenant) -> bool:
@@ -211,13 +239,8 @@ def probe_isolation(server: Server, tenant: Tenant) -> bool:
     dsn = server.club_dsn(tenant.database, tenant.role, tenant.password)
     try:
         with _connect(dsn, connect_timeout=server.connect_timeout) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM public.seasons WHERE club_id = %s", [CANARY_CLUB_ID]
-            ).fetchone()
-            if row is None or row[0] != 0:
-                return False
-        return tenancy.probe_isolation(dsn)
-    except (psycopg.Error, tenancy.TenancyError) as exc:
+            return _probe(conn)
+    except psycopg.Error as exc:
         raise _translate(exc, "probing isolation") from exc
 
 

@@ -105,7 +105,11 @@ def ensure_app_secrets(ctx: Context, out: Outcome) -> None:
     out.condition(Type.SECRETS_READY, True, Reason.GENERATED, "JWT key set and owner account are in place")
 
 
-def ensure_database(ctx: Context, out: Outcome) -> tuple[database.Server, database.Tenant] | None:
+# What the isolation probe needs: the server, the tenant, and what the tenant check found.
+Provisioned = tuple[database.Server, database.Tenant, database.TenantCheck]
+
+
+def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
     names = ctx.names
     try:
         server = servers.database_server(ctx.spec, names.namespace, ctx.settings)
@@ -145,8 +149,10 @@ def ensure_database(ctx: Context, out: Outcome) -> tuple[database.Server, databa
             frozenset({credentials.DB_PASSWORD}),
             existing,
         )
-        if database.ensure_tenant(server, tenant):
+        check = database.check_tenant(server, tenant)
+        if database.ensure_tenant(server, tenant, check.in_place):
             out.changed("role", f"provisioned role {names.role} in {names.database}")
+            check = database.TenantCheck(in_place=True, isolated=None)  # probe the repaired role
     except database.DatabaseUnavailable as exc:
         out.failed(Type.DATABASE_READY, Reason.SERVER_UNAVAILABLE, str(exc))
         return None
@@ -159,12 +165,11 @@ def ensure_database(ctx: Context, out: Outcome) -> tuple[database.Server, databa
         Reason.PROVISIONED,
         f"role {names.role} in database {names.database} ({ctx.spec.database.isolation})",
     )
-    return server, tenant
+    return server, tenant, check
 
 
-def ensure_isolation_probe(
-    ctx: Context, out: Outcome, tenant: tuple[database.Server, database.Tenant] | None
-) -> None:
+def ensure_isolation_probe(ctx: Context, out: Outcome, tenant: Provisioned | None) -> None:
+    """The probe's verdict: from the tenant check's login when it ran there, else a login of its own."""
     labels = (ctx.names.namespace, ctx.names.name)
     if tenant is None:
         out.condition(
@@ -175,8 +180,9 @@ def ensure_isolation_probe(
         )
         metrics.ISOLATION_VERIFIED.labels(*labels).set(0)
         return
+    server, found, check = tenant
     try:
-        passed = database.probe_isolation(*tenant)
+        passed = check.isolated if check.isolated is not None else database.probe_isolation(server, found)
     except (database.DatabaseUnavailable, database.DatabaseFailed) as exc:
         metrics.PROBES.labels("error").inc()
         metrics.ISOLATION_VERIFIED.labels(*labels).set(0)

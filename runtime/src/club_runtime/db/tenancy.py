@@ -160,31 +160,37 @@ def probe_isolation(club_dsn: str) -> bool:
     """As the club role: every row visible is the club's own, and writing a row for another club fails.
 
     Returns True when isolation holds. Writes nothing (the attempted insert is rolled back)."""
-    stranger = uuid.uuid4()
     try:
         with psycopg.connect(club_dsn) as conn:
-            own = conn.execute("SELECT public.current_club_id()").fetchone()
-            if own is None or own[0] is None:
-                return False
-            for table in TENANT_TABLES:
-                row = conn.execute(
-                    sql.SQL("SELECT count(*) FROM {} WHERE club_id IS DISTINCT FROM %s").format(
-                        sql.Identifier("public", table)
-                    ),
-                    [own[0]],
-                ).fetchone()
-                if row is None or row[0] != 0:
-                    return False
-            try:
-                conn.execute(
-                    "INSERT INTO public.seasons (club_id, name, starts_on, ends_on) "
-                    "VALUES (%s, 'probe', '2000-01-01', '2000-12-31')",
-                    [stranger],
-                )
-            except errors.InsufficientPrivilege:
-                conn.rollback()
-                return True
-            conn.rollback()
-            return False
+            return probe_isolation_on(conn)
     except psycopg.Error as exc:
         raise TenancyError(f"probing isolation failed: {exc.__class__.__name__}") from exc
+
+
+def probe_isolation_on(conn: psycopg.Connection[Any]) -> bool:
+    """`probe_isolation` on a connection already logged in as the club role (not in autocommit:
+    the attempted insert is rolled back). psycopg errors propagate."""
+    stranger = uuid.uuid4()
+    own = conn.execute("SELECT public.current_club_id()").fetchone()
+    if own is None or own[0] is None:
+        return False
+    for table in TENANT_TABLES:
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE club_id IS DISTINCT FROM %s").format(
+                sql.Identifier("public", table)
+            ),
+            [own[0]],
+        ).fetchone()
+        if row is None or row[0] != 0:
+            return False
+    try:
+        conn.execute(
+            "INSERT INTO public.seasons (club_id, name, starts_on, ends_on) "
+            "VALUES (%s, 'probe', '2000-01-01', '2000-12-31')",
+            [stranger],
+        )
+    except errors.InsufficientPrivilege:
+        conn.rollback()
+        return True
+    conn.rollback()
+    return False
