@@ -51,9 +51,13 @@ _state_lock = threading.Lock()
 
 
 def wait(club: ClubObject, outcome: Outcome, status: dict[str, Any], whole_at: float) -> None:
-    """Register the Club as waiting; `whole_at`: when the whole reconcile behind `outcome` ran."""
+    """Register the Club as waiting; `whole_at`: when the whole reconcile behind `outcome` ran.
+    A re-check is queued at once: a Deployment that became available after the reconcile read it
+    but before this registration would otherwise wait for the next resync."""
+    key = (club.namespace, club.name)
     with _state_lock:
-        _waiting[(club.namespace, club.name)] = Waiting(club, outcome, status, whole_at)
+        _waiting[key] = Waiting(club, outcome, status, whole_at)
+    _queue_recheck(key)
 
 
 def take(club: ClubObject, max_age_sec: float) -> Waiting | None:
@@ -75,7 +79,10 @@ def deployment_changed(deployment: dict[str, Any]) -> None:
     """The Deployment informer's callback (its thread: only queues)."""
     meta = deployment.get("metadata") or {}
     club = (meta.get("labels") or {}).get(naming.CLUB_LABEL)
-    key = (str(meta.get("namespace") or ""), str(club or ""))
+    _queue_recheck((str(meta.get("namespace") or ""), str(club or "")))
+
+
+def _queue_recheck(key: tuple[str, str]) -> None:
     with _state_lock:
         if key not in _waiting or key in _queued:
             return
