@@ -11,19 +11,20 @@ from club_operator.conditions import Condition, Type
 from club_operator.models import ClubPhase
 from club_operator.outcome import Outcome
 
+# A condition False for one of these reasons is the expected way there, not a problem: its Event is
+# Normal, so that an alert on Warning Events does not fire for every new Club's rollout.
+EXPECTED_FALSE = frozenset({str(conditions.Reason.ROLLING_OUT), str(conditions.Reason.SUSPENDED)})
+
 
 @dataclass(frozen=True)
 class Transition:
-    """A condition whose status changed: worth an Event."""
+    """A condition whose status changed: worth an Event, a Warning when it went False for a problem."""
 
     type: str
     status: str
     reason: str
     message: str
-
-    @property
-    def warning(self) -> bool:
-        return self.status != "True"
+    warning: bool
 
 
 def _phase(current: str | None, ready: Condition, outcome: Outcome) -> ClubPhase:
@@ -57,8 +58,18 @@ def changed_fields(current: dict[str, Any], desired: dict[str, Any]) -> dict[str
 
 def transitions(current: dict[str, Any], desired: dict[str, Any]) -> list[Transition]:
     before = {c["type"]: c.get("status") for c in current.get("conditions") or []}
+    found = desired.get("conditions", [])
     return [
-        Transition(c["type"], c["status"], c["reason"], c["message"])
-        for c in desired.get("conditions", [])
+        Transition(c["type"], c["status"], c["reason"], c["message"], _problem(c, found))
+        for c in found
         if before.get(c["type"]) != c["status"]
     ]
+
+
+def _problem(cond: dict[str, Any], every: list[dict[str, Any]]) -> bool:
+    """False is a problem unless expected; Ready is False for a problem only when one of the others is."""
+    if cond["status"] == "True":
+        return False
+    if cond["type"] == Type.READY and cond["reason"] == conditions.Reason.DEPENDENCIES_NOT_READY:
+        return any(_problem(c, every) for c in every if c["type"] != Type.READY)
+    return cond["reason"] not in EXPECTED_FALSE

@@ -53,6 +53,22 @@ def test_a_failing_dependency_degrades_a_ready_club_and_names_the_reason() -> No
     moved = {t.type: t for t in status.transitions(ready, built)}
     assert set(moved) == {"DatabaseReady", "Ready"}
     assert moved["DatabaseReady"].warning
+    assert moved["Ready"].warning
+
+
+def test_a_new_club_rolling_out_is_not_a_warning_but_a_problem_beside_it_is() -> None:
+    out = _all_ok()
+    out.conditions = [c for c in out.conditions if c.type != Type.WORKLOADS_READY]
+    out.condition(Type.WORKLOADS_READY, False, Reason.ROLLING_OUT, "club-api: 0/1 pods available")
+    moved = {t.type: t for t in status.transitions({}, status.build_status({}, out, 1, T0))}
+    assert (moved["WorkloadsReady"].status, moved["WorkloadsReady"].warning) == ("False", False)
+    assert (moved["Ready"].status, moved["Ready"].warning) == ("False", False)
+    out.conditions = [c for c in out.conditions if c.type != Type.STORAGE_READY]
+    out.failed(Type.STORAGE_READY, Reason.SERVER_UNAVAILABLE, "down")
+    moved = {t.type: t for t in status.transitions({}, status.build_status({}, out, 1, T0))}
+    assert moved["StorageReady"].warning
+    assert moved["Ready"].warning
+    assert not moved["WorkloadsReady"].warning
 
 
 def test_a_club_never_ready_is_provisioning_and_a_permanent_error_is_failed() -> None:
