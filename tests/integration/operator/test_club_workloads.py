@@ -4,6 +4,7 @@ and nothing else does; drift is repaired; suspend scales to zero and resume brin
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from typing import Any
@@ -256,8 +257,8 @@ def test_with_keda_workers_scale_on_queue_length_and_without_it_on_cpu(
         clubs.wait_for(
             "the worker HPAs to be gone", lambda: not worker_hpas(), timeout=club_operator.resync_sec * 10
         )
-        video = next(s for s in found if s["metadata"]["name"] == "queued-fc-worker-video")
-        triggers = {t["metadata"]["listName"]: t for t in video["spec"]["triggers"]}
+        video_object = next(s for s in found if s["metadata"]["name"] == "queued-fc-worker-video")
+        triggers = {t["metadata"]["listName"]: t for t in video_object["spec"]["triggers"]}
         video = f"{namespace}.queued-fc.video"
         assert set(triggers) == {
             f"rq:{kind}:{queue}"
@@ -265,6 +266,12 @@ def test_with_keda_workers_scale_on_queue_length_and_without_it_on_cpu(
             for kind in ("queue", "wip")
         }
         assert all(t["authenticationRef"]["name"] for t in triggers.values())
+        # The composite formula survives the CRD's schema, and a resync finds nothing to rewrite.
+        formula = video_object["spec"]["advanced"]["scalingModifiers"]["formula"]
+        assert set(re.findall(r"[a-z]+[0-9]+", formula)) == {t["name"] for t in triggers.values()}
+        versions = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in scaled_objects()}
+        time.sleep(club_operator.resync_sec * 2)
+        assert {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in scaled_objects()} == versions
         auths = custom.list_namespaced_custom_object(
             "keda.sh", "v1alpha1", namespace, "triggerauthentications"
         )

@@ -5,9 +5,11 @@ a suspended Club has none and its Deployments ask for 0 replicas.
 Workers with KEDA: two `redis` triggers on each of the pool's queues. KEDA's redis scaler sizes the key by its
 type (LLEN for a list, ZCARD for a sorted set), so it reads both RQ's queue `rq:queue:<queue>` (a list
 of waiting job ids; target `targetQueueLength` per pod) and RQ's StartedJobRegistry `rq:wip:<queue>`
-(a sorted set with one entry per running job; target 1 per pod, since an RQ worker runs one job at a
-time). The HPA takes the largest answer, so the pool never shrinks below the number of busy workers
-of a queue (the video pool has a queue per priority: a backlog spread over several is undercounted).
+(a sorted set with one entry per running job). An HPA would take the largest of the triggers' answers,
+which undercounts a backlog spread over the video pool's queues (one per priority) and forgets the
+busy workers beside the waiting jobs; so KEDA's scalingModifiers combine them: the pool wants one pod
+per running job plus one per `targetQueueLength` waiting jobs, over all its queues (a composite
+metric with target 1 per pod), and never shrinks below its busy workers.
 The Deployment still picks which pod to remove, and may pick a busy one: that pod gets SIGTERM and
 finishes its job within the grace period (worker_deployment), so scale-in costs time, not work. A
 long scale-down stabilization window and one pod a minute keep bursts from thrashing the pool.
@@ -97,9 +99,10 @@ def build_trigger_auth(inputs: WorkloadInputs) -> dict[str, Any] | None:
     }
 
 
-def _redis_trigger(inputs: WorkloadInputs, key: str, per_pod: int) -> dict[str, Any]:
+def _redis_trigger(inputs: WorkloadInputs, name: str, key: str, per_pod: int) -> dict[str, Any]:
     return {
         "type": "redis",
+        "name": name,
         "metadata": {
             "listName": key,
             "listLength": str(per_pod),
@@ -108,6 +111,14 @@ def _redis_trigger(inputs: WorkloadInputs, key: str, per_pod: int) -> dict[str, 
         },
         "authenticationRef": {"name": inputs.names.redis_trigger_auth},
     }
+
+
+def pods_wanted(queues: int, per_pod: int) -> str:
+    """KEDA's formula over the triggers `queued<i>` and `running<i>` (i < queues): one pod per
+    running job, and one per `per_pod` waiting jobs, over every queue of the pool."""
+    queued = " + ".join(f"queued{i}" for i in range(queues))
+    running = " + ".join(f"running{i}" for i in range(queues))
+    return f"({queued}) / {per_pod} + {running}"
 
 
 def build_worker_scaler(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any] | None:
@@ -129,13 +140,20 @@ def build_worker_scaler(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any] | 
             "maxReplicaCount": spec.max_replicas,
             "pollingInterval": KEDA_POLLING_INTERVAL,
             "cooldownPeriod": KEDA_COOLDOWN,
-            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": _scale_down()}}},
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": _scale_down()}},
+                "scalingModifiers": {
+                    "formula": pods_wanted(len(queues), spec.target_queue_length),
+                    "target": "1",
+                    "metricType": "AverageValue",
+                },
+            },
             "triggers": [
                 trigger
-                for queue in queues
+                for i, queue in enumerate(queues)
                 for trigger in (
-                    _redis_trigger(inputs, f"rq:queue:{queue}", spec.target_queue_length),
-                    _redis_trigger(inputs, f"rq:wip:{queue}", 1),
+                    _redis_trigger(inputs, f"queued{i}", f"rq:queue:{queue}", spec.target_queue_length),
+                    _redis_trigger(inputs, f"running{i}", f"rq:wip:{queue}", 1),
                 )
             ],
         },

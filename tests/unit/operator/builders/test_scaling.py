@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import math
 from typing import Any
 
 import pytest
@@ -85,10 +87,57 @@ def test_keda_scales_workers_on_queued_and_running_jobs() -> None:
         assert all(isinstance(v, str) for v in trigger["metadata"].values())
     behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    modifiers = spec["advanced"]["scalingModifiers"]
+    assert (modifiers["target"], modifiers["metricType"]) == ("1", "AverageValue")
+    # Every name in the formula is a trigger's (KEDA refuses the ScaledObject otherwise).
+    names = {t["name"] for t in spec["triggers"]}
+    assert set(ast_names(modifiers["formula"])) == names
     default = autoscaling.build_worker_scaler(made, "default")
     assert default is not None
     assert set(_triggers(default)) == {f"rq:queue:{made.queue_default}", f"rq:wip:{made.queue_default}"}
     assert _triggers(default)[f"rq:queue:{made.queue_default}"]["metadata"]["listLength"] == "20"
+
+
+def ast_names(formula: str) -> list[str]:
+    return [n.id for n in ast.walk(ast.parse(formula, mode="eval")) if isinstance(n, ast.Name)]
+
+
+def _evaluate(formula: str, values: dict[str, float]) -> float:
+    """The formula's arithmetic (sums and divisions, as KEDA's expr evaluates them)."""
+
+    def walk(node: ast.expr) -> float:
+        if isinstance(node, ast.Name):
+            return values[node.id]
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return walk(node.left) + walk(node.right)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            return walk(node.left) / walk(node.right)
+        raise AssertionError(f"unexpected {ast.dump(node)}")
+
+    return walk(ast.parse(formula, mode="eval").body)
+
+
+def _pods(scaler: dict[str, Any], redis: dict[str, int]) -> int:
+    """What the HPA asks for: the composite metric over a target of 1 per pod (AverageValue)."""
+    by_list = {t["metadata"]["listName"]: t["name"] for t in scaler["spec"]["triggers"]}
+    values = {name: float(redis.get(key, 0)) for key, name in by_list.items()}
+    return math.ceil(_evaluate(scaler["spec"]["advanced"]["scalingModifiers"]["formula"], values))
+
+
+def test_a_backlog_spread_over_the_priority_queues_counts_whole_with_the_busy_workers() -> None:
+    made = inputs("club-full.yaml")
+    scaler = autoscaling.build_worker_scaler(made, "video")
+    assert scaler is not None
+    video = made.queue_video  # targetQueueLength 2
+    # Three jobs waiting on each priority and one running: 9 / 2 + 1 = 5.5 -> 6 pods (the largest
+    # single trigger would have said 2).
+    redis = {f"rq:queue:{video}.high": 3, f"rq:queue:{video}": 3, f"rq:queue:{video}.low": 3}
+    assert _pods(scaler, redis | {f"rq:wip:{video}": 1}) == 6
+    # Busy workers are kept even with nothing waiting; nothing at all lets the pool go to zero.
+    assert _pods(scaler, {f"rq:wip:{video}.high": 2, f"rq:wip:{video}.gpu": 1}) == 3
+    assert _pods(scaler, {}) == 0
 
 
 def test_keda_reads_redis_from_the_callers_secret() -> None:
