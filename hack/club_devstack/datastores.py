@@ -121,13 +121,13 @@ class MinioInfo:
     access_key: str
     secret_key: str
 
-    def client(self) -> Any:
-        """A boto3 S3 client with the admin credentials."""
+    def client(self, access_key: str | None = None, secret_key: str | None = None) -> Any:
+        """A boto3 S3 client with the admin credentials, or with the given ones."""
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
+            aws_access_key_id=access_key or self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
             region_name="us-east-1",
         )
 

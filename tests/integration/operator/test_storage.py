@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
 import pytest
 import urllib3
 from botocore.auth import SigV4Auth
@@ -24,6 +23,7 @@ from minio import MinioAdmin
 from minio.credentials.providers import StaticProvider
 from minio.error import MinioAdminException
 
+from club_devstack.datastores import MinioInfo
 from club_devstack.stack import StackInfo
 from club_operator import storage, storage_policy
 from club_operator.storage import S3Server, StoragePlan
@@ -68,13 +68,7 @@ def plan(make_plan: Callable[..., StoragePlan]) -> StoragePlan:
 
 
 def club_s3(server: S3Server, plan: StoragePlan) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=plan.user,
-        aws_secret_access_key=plan.secret_key,
-        region_name="us-east-1",
-    )
+    return MinioInfo(server.endpoint, server.access_key, server.secret_key).client(plan.user, plan.secret_key)
 
 
 def error_code(call: Callable[[], object]) -> str:
