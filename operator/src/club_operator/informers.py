@@ -35,7 +35,7 @@ class WatchExpired(Exception):
     """The server no longer has the history the watch asked for (410 Gone): LIST again."""
 
 
-def _version(obj: dict[str, Any]) -> int | None:
+def resource_version(obj: dict[str, Any]) -> int | None:
     """resourceVersion as a number where it is one (etcd's revision, on every real API server)."""
     value = str((obj.get("metadata") or {}).get("resourceVersion") or "")
     return int(value) if value.isdigit() else None
@@ -50,7 +50,7 @@ def newer(candidate: dict[str, Any], current: dict[str, Any] | None) -> bool:
     """Whether `candidate` may replace `current`: not when it is known to be older."""
     if current is None:
         return True
-    a, b = _version(candidate), _version(current)
+    a, b = resource_version(candidate), resource_version(current)
     return a is None or b is None or a >= b
 
 
@@ -67,7 +67,6 @@ class Informer:
         self._lock = threading.Lock()
         self._synced = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # --- reads and our own writes --------------------------------------------------------------
 
@@ -90,15 +89,10 @@ class Informer:
         with self._lock:
             self._objects.pop((namespace, name), None)
 
-    @property
-    def synced(self) -> bool:
-        return self._synced.is_set()
-
     # --- the thread ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()

@@ -16,6 +16,7 @@ from typing import Any
 from club_operator import kube, metrics, naming
 from club_operator import status as club_status
 from club_operator.conditions import Reason
+from club_operator.informers import resource_version
 from club_operator.models import ClubPhase
 from club_operator.outcome import ClubObject, Outcome
 
@@ -28,8 +29,7 @@ def now() -> str:
 
 
 def _version(obj: dict[str, Any]) -> int:
-    value = str((obj.get("metadata") or {}).get("resourceVersion") or "")
-    return int(value) if value.isdigit() else 0
+    return resource_version(obj) or 0
 
 
 def current_status(body: dict[str, Any]) -> dict[str, Any]:
