@@ -34,8 +34,6 @@ class OperatorSettings(BaseSettings):
     resync_interval_sec: float = 60.0
     # Backoff for a dependency that is down.
     retry_delay_sec: float = 10.0
-    # How soon to look again while only waiting for Deployments to become available.
-    rollout_poll_sec: float = 2.0
     # How long deletion keeps retrying a server that is gone before giving up on its cleanup.
     deletion_give_up_after_sec: float = 120.0
 

@@ -72,11 +72,9 @@ def _encode(data: dict[str, str]) -> dict[str, str]:
 def read_secret(namespace: str, name: str) -> dict[str, str] | None:
     """The Secret's data, decoded; None when it does not exist. A Secret the informer does not hold
     (a server's Secret carries no label of ours) is read from the API server."""
-    informer = _informer("v1", "Secret", namespace)
-    if informer is not None:
-        known, obj = informer.get(namespace, name)
-        if known and obj is not None:
-            return _decode(obj.get("data"))
+    _, held = _held("v1", "Secret", namespace, name)
+    if held is not None:
+        return _decode(held.get("data"))
     try:
         secret = _core().read_namespaced_secret(name, namespace)
     except ApiException as exc:
@@ -141,11 +139,9 @@ def _resource(api_version: str, kind: str) -> Any:
 
 def read_object(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
     """The object as it is now (from the informer where there is one: do not modify it), or None."""
-    informer = _informer(api_version, kind, namespace)
-    if informer is not None:
-        known, obj = informer.get(namespace, name)
-        if known:
-            return obj
+    known, held = _held(api_version, kind, namespace, name)
+    if known:
+        return held
     try:
         live = _resource(api_version, kind).get(name=name, namespace=namespace)
     except NotFoundError:
@@ -258,6 +254,17 @@ def _informer(api_version: str, kind: str, namespace: str | None) -> Informer | 
         return found
 
 
+def _held(
+    api_version: str, kind: str, namespace: str | None, name: str
+) -> tuple[bool, dict[str, Any] | None]:
+    """(known, object) from the kind's informer; (False, None) where there is none or it is not
+    synced. Do not modify the object."""
+    informer = _informer(api_version, kind, namespace)
+    if informer is None:
+        return False, None
+    return informer.get(namespace or "", name)
+
+
 def _remember(api_version: str, kind: str, written: Any) -> None:
     """Our write as the server answered it (a dict, or one of the client's models)."""
     obj: dict[str, Any] = (
@@ -309,11 +316,9 @@ def list_clubs() -> list[dict[str, Any]]:
 
 def crd_installed(name: str) -> bool:
     """Whether a CustomResourceDefinition (e.g. scaledobjects.keda.sh) exists and is established."""
-    informer = _informer("apiextensions.k8s.io/v1", "CustomResourceDefinition", None)
-    if informer is not None:
-        known, crd = informer.get("", name)
-        if known:
-            return crd is not None and _established((crd.get("status") or {}).get("conditions"))
+    known, crd = _held("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name)
+    if known:
+        return crd is not None and _established((crd.get("status") or {}).get("conditions"))
     try:
         read = client.ApiextensionsV1Api(api_client()).read_custom_resource_definition(name)
     except ApiException as exc:
