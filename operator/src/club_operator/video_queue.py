@@ -16,7 +16,8 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from club_operator.videojob_status import FUNCTION, STOPPED_CALLBACK, JobView
+from club_operator.videojob_status import JobView
+from club_runtime import contract
 
 KEEP_SEC = 7 * 24 * 3600
 """How long Redis keeps a finished job (result, metadata): longer than any operator outage, so the
@@ -73,14 +74,14 @@ def enqueue(url: str, queue: str, job_id: str, kwargs: dict[str, Any], *, at_fro
         if Job.exists(job_id, connection=conn):
             return False
         Queue(queue, connection=conn, serializer=JSONSerializer).enqueue(
-            FUNCTION,
+            contract.PROCESS_VIDEO,
             kwargs=kwargs,
             job_id=job_id,
             at_front=at_front,
             result_ttl=KEEP_SEC,
             failure_ttl=KEEP_SEC,
             description=f"VideoJob {kwargs['source']['title']}",
-            on_stopped=Callback(STOPPED_CALLBACK),
+            on_stopped=Callback(contract.VIDEO_STOPPED),
         )
     except redis.RedisError as exc:
         raise QueueError(f"enqueueing job {job_id} on {queue} failed: {exc}") from exc

@@ -22,12 +22,7 @@ from typing import Any
 from club_operator import naming
 from club_operator.models import ClubSpec, VideoJobPhase, VideoJobSpec
 from club_operator.redis_target import queue_name
-
-JOB_PREFIX = "video-"
-FUNCTION = "club_runtime.worker.jobs.video.process_video"
-"""The runtime's job function, enqueued by name (the operator never imports the runtime)."""
-STOPPED_CALLBACK = "club_runtime.worker.jobs.video.on_stopped"
-"""What the worker runs when the operator stops a job (records it on the video)."""
+from club_runtime import contract
 
 
 class Reason(enum.StrEnum):
@@ -48,7 +43,7 @@ class Reason(enum.StrEnum):
 
 
 def job_id(uid: str) -> str:
-    return f"{JOB_PREFIX}{uid}"
+    return contract.video_job_id(uid)
 
 
 def output_prefix(club: str, uid: str) -> str:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from redis.exceptions import RedisError
 from rq import Queue
 
-from club_runtime import storage
+from club_runtime import contract, storage
 from club_runtime.api import errors, metrics
 from club_runtime.api.deps import AnyUser, ConnDep, PageDep, Services, ServicesDep, VideoWriters
 from club_runtime.api.models import Output, PageOut
@@ -26,7 +26,6 @@ from club_runtime.worker.jobs import SERIALIZER
 
 router = APIRouter(prefix="/api/v1/videos", tags=["videos"], responses=errors.COMMON_RESPONSES)
 
-JOB_FUNCTION = "club_runtime.worker.jobs.video.process_video"
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": errors.ErrorOut, "description": "Storage or queue unavailable"},
 }
@@ -56,10 +55,6 @@ def source_key(club_id: str, video_id: uuid.UUID) -> str:
     return f"clubs/{club_id}/videos/{video_id}/source"
 
 
-def job_id(video_id: uuid.UUID) -> str:
-    return f"video-{video_id}"
-
-
 def unavailable(exc: Exception) -> HTTPException:
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"storage unavailable: {exc}")
 
@@ -77,9 +72,9 @@ async def enqueue(services: Services, video_id: uuid.UUID) -> None:
     try:
         await asyncio.to_thread(
             queue.enqueue,
-            JOB_FUNCTION,
+            contract.PROCESS_VIDEO,
             kwargs={"club_id": settings.club_id, "video_id": str(video_id)},
-            job_id=job_id(video_id),
+            job_id=contract.video_job_id(video_id),
             job_timeout=settings.video_process_timeout_sec,
         )
     except RedisError as exc:

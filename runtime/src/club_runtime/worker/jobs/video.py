@@ -25,6 +25,7 @@ import rq
 from pydantic import ValidationError
 from rq.job import Job
 
+from club_runtime import contract
 from club_runtime.media import runner
 from club_runtime.media.encoders import Encoder, GpuUnavailableError
 from club_runtime.settings import GpuMode, Settings, get_settings
@@ -37,11 +38,8 @@ from club_runtime.worker.video_pipeline import VideoPipeline
 
 log = logging.getLogger(__name__)
 
-FUNCTION = "club_runtime.worker.jobs.video.process_video"
-
-
-def job_id(video_id: str) -> str:
-    return f"video-{video_id}"
+FUNCTION = contract.PROCESS_VIDEO
+job_id = contract.video_job_id
 
 
 def process_video(
