@@ -220,6 +220,8 @@ class WorkerPool(_Model):
     min_replicas: int = 1
     max_replicas: int = 4
     target_queue_length: int = 10
+    scratch_size: str = "1Gi"
+    """The most each pod's /tmp (an emptyDir, its only writable directory) may hold."""
     resources: ResourceRequirements = Field(default_factory=lambda: _resources("100m", "256Mi", "1Gi"))
     gpu: GpuSpec = Field(default_factory=GpuSpec)
 
@@ -233,6 +235,7 @@ class VideoWorkerPool(WorkerPool):
     min_replicas: int = 0
     max_replicas: int = 2
     target_queue_length: int = 2
+    scratch_size: str = "10Gi"  # ffmpeg writes a video's renditions here before uploading them
     resources: ResourceRequirements = Field(default_factory=lambda: _resources("1", "1Gi", "4Gi"))
 
 

@@ -19,7 +19,14 @@ from club_operator.builders import (
     pdb,
     worker_deployment,
 )
-from club_operator.builders.inputs import POOLS, WorkloadInputs, config_digest
+from club_operator.builders.inputs import (
+    POOLS,
+    Destination,
+    WorkloadInputs,
+    config_digest,
+    host_destination,
+    url_destination,
+)
 from club_operator.conditions import Reason, Type
 from club_operator.outcome import Context, Outcome
 from club_operator.redis_target import RedisTarget, parse_redis_url, queue_name
@@ -36,7 +43,13 @@ def keda_installed() -> bool:
     return all(kube.crd_installed(name) for name in KEDA_CRDS)
 
 
-def _inputs(ctx: Context, redis: RedisTarget, keda: bool, config_hash: str) -> WorkloadInputs:
+def _inputs(
+    ctx: Context,
+    redis: RedisTarget,
+    keda: bool,
+    config_hash: str,
+    servers: tuple[Destination, ...] = (),
+) -> WorkloadInputs:
     names = ctx.names
     return WorkloadInputs(
         names=names,
@@ -49,14 +62,27 @@ def _inputs(ctx: Context, redis: RedisTarget, keda: bool, config_hash: str) -> W
         queue_default=queue_name(names.namespace, names.name, "default"),
         queue_video=queue_name(names.namespace, names.name, "video"),
         redis_database=redis.database,
+        servers=servers,
     )
 
 
-def _config_hash(ctx: Context, inputs: WorkloadInputs, out: Outcome) -> str:
-    """A digest of the ConfigMap and every Secret the pods read: a changed value rolls the pods.
-    The Secrets this reconcile already wrote or read are not read again."""
+def _servers(ctx: Context, redis: RedisTarget, secrets: dict[str, dict[str, str]]) -> tuple[Destination, ...]:
+    """The PostgreSQL, Redis and S3 servers the pods reach, as the Club's Secrets and the Redis
+    setting name them: the pods' only egress besides DNS. A Secret not written yet adds nothing."""
+    database = secrets[ctx.names.database_secret]
+    found = (
+        host_destination(database.get("host"), database.get("port")),
+        url_destination(redis.url),
+        url_destination(secrets[ctx.names.storage_secret].get("endpoint") or ""),
+    )
+    return tuple(server for server in found if server is not None)
+
+
+def _pod_secrets(ctx: Context, out: Outcome) -> dict[str, dict[str, str]]:
+    """Every Secret the pods read, by name ({} for one that does not exist yet). The Secrets this
+    reconcile already wrote or read are not read again."""
     names = ctx.names
-    secrets = {
+    return {
         name: out.secrets[name] if name in out.secrets else kube.read_secret(names.namespace, name) or {}
         for name in (
             names.database_secret,
@@ -66,6 +92,10 @@ def _config_hash(ctx: Context, inputs: WorkloadInputs, out: Outcome) -> str:
             names.redis_secret,
         )
     }
+
+
+def _config_hash(inputs: WorkloadInputs, secrets: dict[str, dict[str, str]]) -> str:
+    """A digest of the ConfigMap and every Secret the pods read: a changed value rolls the pods."""
     return config_digest(config_map.build_config_map(inputs)["data"], secrets)
 
 
@@ -98,8 +128,10 @@ def ensure_workloads(ctx: Context, out: Outcome) -> None:
     if written:
         out.changed("secret", f"wrote Secret {names.redis_secret}")
     keda = keda_installed()
-    inputs = _inputs(ctx, redis, keda, "")
-    inputs = _inputs(ctx, redis, keda, _config_hash(ctx, inputs, out))
+    secrets = _pod_secrets(ctx, out)
+    servers = _servers(ctx, redis, secrets)
+    config_hash = _config_hash(_inputs(ctx, redis, keda, ""), secrets)
+    inputs = _inputs(ctx, redis, keda, config_hash, servers)
 
     _apply(config_map.build_config_map(inputs), ("v1", "ConfigMap", names.config_map), out, ns)
     _apply(api_deployment.build_api_deployment(inputs), (*DEPLOYMENT, names.api), out, ns)

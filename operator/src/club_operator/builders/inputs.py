@@ -9,7 +9,9 @@ does."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -35,6 +37,45 @@ WORKERS = "workers"  # the component label of objects both worker pools share (t
 
 
 @dataclass(frozen=True)
+class Destination:
+    """A server the pods connect to: its host (a name or an IP address) and TCP port."""
+
+    host: str
+    port: int
+
+    @property
+    def network(self) -> str | None:
+        """The host as a single-address CIDR ("10.0.0.5/32"), or None when it is a name."""
+        try:
+            address = ipaddress.ip_address(self.host.strip("[]"))
+        except ValueError:
+            return None
+        return ipaddress.ip_network(address).compressed
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "redis": 6379, "rediss": 6379, "postgresql": 5432}
+
+
+def url_destination(url: str) -> Destination | None:
+    """Where a URL (an S3 endpoint, a Redis URL) points; None when it names no host or a bad port."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return Destination(parts.hostname, port)
+
+
+def host_destination(host: str | None, port: str | None) -> Destination | None:
+    """A host and port as a Secret holds them (the port as text); None when either is missing."""
+    if not host or not port or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return Destination(host, int(port))
+
+
+@dataclass(frozen=True)
 class WorkloadInputs:
     names: naming.ClubNames
     spec: ClubSpec
@@ -54,6 +95,8 @@ class WorkloadInputs:
     """The database index in the REDIS_URL, which KEDA must be told separately."""
     video_timeout_sec: int = 3600
     """VIDEO_PROCESS_TIMEOUT_SEC: the longest a video job may run; video workers' grace period follows it."""
+    servers: tuple[Destination, ...] = ()
+    """The servers the pods connect to besides DNS (PostgreSQL, Redis, S3): their only egress."""
 
     def pool(self, pool: Pool) -> WorkerPool:
         return self.spec.workers.video if pool == "video" else self.spec.workers.default

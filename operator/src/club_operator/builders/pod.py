@@ -2,12 +2,14 @@
 template around one container.
 
 Environment: the ConfigMap through envFrom, every credential through `secretKeyRef` to the Club's
-Secrets (never a value). The bootstrap owner's credentials go to the API only: workers never log in.
+Secrets (never a value). A pod gets only the keys it uses: the JWT key set and the bootstrap owner's
+credentials go to the API only (workers neither sign nor verify tokens, nor log in).
 
 Security: the pods meet the Pod Security Standard "restricted" (non-root uid 10001, no privilege
 escalation, all capabilities dropped, RuntimeDefault seccomp) with a read-only root filesystem; /tmp
-is an emptyDir, where the workers' ffmpeg writes its scratch files. The pods never call the Kubernetes
-API, so no service account token is mounted.
+is an emptyDir, where the workers' ffmpeg writes its scratch files, limited to the pool's
+`scratchSize` (the kubelet evicts a pod that writes more, so one video cannot fill the node's disk).
+The pods never call the Kubernetes API, so no service account token is mounted.
 
 The config hash sits in the pod template's annotations: a new hash rolls the pods, an unchanged one
 leaves the template equal and rolls nothing."""
@@ -32,7 +34,7 @@ def env_from(inputs: WorkloadInputs) -> list[dict[str, Any]]:
 
 
 def container_env(inputs: WorkloadInputs, *, api: bool) -> list[dict[str, Any]]:
-    """The credentials, each from its Secret; `api` adds the bootstrap owner."""
+    """The credentials, each from its Secret; `api` adds the JWT key set and the bootstrap owner."""
     names = inputs.names
     env = [
         _secret_env("DATABASE_URL", names.database_secret, "dsn"),
@@ -41,10 +43,10 @@ def container_env(inputs: WorkloadInputs, *, api: bool) -> list[dict[str, Any]]:
         _secret_env("S3_REGION", names.storage_secret, "region"),
         _secret_env("S3_ACCESS_KEY_ID", names.storage_secret, "accessKeyId"),
         _secret_env("S3_SECRET_ACCESS_KEY", names.storage_secret, credentials.STORAGE_SECRET_KEY),
-        _secret_env("JWT_KEYS", names.jwt_secret, credentials.JWT_KEYS),
     ]
     if api:
         env += [
+            _secret_env("JWT_KEYS", names.jwt_secret, credentials.JWT_KEYS),
             _secret_env("BOOTSTRAP_OWNER_EMAIL", names.owner_secret, "email"),
             _secret_env("BOOTSTRAP_OWNER_PASSWORD", names.owner_secret, credentials.OWNER_PASSWORD),
         ]
@@ -93,8 +95,21 @@ def container(
     }
 
 
-def pod_template(inputs: WorkloadInputs, component: str, main: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    """The pod template around `main`; `spec` adds pod-level fields (grace period, scheduling)."""
+def scratch_volume(size_limit: str | None) -> dict[str, Any]:
+    """The emptyDir mounted at /tmp; `size_limit` (a quantity) caps what the pod may write there."""
+    return {"name": TMP_VOLUME, "emptyDir": {} if size_limit is None else {"sizeLimit": size_limit}}
+
+
+def pod_template(
+    inputs: WorkloadInputs,
+    component: str,
+    main: dict[str, Any],
+    *,
+    scratch_size: str | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """The pod template around `main`; `scratch_size` limits /tmp; `spec` adds pod-level fields
+    (grace period, scheduling)."""
     return {
         "metadata": {
             "labels": inputs.names.labels(component),
@@ -105,7 +120,7 @@ def pod_template(inputs: WorkloadInputs, component: str, main: dict[str, Any], *
             "enableServiceLinks": False,
             "securityContext": pod_security_context(),
             "containers": [main],
-            "volumes": [{"name": TMP_VOLUME, "emptyDir": {}}],
+            "volumes": [scratch_volume(scratch_size)],
             **spec,
         },
     }

@@ -82,7 +82,12 @@ def build_worker_deployment(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any
             "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable},
         },
         "template": pod.pod_template(
-            inputs, component, main, terminationGracePeriodSeconds=grace_period(inputs, pool), **scheduling
+            inputs,
+            component,
+            main,
+            scratch_size=spec.scratch_size,
+            terminationGracePeriodSeconds=grace_period(inputs, pool),
+            **scheduling,
         ),
     }
     replicas = worker_replicas(inputs, pool)

@@ -15,12 +15,18 @@ from club_operator.builders import (
     pdb,
     worker_deployment,
 )
-from club_operator.builders.inputs import POOLS, WorkloadInputs
+from club_operator.builders.inputs import POOLS, Destination, WorkloadInputs
 from club_operator.models import ClubSpec
 from tests.support import crds
 
 UID = "0b5e8c7e-0000-4000-8000-000000000042"
 NAMESPACE = "team-a"
+# PostgreSQL by IP address, Redis by name, S3 by IP address on the HTTPS port.
+SERVERS = (
+    Destination("10.20.0.5", 5432),
+    Destination("redis.platform.svc", 6379),
+    Destination("192.0.2.10", 443),
+)
 
 
 def inputs(
@@ -40,6 +46,7 @@ def inputs(
         redis_secret=f"{name}-redis",
         queue_default=f"club-{UID}-default",
         queue_video=f"club-{UID}-video",
+        servers=SERVERS,
     )
     return dataclasses.replace(made, **overrides)
 

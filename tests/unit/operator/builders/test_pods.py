@@ -64,8 +64,21 @@ def test_pods_run_restricted() -> None:
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert pod["automountServiceAccountToken"] is False
-        assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
         assert main["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
+
+
+def test_the_workers_tmp_is_limited_to_the_pools_scratch_size() -> None:
+    found = deployments(inputs())  # the full sample: 2Gi for default workers, 20Gi for video
+    volumes = {component: d["spec"]["template"]["spec"]["volumes"] for component, d in found.items()}
+    assert volumes["worker-default"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}}]
+    assert volumes["worker-video"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}]
+    assert volumes["api"] == [{"name": "tmp", "emptyDir": {}}]  # uploads spool here: no pool limit
+    defaults = deployments(inputs("club-minimal.yaml"))
+    for component, size in (("worker-default", "1Gi"), ("worker-video", "10Gi")):
+        (volume,) = defaults[component]["spec"]["template"]["spec"]["volumes"]
+        assert volume["emptyDir"] == {"sizeLimit": size}
+        # /tmp is the only writable place: the root filesystem stays read-only.
+        assert container(defaults[component])["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def _secret_refs(main: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -87,9 +100,9 @@ def test_credentials_come_from_the_clubs_secrets() -> None:
         "S3_REGION": (names.storage_secret, "region"),
         "S3_ACCESS_KEY_ID": (names.storage_secret, "accessKeyId"),
         "S3_SECRET_ACCESS_KEY": (names.storage_secret, "secretAccessKey"),
-        "JWT_KEYS": (names.jwt_secret, "keys"),
     }
     owner = {
+        "JWT_KEYS": (names.jwt_secret, "keys"),
         "BOOTSTRAP_OWNER_EMAIL": (names.owner_secret, "email"),
         "BOOTSTRAP_OWNER_PASSWORD": (names.owner_secret, "password"),
     }
@@ -103,6 +116,15 @@ def test_credentials_come_from_the_clubs_secrets() -> None:
     assert [e["name"] for e in container(found["api"])["env"] if "value" in e] == []
     for pool in ("worker-default", "worker-video"):
         assert [e["name"] for e in container(found[pool])["env"] if "value" in e] == ["ENABLE_GPU"]
+
+
+def test_workers_get_no_reference_to_the_jwt_or_owner_secret() -> None:
+    made = inputs()
+    for pool in ("worker-default", "worker-video"):
+        text = json.dumps(deployments(made)[pool])
+        assert made.names.jwt_secret not in text
+        assert made.names.owner_secret not in text
+        assert "JWT_KEYS" not in text
 
 
 def test_inputs_hold_no_secret_value() -> None:
@@ -133,7 +155,7 @@ def test_network_policies_admit_only_the_api_port_and_the_metrics_port() -> None
     made = inputs()
     api = network_policy.build_api_network_policy(made)
     assert api["spec"]["podSelector"] == {"matchLabels": made.names.selector("api")}
-    assert api["spec"]["policyTypes"] == ["Ingress"]  # egress stays open: DNS, PostgreSQL, Redis, S3
+    assert api["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert api["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8000}]}]
     workers = network_policy.build_worker_network_policy(made)
     assert workers["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 9100}]}]
@@ -150,6 +172,57 @@ def test_network_policies_admit_only_the_api_port_and_the_metrics_port() -> None
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert labels.items() >= selector["matchLabels"].items()
         assert (labels["app.kubernetes.io/component"] in values) == component.startswith("worker-")
+
+
+DNS = {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+
+
+def test_egress_goes_only_to_dns_and_the_clubs_servers() -> None:
+    made = inputs()
+    expected = [
+        DNS,
+        {"to": [{"ipBlock": {"cidr": "10.20.0.5/32"}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+        {"ports": [{"protocol": "TCP", "port": 6379}]},  # a hostname: its port, at any address
+        {"to": [{"ipBlock": {"cidr": "192.0.2.10/32"}}], "ports": [{"protocol": "TCP", "port": 443}]},
+    ]
+    for policy in (
+        network_policy.build_api_network_policy(made),
+        network_policy.build_worker_network_policy(made),
+    ):
+        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        assert policy["spec"]["egress"] == expected
+
+
+def test_egress_names_each_server_once_and_only_dns_when_none_is_known() -> None:
+    same = inputs_module.Destination("db.example.org", 5432)
+    made = inputs(servers=(same, same, inputs_module.Destination("::1", 6379)))
+    assert network_policy.egress_rules(made) == [
+        DNS,
+        {"ports": [{"protocol": "TCP", "port": 5432}]},
+        {"to": [{"ipBlock": {"cidr": "::1/128"}}], "ports": [{"protocol": "TCP", "port": 6379}]},
+    ]
+    assert network_policy.egress_rules(inputs(servers=())) == [DNS]
+
+
+def test_servers_are_read_from_urls_and_secrets() -> None:
+    dest = inputs_module.Destination
+    url = inputs_module.url_destination
+    assert url("https://s3.eu-west-1.amazonaws.com") == dest("s3.eu-west-1.amazonaws.com", 443)
+    assert url("http://127.0.0.1:9000") == dest("127.0.0.1", 9000)
+    assert url("http://minio") == dest("minio", 80)
+    assert url("redis://:pw@10.0.0.7/3") == dest("10.0.0.7", 6379)
+    assert url("rediss://[::1]:6380/0") == dest("::1", 6380)
+    assert url("http://host:99999") is None
+    assert url("not a url") is None
+    assert url("") is None
+    host = inputs_module.host_destination
+    assert host("10.0.0.5", "5433") == dest("10.0.0.5", 5433)
+    assert host("db", None) is None
+    assert host(None, "5432") is None
+    assert host("db", "0") is None
+    assert host("db", "abc") is None
+    assert dest("db.example.org", 5432).network is None
+    assert dest("10.0.0.5", 5432).network == "10.0.0.5/32"
 
 
 def test_long_club_names_give_valid_object_names() -> None:
