@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from club_runtime.media import commands, encoders, hls, ladder, runner
+from club_runtime import contract
+from club_runtime.media import commands, encoders, ladder, runner
 from club_runtime.settings import GpuMode
 
 
@@ -32,7 +33,7 @@ def ladder_run(ffmpeg: str, source: Path, out: Path, encoder: encoders.Encoder) 
     elapsed = time.perf_counter() - started
     problems = []
     for r in plan:
-        playlist = out / r.name / hls.PLAYLIST_NAME
+        playlist = out / r.name / contract.PLAYLIST_NAME
         probe = json.loads(
             subprocess.run(
                 [ffmpeg.replace("ffmpeg", "ffprobe"), "-v", "error", "-print_format", "json",

@@ -29,6 +29,6 @@ def test_make_demo_brings_every_sample_club_to_ready_and_a_videojob_to_succeeded
     assert progress, out[-5000:]
     assert progress == sorted(progress)
     assert re.search(r"riverside-fc-demo-match\s+Succeeded\s+100%", out)
-    assert "master playlist  clubs/riverside-fc/videos/" in out
+    assert re.search(r"master playlist  clubs/[0-9a-f-]{36}/videos/[0-9a-f-]{36}/hls/master.m3u8", out)
     assert "clip opening-goal" in out
     assert "Everything is up" in out

@@ -2,8 +2,8 @@
 the job on the club's queue (from Redis). Pure: no kopf, no Kubernetes, Redis or S3 client.
 
 The operator enqueues a VideoJob exactly once, as the RQ job `video-<uid>` (the VideoJob's uid is
-also the id of the video it adds to the club's library, so the worker's outputs land under
-`clubs/<club>/videos/<uid>/`). From then on the status mirrors the job:
+also the id of the video it adds to the club's library, so the worker's outputs land in that video's
+folder, `club_runtime.contract.video_prefix(<Club uid>, <uid>)`). From then on the status mirrors the job:
 
     RQ job status                      phase
     queued, deferred, scheduled        Queued   (scheduled: waiting out a retry's backoff)
@@ -44,11 +44,6 @@ class Reason(enum.StrEnum):
 
 def job_id(uid: str) -> str:
     return contract.video_job_id(uid)
-
-
-def output_prefix(club: str, uid: str) -> str:
-    """Where the worker writes this job's outputs (club_runtime.worker.keys.video_prefix)."""
-    return f"clubs/{club}/videos/{uid}"
 
 
 @dataclass(frozen=True)
@@ -158,9 +153,11 @@ def _condition(type_: str, reason: Reason, message: str, now: datetime) -> dict[
 
 
 def outputs(spec: VideoJobSpec, prefix: str, result: dict[str, Any] | None) -> dict[str, Any]:
-    """status.outputs from the worker's result (its outputs record, see club_runtime.worker.outputs)."""
+    """status.outputs from the worker's result (its outputs record, see club_runtime.worker.outputs).
+    The folder is the one the worker recorded; `prefix` stands in for results of workers that did not
+    record it (they wrote under the Club's name: `contract.legacy_video_prefix`)."""
     done: dict[str, Any] = (result or {}).get("outputs") or {}
-    out: dict[str, Any] = {"prefix": prefix}
+    out: dict[str, Any] = {"prefix": str(done.get("prefix") or prefix)}
     if done.get("master"):
         out["masterPlaylist"] = done["master"]
     renditions = done.get("renditions") or {}

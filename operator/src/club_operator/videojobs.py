@@ -3,6 +3,8 @@
 One kopf daemon per VideoJob (`follow`) drives it from creation to its end:
 - Pending while its Club is missing, not Ready or has no GPU workers for a `gpu: required` job; the
   Club is read from the operator's Club index (kept by the Club watch), so waiting costs no API call.
+- Failed (SourceNotFound) when the source object does not exist, (InvalidSource) when it is larger
+  than an upload through the API may be (UPLOAD_MAX_SIZE_MB); the worker checks it is a video.
 - Queued once the source object exists: the job `video-<uid>` goes on the club's queue for its
   priority; a job with that id already in Redis is never enqueued again (re-apply, restart, resync).
 - Then the status mirrors the job, read from Redis once a second: a change reaches the status within
@@ -10,7 +12,8 @@ One kopf daemon per VideoJob (`follow`) drives it from creation to its end:
 - `deadlineSeconds` after being queued, an unfinished job is stopped and Failed (DeadlineExceeded).
 - Finished: `ttlSecondsAfterFinished` later the VideoJob is deleted; the daemon then ends.
 
-Deleting an unfinished VideoJob (`delete`) stops its job and removes its partial outputs.
+Deleting an unfinished VideoJob (`delete`) stops its job and removes its partial outputs (the video's
+folders, `contract.video_folders`; never the source).
 Every phase change is an Event and counted in video_metrics."""
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ import kopf
 
 from club_operator import kube, servers, storage, video_metrics, video_queue
 from club_operator import videojob_status as vj
+from club_operator.builders.config_map import UPLOAD_MAX_SIZE_MB
 from club_operator.config import OperatorSettings
 from club_operator.models import VideoJobPhase, VideoJobSpec
 from club_operator.redis_target import video_queue_for
+from club_runtime import contract
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,7 @@ PLURAL = "videojobs"
 POLL_SEC = 1.0
 STOP_WAIT_SEC = 30.0
 """How long deletion waits for a worker to stop a running job before removing its outputs."""
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,16 @@ def desired_status(
         if waiting is not None or club is None:  # (the second only tells mypy: no club is a wait)
             return vj.pending(*(waiting or (vj.Reason.CLUB_NOT_FOUND, "")))
         server = servers.storage_server(club.spec, ref.namespace, settings)
-        if storage.object_size(server, club.bucket, spec.source.key) is None:
+        size = storage.object_size(server, club.bucket, spec.source.key)
+        if size is None:
             message = f"object {spec.source.key!r} does not exist in bucket {club.bucket}"
             return vj.failed(vj.Reason.SOURCE_NOT_FOUND, message, now)
+        if size > UPLOAD_MAX_SIZE_MB * MB:
+            message = (
+                f"object {spec.source.key!r} is {size / MB:.1f} MB, over the limit of "
+                f"{UPLOAD_MAX_SIZE_MB} MB (UPLOAD_MAX_SIZE_MB) that uploads through the API have too"
+            )
+            return vj.failed(vj.Reason.INVALID_SOURCE, message, now)
         queue, front = video_queue_for(
             club.video_queue, priority=str(spec.priority), gpu_required=spec.gpu == "required"
         )
@@ -89,7 +102,7 @@ def desired_status(
         job = video_queue.read(url, ref.job_id)
         if job is None:
             raise video_queue.QueueError(f"job {ref.job_id} vanished right after it was queued")
-    desired = vj.from_job(spec, job, vj.output_prefix(spec.club_ref.name, ref.uid), now)
+    desired = vj.from_job(spec, job, contract.legacy_video_prefix(spec.club_ref.name, ref.uid), now)
     if not vj.finished(desired) and _past_deadline(job.enqueued_at or ref.created, spec, now):
         video_queue.stop(url, ref.job_id)
         message = f"not finished within deadlineSeconds ({spec.deadline_seconds} s after being queued)"
@@ -181,7 +194,8 @@ def delete(
     club = club_of(clubs, ref.namespace, spec.club_ref.name)
     if not succeeded and club is not None:
         server = servers.storage_server(club.spec, ref.namespace, settings)
-        removed = storage.delete_prefix(server, club.bucket, vj.output_prefix(club.name, ref.uid))
+        folders = contract.video_folders(ref.uid, club_id=club.uid, club_slug=club.name)
+        removed = sum(storage.delete_prefix(server, club.bucket, folder) for folder in folders)
         if removed:
             log.info("removed %d partial outputs of %s/%s", removed, ref.namespace, ref.name)
     video_queue.forget(url, ref.job_id)

@@ -22,6 +22,8 @@ else:
 
 PART_SIZE = 8 * 1024 * 1024
 SNIFF_BYTES = 192
+VIDEO_CONTAINERS = "MP4, MOV, MKV, WebM, AVI or MPEG-TS"
+"""The containers `is_video_signature` accepts, as messages name them."""
 
 
 class StorageError(RuntimeError):

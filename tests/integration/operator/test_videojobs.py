@@ -15,6 +15,7 @@ import pytest
 import redis
 from kubernetes import client as k8s
 
+from club_runtime import contract
 from tests.integration.operator.conftest import RunningOperator
 from tests.integration.worker.harness import make_source
 from tests.support import clubs, crds, videojobs
@@ -24,13 +25,15 @@ from tests.support.videojobs import ClubWorker
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("sources")
+    tiny = make_source(folder / "tiny.mp4", width=320, height=240, seconds=1)
+    # An MP4 cut in half: it starts like a video (the upload checks pass), ffprobe cannot read it.
     corrupt = folder / "corrupt.mp4"
-    corrupt.write_bytes(b"not a video, just the kit list\n" * 300)
+    corrupt.write_bytes(tiny.read_bytes()[: tiny.stat().st_size // 2])
     return {
         # Long enough to be seen Running at several progress points, even on an idle machine.
         "match": make_source(folder / "match.mp4", width=1280, height=720, seconds=45),
         "long": make_source(folder / "long.mp4", width=1280, height=720, seconds=30),
-        "tiny": make_source(folder / "tiny.mp4", width=320, height=240, seconds=1),
+        "tiny": tiny,
         "corrupt": corrupt,
     }
 
@@ -48,6 +51,11 @@ class Club:
     def bucket(self) -> str:
         club = clubs.get_club(self.custom, self.namespace, self.name)
         return str((club or {})["status"]["bucket"])
+
+    @property
+    def uid(self) -> str:
+        club = clubs.get_club(self.custom, self.namespace, self.name)
+        return str((club or {})["metadata"]["uid"])
 
     def upload(self, source: Path, key: str) -> None:
         self.s3.upload_file(str(source), self.bucket, key)
@@ -139,7 +147,7 @@ def test_a_videojob_goes_pending_queued_running_succeeded_and_its_outputs_are_in
     assert now["completionTime"] >= now["startTime"]
 
     uid = job["metadata"]["uid"]
-    prefix = f"clubs/{club.name}/videos/{uid}"
+    prefix = contract.video_prefix(club.uid, uid)
     outputs = now["outputs"]
     assert outputs["prefix"] == prefix
     assert [r["name"] for r in outputs["renditions"]] == ["360p", "240p"]
@@ -192,7 +200,7 @@ def test_a_corrupt_source_fails_with_ffprobes_reason(
     failed = videojobs.wait_phase(custom, club.namespace, "corrupt", "Failed", timeout=10)
     assert failed["reason"] == "InvalidSource"
     assert "ffprobe" in failed["message"]
-    assert "Invalid data" in failed["message"]
+    assert "moov atom not found" in failed["message"]
     assert failed["attempts"] == 1  # not retried: it would fail the same way
 
 
@@ -226,7 +234,7 @@ def test_deleting_a_running_videojob_stops_it_and_removes_its_partial_outputs(
 ) -> None:
     club.upload(sources["long"], "uploads/long.mp4")
     job = club.submit("cancel-me", "uploads/long.mp4", outputs={"renditions": ["720p", "480p", "360p"]})
-    prefix = f"clubs/{club.name}/videos/{job['metadata']['uid']}"
+    prefix = contract.video_prefix(club.uid, job["metadata"]["uid"])
     worker = club.worker()
     clubs.wait_for(
         "the job to be transcoding",

@@ -17,6 +17,7 @@ import redis
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
+from club_runtime import contract
 from club_runtime.media import hls
 from club_runtime.worker.jobs import SERIALIZER, video
 from tests.integration.worker.harness import FPS, Club, WorkerBed, run_burst_worker, start_worker
@@ -62,7 +63,7 @@ def test_1080p_source_gives_ladder_thumbnails_clip_and_a_rerun_uploads_nothing(b
     assert (meta["progress"], meta["step"]) == (100, "done")
     assert meta["bytes_read"] == bed.sources.hd_20s.stat().st_size
 
-    prefix = f"clubs/{bed.club.slug}/videos/{video_id}"
+    prefix = contract.video_prefix(bed.club.club_id, video_id)
     root = download_tree(bed.s3, bed.club.bucket, prefix, bed.tmp_path / "out")
     variants = hls.referenced_files((root / "hls/master.m3u8").read_text())
     assert variants == ["720p/index.m3u8", "480p/index.m3u8", "360p/index.m3u8"]
@@ -123,7 +124,7 @@ def test_unusable_source_fails_permanently_with_the_reason(bed: WorkerBed, sourc
     row = bed.club.video(video_id)
     assert row["status"] == "failed"
     assert reason in row["error"]
-    assert listing(bed.s3, bed.club.bucket, f"clubs/{bed.club.slug}/videos/{video_id}") == {}
+    assert listing(bed.s3, bed.club.bucket, contract.video_prefix(bed.club.club_id, video_id)) == {}
 
 
 def test_oversized_rendition_request_for_a_360p_source_never_upscales(bed: WorkerBed) -> None:
@@ -132,7 +133,7 @@ def test_oversized_rendition_request_for_a_360p_source_never_upscales(bed: Worke
     run_burst_worker(bed.env(), bed.tmp_path / "worker.log")
 
     assert job.get_status(refresh=True) == JobStatus.FINISHED
-    prefix = f"clubs/{bed.club.slug}/videos/{video_id}"
+    prefix = contract.video_prefix(bed.club.club_id, video_id)
     root = download_tree(bed.s3, bed.club.bucket, prefix, bed.tmp_path / "out")
     assert hls.referenced_files((root / "hls/master.m3u8").read_text()) == ["360p/index.m3u8"]
     assert sorted(p.name for p in (root / "hls").iterdir()) == ["360p", "master.m3u8"]
@@ -182,7 +183,7 @@ def test_worker_metrics_count_jobs_bytes_and_queue_depth(bed: WorkerBed) -> None
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     written = sum(
-        size for _, _, size in listing(bed.s3, bed.club.bucket, f"clubs/{bed.club.slug}/videos").values()
+        size for _, _, size in listing(bed.s3, bed.club.bucket, f"clubs/{bed.club.club_id}/videos").values()
     )
     assert job.get_status(refresh=True) == JobStatus.FINISHED
     assert samples[SUCCEEDED] == 1
@@ -216,13 +217,13 @@ def test_an_object_in_the_bucket_is_recorded_in_the_library_and_processed(bed: W
     assert (row["title"], row["source_key"], row["status"]) == ("Friendly vs Northgate", key, "ready")
     assert (row["size_bytes"], row["content_type"]) == (bed.sources.small_360p.stat().st_size, "video/mp4")
     assert job.get_meta(refresh=True)["encoder"] == "libx264"
-    prefix = f"clubs/{bed.club.slug}/videos/{video_id}"
+    prefix = contract.video_prefix(bed.club.club_id, video_id)
     assert f"{prefix}/hls/master.m3u8" in listing(bed.s3, bed.club.bucket, prefix)
 
 
 def test_a_corrupt_object_fails_at_once_with_ffprobes_reason_in_the_job(bed: WorkerBed) -> None:
     video_id, key = str(uuid.uuid4()), "uploads/corrupt.mp4"
-    bed.s3.put_object(Bucket=bed.club.bucket, Key=key, Body=b"this is not a video at all" * 100)
+    bed.s3.upload_file(str(bed.sources.truncated), bed.club.bucket, key)  # starts like an MP4
     job = enqueue_object(bed.redis_url, bed.club, video_id, key)
     run_burst_worker(bed.env(), bed.tmp_path / "worker.log")
 
@@ -230,7 +231,7 @@ def test_a_corrupt_object_fails_at_once_with_ffprobes_reason_in_the_job(bed: Wor
     meta = job.get_meta(refresh=True)
     assert meta["failure"] == "InvalidSource"
     assert "ffprobe" in meta["error"], meta["error"]
-    assert "Invalid data" in meta["error"], meta["error"]
+    assert "moov atom not found" in meta["error"], meta["error"]
     assert len(meta["attempts"]) == 1  # a permanent failure is not retried
     assert bed.club.video(video_id)["status"] == "failed"
 

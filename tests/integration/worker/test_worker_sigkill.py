@@ -18,6 +18,7 @@ import redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
+from club_runtime import contract
 from club_runtime.media import hls
 from club_runtime.worker.jobs import SERIALIZER, video
 from tests.integration.worker.harness import FPS, Club, WorkerBed, start_worker
@@ -64,7 +65,7 @@ def mid_transcode(job: Job) -> bool:
 
 
 def check_outputs(s3: Any, club: Club, video_id: str, root: Path) -> None:
-    prefix = f"clubs/{club.slug}/videos/{video_id}"
+    prefix = contract.video_prefix(club.club_id, video_id)
     download_tree(s3, club.bucket, prefix, root)
     row = club.video(video_id)
     assert row["status"] == "ready"
@@ -123,7 +124,8 @@ def test_sigkill_of_the_whole_worker_mid_transcode_then_a_new_worker_completes(b
         first.wait(timeout=10)
         wait_for("every killed process to be gone", lambda: session_pids(first.pid) == [], timeout=10)
         assert bed.club.video(video_id)["status"] == "processing"
-        assert listing(bed.s3, bed.club.bucket, f"clubs/{bed.club.slug}/videos/{video_id}/hls") == {}
+        hls_folder = contract.video_prefix(bed.club.club_id, video_id) + "/hls"
+        assert listing(bed.s3, bed.club.bucket, hls_folder) == {}
     finally:
         stop(first)
 

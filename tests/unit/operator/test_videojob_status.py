@@ -9,11 +9,13 @@ import pytest
 
 from club_operator import videojob_status as vj
 from club_operator.models import ClubSpec, VideoJobSpec
+from club_runtime import contract
 from tests.support import crds
 
 NOW = datetime(2026, 5, 12, 15, 0, tzinfo=UTC)
 UID = "0b6f3a1e-5d7c-4b1a-9a64-0f5c2e7d1a10"
-PREFIX = vj.output_prefix("riverside-fc", UID)
+PREFIX = contract.video_prefix("0c1d2e3f-club-uid", UID)
+LEGACY = contract.legacy_video_prefix("riverside-fc", UID)
 
 
 def spec(**overrides: Any) -> VideoJobSpec:
@@ -98,6 +100,7 @@ def test_a_finished_job_lists_its_outputs_by_name() -> None:
             "renditions": {n: {"playlist": f"{PREFIX}/hls/{n}/index.m3u8"} for n in ("360p", "720p")},
             "thumbnails": [f"{PREFIX}/thumbnails/0001.jpg"],
             "clips": {"1": {"key": f"{PREFIX}/clips/1.mp4", "start": 4021, "end": 4040}},
+            "prefix": PREFIX,
         }
     }
     finished = vj.JobView(
@@ -107,7 +110,7 @@ def test_a_finished_job_lists_its_outputs_by_name() -> None:
         meta={"attempts": [ATTEMPT], "progress": 100, "encoder": "h264_nvenc"},
         result=result,
     )
-    status = vj.from_job(spec(), finished, PREFIX, NOW)
+    status = vj.from_job(spec(), finished, LEGACY, NOW)
     assert (status["phase"], status["progress"], status["usedGpu"]) == ("Succeeded", 100, True)
     assert status["completionTime"] == "2026-05-12T14:09:30Z"
     assert status["outputs"] == {
@@ -122,6 +125,13 @@ def test_a_finished_job_lists_its_outputs_by_name() -> None:
         "clips": [{"name": "penalty-save", "key": f"{PREFIX}/clips/1.mp4"}],
     }
     assert status["conditions"][0]["type"] == "Complete"
+
+
+def test_a_result_without_a_recorded_folder_names_the_legacy_one() -> None:
+    """Workers before the key layout recorded no prefix: they wrote under the Club's name."""
+    finished = vj.JobView(status="finished", result={"outputs": {"master": f"{LEGACY}/hls/master.m3u8"}})
+    status = vj.from_job(spec(), finished, LEGACY, NOW)
+    assert status["outputs"] == {"prefix": LEGACY, "masterPlaylist": f"{LEGACY}/hls/master.m3u8"}
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Pure parts of the worker: object keys, the outputs record, JSON logs, heartbeat arithmetic."""
+"""Pure parts of the worker: the outputs record, JSON logs, heartbeat arithmetic."""
 
 from __future__ import annotations
 
@@ -9,33 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from club_runtime.settings import GpuMode
-from club_runtime.worker import keys, logs, metrics
+from club_runtime.worker import logs, metrics
 from club_runtime.worker.club_worker import ClubWorker
 from club_runtime.worker.errors import PermanentJobError
 from club_runtime.worker.jobs import video
 from club_runtime.worker.outputs import ClipRequest, VideoOutputs, VideoRequest
-
-
-def test_keys_are_deterministic_and_under_the_club() -> None:
-    prefix = keys.video_prefix("fc-north", "v1")
-    assert prefix == "clubs/fc-north/videos/v1"
-    assert keys.rendition_prefix(prefix, "720p") == "clubs/fc-north/videos/v1/hls/720p"
-    assert keys.master_playlist(prefix) == "clubs/fc-north/videos/v1/hls/master.m3u8"
-    assert keys.thumbnail(prefix, "thumb_00001.jpg") == "clubs/fc-north/videos/v1/thumbnails/thumb_00001.jpg"
-    assert keys.poster(prefix) == "clubs/fc-north/videos/v1/poster.jpg"
-    assert keys.clip(prefix, 0) == "clubs/fc-north/videos/v1/clips/0.mp4"
-
-
-@pytest.mark.parametrize(
-    ("key", "content_type"),
-    [
-        ("a/index.m3u8", "application/vnd.apple.mpegurl"),
-        ("a/seg_00001.ts", "video/mp2t"),
-        ("a/b", "application/octet-stream"),
-    ],
-)
-def test_content_types(key: str, content_type: str) -> None:
-    assert keys.content_type(key) == content_type
 
 
 def test_request_validation() -> None:

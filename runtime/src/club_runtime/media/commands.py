@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from club_runtime.contract import PLAYLIST_NAME, SEGMENT_PATTERN
 from club_runtime.media.encoders import Encoder
-from club_runtime.media.hls import PLAYLIST_NAME, SEGMENT_PATTERN
 from club_runtime.media.ladder import Rendition
 
 THUMBNAIL_HEIGHT = 180

@@ -1,17 +1,15 @@
 """HLS playlists: the master playlist text, and the files a media playlist references.
 
 The master playlist is written by us rather than by ffmpeg so that it names exactly the renditions
-that were uploaded whole, and so that it can be written last."""
+that were uploaded whole, and so that it can be written last. File names come from the key layout
+(`contract`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from club_runtime.contract import PLAYLIST_NAME
 from club_runtime.media.ladder import Rendition
-
-PLAYLIST_NAME = "index.m3u8"
-MASTER_NAME = "master.m3u8"
-SEGMENT_PATTERN = "seg_%05d.ts"
 
 
 def rendition_playlist_path(rendition: Rendition) -> str:

@@ -1,6 +1,7 @@
 """What a video job is asked for (`VideoRequest`) and what it has produced so far (`VideoOutputs`,
 stored in `videos.outputs`). An output is recorded only once it is uploaded whole, so a re-run
-skips exactly what is recorded."""
+skips exactly what is recorded. `prefix` is the folder the outputs go to (see `contract`), recorded
+before the first upload, so deleting the video finds every output, even unrecorded ones."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from club_runtime import contract
 from club_runtime.media.ladder import Rendition
 from club_runtime.media.probe import MediaInfo
 
@@ -86,12 +88,25 @@ class SourceInfo(BaseModel):
 
 
 class VideoOutputs(BaseModel):
+    prefix: str | None = None
     source: SourceInfo | None = None
     renditions: dict[str, RenditionOutput] = Field(default_factory=dict)
     master: str | None = None
     thumbnails: list[str] | None = None
     poster: str | None = None
     clips: dict[str, ClipOutput] = Field(default_factory=dict)
+
+    def keys(self) -> list[str]:
+        """Every object key recorded (not the segments: they lie beside their rendition's playlist)."""
+        found = [r.playlist for r in self.renditions.values()] + [c.key for c in self.clips.values()]
+        found += [k for k in (self.master, self.poster) if k is not None] + list(self.thumbnails or [])
+        return found
+
+    def folder(self, video_id: str) -> str | None:
+        """The folder of the outputs recorded so far; None when nothing is recorded."""
+        if self.prefix:
+            return self.prefix
+        return next((p for p in (contract.prefix_of(k, video_id) for k in self.keys()) if p), None)
 
     def has_clip(self, index: int, clip: ClipRequest) -> bool:
         done = self.clips.get(str(index))

@@ -16,8 +16,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from club_runtime import contract
 from club_runtime.settings import Settings
-from club_runtime.worker import keys
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -93,12 +93,20 @@ class Bucket:
             raise
         return int(head["ContentLength"])
 
+    def read_head(self, key: str, length: int) -> bytes:
+        """The first `length` bytes of an object (fewer when it is shorter)."""
+        body = self._s3.get_object(Bucket=self.name, Key=key, Range=f"bytes=0-{length - 1}")["Body"]
+        data: bytes = body.read()
+        with self._lock:
+            self.bytes_read += len(data)
+        return data
+
     def upload_file(self, path: Path, key: str) -> None:
         self._s3.upload_file(
             str(path),
             self.name,
             key,
-            ExtraArgs={"ContentType": keys.content_type(key)},
+            ExtraArgs={"ContentType": contract.content_type(key)},
             Config=self._transfer,
         )
         self._count_write(path.stat().st_size)
@@ -113,5 +121,5 @@ class Bucket:
 
     def upload_text(self, key: str, text: str) -> None:
         body = text.encode()
-        self._s3.put_object(Bucket=self.name, Key=key, Body=body, ContentType=keys.content_type(key))
+        self._s3.put_object(Bucket=self.name, Key=key, Body=body, ContentType=contract.content_type(key))
         self._count_write(len(body))

@@ -21,12 +21,13 @@ from typing import Any
 
 import psycopg
 
+from club_runtime import contract
 from club_runtime.media import commands, hls, ladder, runner
 from club_runtime.media.encoders import Encoder
 from club_runtime.media.errors import InvalidMediaError
 from club_runtime.media.probe import MediaInfo
 from club_runtime.settings import Settings
-from club_runtime.worker import keys, video_store
+from club_runtime.worker import video_store
 from club_runtime.worker.errors import PermanentJobError
 from club_runtime.worker.lease import Lease
 from club_runtime.worker.outputs import ClipOutput, RenditionOutput, SourceInfo, VideoOutputs, VideoRequest
@@ -48,7 +49,7 @@ class VideoPipeline:
         encoder: Callable[[], Encoder],
         video: video_store.VideoRow,
         request: VideoRequest,
-        club: str,
+        club_id: str,
     ) -> None:
         self.settings = settings
         self.conn = conn
@@ -59,8 +60,10 @@ class VideoPipeline:
         self.video = video
         self.video_id = str(video.id)
         self.request = request
-        self.prefix = keys.video_prefix(club, self.video_id)
         self.done = VideoOutputs.model_validate(video.outputs)
+        # Keep the folder of outputs already recorded (the master names renditions relative to it).
+        self.prefix = self.done.folder(self.video_id) or contract.video_prefix(club_id, self.video_id)
+        self.done.prefix = self.prefix
         interval = request.thumbnail_interval_sec
         self.thumbnail_interval = settings.thumbnail_interval_sec if interval is None else interval  # 0: none
         self.skipped: list[str] = []
@@ -189,8 +192,8 @@ class VideoPipeline:
         if thumbnails:
             files = sorted((out / "thumbnails").iterdir())
             self.lease.check()
-            self.bucket.upload_files([(f, keys.thumbnail(self.prefix, f.name)) for f in files])
-            self.done.thumbnails = [keys.thumbnail(self.prefix, f.name) for f in files]
+            self.bucket.upload_files([(f, contract.thumbnail(self.prefix, f.name)) for f in files])
+            self.done.thumbnails = [contract.thumbnail(self.prefix, f.name) for f in files]
             self._record()
             self.progress.update(85 + 10 / steps, "upload")
         for n, r in enumerate(renditions, start=1 + (1 if thumbnails else 0)):
@@ -198,15 +201,16 @@ class VideoPipeline:
             self.progress.update(85 + 10 * n / steps, "upload")
 
     def _upload_rendition(self, folder: Path, r: ladder.Rendition) -> None:
-        playlist = folder / hls.PLAYLIST_NAME
+        playlist = folder / contract.PLAYLIST_NAME
         segments = hls.referenced_files(playlist.read_text())
-        prefix = keys.rendition_prefix(self.prefix, r.name)
+        prefix = contract.rendition_prefix(self.prefix, r.name)
         self.lease.check()
         self.bucket.upload_files([(folder / name, f"{prefix}/{name}") for name in segments])
         self.lease.check()
-        self.bucket.upload_file(playlist, f"{prefix}/{hls.PLAYLIST_NAME}")
+        key = contract.rendition_playlist(self.prefix, r.name)
+        self.bucket.upload_file(playlist, key)
         self.done.renditions[r.name] = RenditionOutput(
-            playlist=f"{prefix}/{hls.PLAYLIST_NAME}",
+            playlist=key,
             width=r.width,
             height=r.height,
             video_bitrate_k=r.video_bitrate_k,
@@ -225,7 +229,7 @@ class VideoPipeline:
             ),
             timeout_sec=self.settings.video_process_timeout_sec,
         )
-        key = keys.poster(self.prefix)
+        key = contract.poster(self.prefix)
         self.lease.check()
         self.bucket.upload_file(path, key)
         self.done.poster = key
@@ -252,7 +256,7 @@ class VideoPipeline:
             ),
             timeout_sec=self.settings.video_process_timeout_sec,
         )
-        key = keys.clip(self.prefix, index)
+        key = contract.clip(self.prefix, index)
         self.lease.check()
         self.bucket.upload_file(path, key)
         self.done.clips[str(index)] = ClipOutput(key=key, start=wanted.start, end=wanted.end)
@@ -265,7 +269,7 @@ class VideoPipeline:
         uploaded = [
             self.done.renditions[r.name].as_rendition(r.name) for r in plan if r.name in self.done.renditions
         ]
-        key = keys.master_playlist(self.prefix)
+        key = contract.master_playlist(self.prefix)
         self.lease.check()
         self.bucket.upload_text(key, hls.build_master_playlist(uploaded, has_audio=has_audio))
         self.done.master = key

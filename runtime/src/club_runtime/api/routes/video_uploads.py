@@ -66,7 +66,7 @@ def too_large(services: Services) -> HTTPException:
 def not_video() -> HTTPException:
     return HTTPException(
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-        "the file is not a video (MP4, MOV, MKV, WebM, AVI or MPEG-TS)",
+        f"the file is not a video ({storage.VIDEO_CONTAINERS})",
     )
 
 

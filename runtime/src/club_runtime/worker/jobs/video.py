@@ -3,7 +3,8 @@ video queue as "club_runtime.worker.jobs.video.process_video" with job id f"vide
 
 The API enqueues videos it has recorded. The operator enqueues a VideoJob's object instead: it
 passes `source` ({"key": object key in the club bucket, "title": ...}) and the VideoJob's uid as
-`video_id`, and the job records the video in the club's library first (once: re-runs find the row).
+`video_id`, and the job records the video in the club's library first (once: re-runs find the row),
+after checking the object as the API checks an upload (size limit, video container).
 
 Every final failure leaves `error` (the reason) and `failure` (InvalidSource for a permanent
 failure, ProcessingFailed when the retries ran out, WorkerLost) in the job's metadata, which the
@@ -25,7 +26,7 @@ import rq
 from pydantic import ValidationError
 from rq.job import Job
 
-from club_runtime import contract
+from club_runtime import contract, storage
 from club_runtime.media import runner
 from club_runtime.media.encoders import Encoder, GpuUnavailableError
 from club_runtime.settings import GpuMode, Settings, get_settings
@@ -39,6 +40,7 @@ from club_runtime.worker.video_pipeline import VideoPipeline
 log = logging.getLogger(__name__)
 
 FUNCTION = contract.PROCESS_VIDEO
+MB = 1024 * 1024
 job_id = contract.video_job_id
 
 
@@ -121,7 +123,7 @@ def _process(
         outcome = "failed"
         try:
             if source is not None:
-                _register(conn, bucket, video_id, source)
+                _register(conn, bucket, video_id, source, max_bytes=settings.upload_max_size_mb * MB)
             video = video_store.get(conn, video_id)
             if video is None or str(video.club_id) != club_id:
                 raise PermanentJobError(f"video {video_id} does not exist in this club")
@@ -135,7 +137,7 @@ def _process(
                     encoder=lambda: _encoder(settings, request, job),
                     video=video,
                     request=request,
-                    club=settings.club_slug or club_id,
+                    club_id=club_id,
                 ).run()
             except PermanentJobError as exc:
                 video_store.set_status(conn, video_id, "failed", progress=0, error=str(exc))
@@ -163,15 +165,28 @@ def gpu_mode(worker: GpuMode, job: str) -> GpuMode:
 
 
 def _register(
-    conn: video_store.Connection, bucket: uploads.Bucket, video_id: str, source: dict[str, str]
+    conn: video_store.Connection,
+    bucket: uploads.Bucket,
+    video_id: str,
+    source: dict[str, str],
+    *,
+    max_bytes: int,
 ) -> None:
-    """Record an object the operator asked to process as a video of the club (once)."""
+    """Record an object the operator asked to process as a video of the club (once), after the checks
+    an API upload passes: no larger than UPLOAD_MAX_SIZE_MB, and a video container's first bytes."""
     key = source.get("key", "")
     if not key:
         raise PermanentJobError("the source has no object key")
     size = bucket.size(key)
     if size is None:
         raise PermanentJobError(f"the source object {key!r} does not exist in the club's bucket")
+    if size > max_bytes:
+        raise PermanentJobError(
+            f"the source object {key!r} is {size / MB:.1f} MB, over the limit of {max_bytes // MB} MB "
+            "(UPLOAD_MAX_SIZE_MB)"
+        )
+    if not storage.is_video_signature(bucket.read_head(key, storage.SNIFF_BYTES)):
+        raise PermanentJobError(f"the source object {key!r} is not a video ({storage.VIDEO_CONTAINERS})")
     title = source.get("title") or key.rsplit("/", 1)[-1]
     video_store.register(conn, video_id, title=title, source_key=key, size_bytes=size)
 
