@@ -96,6 +96,11 @@ def seed(club: Club) -> None:
             ).fetchone()
             assert row is not None
             club.users[role] = row[0]
+        conn.execute(
+            "INSERT INTO refresh_families (user_id, current_jti, expires_at) "
+            "VALUES (%s, gen_random_uuid(), now() + interval '1 day')",
+            [club.users[Role.OWNER]],
+        )
         season = conn.execute(
             "INSERT INTO seasons (name, starts_on, ends_on) VALUES ('2024', '2024-07-01', "
             "'2025-06-30') RETURNING id"

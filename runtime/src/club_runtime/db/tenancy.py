@@ -32,6 +32,7 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
             "match_stats",
             "injuries",
             "videos",
+            "refresh_families",
         ),
         ("SELECT", "INSERT", "UPDATE", "DELETE"),
     ),
@@ -41,6 +42,20 @@ TENANT_TABLES = tuple(t for t in TABLE_PRIVILEGES if t != "alembic_version")
 
 class TenancyError(RuntimeError):
     """Provisioning or probing a club failed."""
+
+
+@dataclass(frozen=True)
+class RoleLimits:
+    """What one club's role may take of the server: `settings` are per-role defaults
+    (ALTER ROLE ... SET, for every database), such as statement_timeout in milliseconds."""
+
+    connection_limit: int
+    settings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def setconfig(self) -> frozenset[str]:
+        """The settings as pg_db_role_setting.setconfig lists them."""
+        return frozenset(f"{name}={value}" for name, value in self.settings)
 
 
 @dataclass(frozen=True)
@@ -55,9 +70,9 @@ class ClubSpec:
 def _grant(conn: psycopg.Connection[tuple[Any, ...]], role: str) -> None:
     ident = sql.Identifier(role)
     dbname = conn.info.dbname
-    conn.execute(
-        sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(sql.Identifier(dbname), ident)
-    )
+    # CONNECT only: temporary tables would let a club fill the server's disk outside its quota.
+    conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(dbname), ident))
+    conn.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM {}").format(sql.Identifier(dbname), ident))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
     for table, privileges in TABLE_PRIVILEGES.items():
         conn.execute(
@@ -76,27 +91,48 @@ def grant_all(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
 
 
 def provision_club(
-    admin_dsn: str, club_id: uuid.UUID | str, slug: str, role_name: str, password: str
+    admin_dsn: str,
+    club_id: uuid.UUID | str,
+    slug: str,
+    role_name: str,
+    password: str,
+    *,
+    limits: RoleLimits | None = None,
 ) -> None:
-    """Create or update the club's login role (with this password), its club row, its mapping and grants."""
+    """Create or update the club's login role (with this password and, when given, these limits),
+    its club row, its mapping and grants."""
     spec = ClubSpec(club_id=uuid.UUID(str(club_id)), slug=slug, role_name=role_name, password=password)
     try:
         with psycopg.connect(admin_dsn) as conn:
-            _provision(conn, spec)
+            _provision(conn, spec, limits)
     except psycopg.Error as exc:
         raise TenancyError(f"provisioning club {slug!r} failed: {exc.__class__.__name__}") from exc
 
 
-def _provision(conn: psycopg.Connection[tuple[Any, ...]], spec: ClubSpec) -> None:
+def scram_verifier(conn: psycopg.Connection[Any], role_name: str, password: str) -> str:
+    """The password as a SCRAM-SHA-256 verifier, computed by libpq on this side: the server (and its
+    statement log) never receives the password itself."""
+    return conn.pgconn.encrypt_password(password.encode(), role_name.encode(), b"scram-sha-256").decode()
+
+
+def _provision(conn: psycopg.Connection[tuple[Any, ...]], spec: ClubSpec, limits: RoleLimits | None) -> None:
     role = sql.Identifier(spec.role_name)
     # Role creation races between databases sharing a server; a lock keyed on the name serialises it.
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [spec.role_name])
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [spec.role_name]).fetchone()
     attributes = sql.SQL(
         "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS PASSWORD {}"
-    ).format(sql.Literal(spec.password))
+    ).format(sql.Literal(scram_verifier(conn, spec.role_name, spec.password)))
     verb = sql.SQL("ALTER ROLE") if exists else sql.SQL("CREATE ROLE")
     conn.execute(sql.SQL("{} {} {}").format(verb, role, attributes))
+    if limits is not None:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(role, sql.Literal(limits.connection_limit))
+        )
+        for name, value in limits.settings:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} SET {} = {}").format(role, sql.Identifier(name), sql.Literal(value))
+            )
     for (group,) in conn.execute(
         "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
         "JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = %s",
@@ -127,8 +163,9 @@ def _provision(conn: psycopg.Connection[tuple[Any, ...]], spec: ClubSpec) -> Non
     _grant(conn, spec.role_name)
 
 
-def drop_club(admin_dsn: str, club_id: uuid.UUID | str, role_name: str) -> None:
-    """Delete the club's rows (every tenant table cascades from `clubs`), its mapping and its role."""
+def drop_club(admin_dsn: str, club_id: uuid.UUID | str, role_name: str | None) -> None:
+    """Delete the club's rows (every tenant table cascades from `clubs`), its mapping and its role.
+    `role_name` None: the role is not the club's to drop (the operator found it owned by another)."""
     cid = uuid.UUID(str(club_id))
     try:
         with psycopg.connect(admin_dsn) as conn:
@@ -136,7 +173,8 @@ def drop_club(admin_dsn: str, club_id: uuid.UUID | str, role_name: str) -> None:
                 "DELETE FROM public.tenant_roles WHERE role_name = %s OR club_id = %s", [role_name, cid]
             )
             conn.execute("DELETE FROM public.clubs WHERE club_id = %s", [cid])
-            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role_name]).fetchone():
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role_name]).fetchone()
+            if role_name and exists:
                 ident = sql.Identifier(role_name)
                 conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(ident))
                 conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(ident))
