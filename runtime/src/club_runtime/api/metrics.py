@@ -18,6 +18,13 @@ LATENCY = Histogram(
 LOGIN_FAILURES = Counter(
     "club_api_login_failures_total", "Failed logins (wrong password, unknown user, locked)"
 )
+PASSWORD_VERIFICATIONS = Counter(
+    "club_api_password_verifications_total",
+    "argon2 verifications run by logins: one per attempt, whether the account is unknown, locked or not",
+)
+REFRESH_REUSE = Counter(
+    "club_api_refresh_reuse_total", "Refresh tokens presented again after use (their family is revoked)"
+)
 VIDEOS_ENQUEUED = Counter("club_api_videos_enqueued_total", "Videos queued for processing")
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

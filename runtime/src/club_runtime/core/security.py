@@ -3,7 +3,10 @@
 The key set is JSON `{"active": kid, "keys": {kid: secret}}`. New tokens are signed with the active key
 and carry its `kid` in the header; verification accepts any key still in the set, so a rotation (new
 active key, previous key kept for an overlap period) leaves tokens already issued valid until they
-expire, and removing a key revokes every token it signed."""
+expire, and removing a key revokes every token it signed.
+
+Every token has an id (`jti`); a refresh token also names its family (`fam`, one per login), which
+the login routes use to rotate refresh tokens and to revoke a family whose used token comes back."""
 
 from __future__ import annotations
 
@@ -60,6 +63,9 @@ class Claims:
     role: str
     kind: TokenKind
     version: int
+    # The token's own id (a fresh one when issuing without it) and, for refresh tokens, its family.
+    jti: uuid.UUID | None = None
+    family: uuid.UUID | None = None
 
 
 def issue_token(keys: KeySet, *, claims: Claims, ttl: timedelta, now: datetime | None = None) -> str:
@@ -72,8 +78,10 @@ def issue_token(keys: KeySet, *, claims: Claims, ttl: timedelta, now: datetime |
         "ver": claims.version,
         "iat": issued,
         "exp": issued + ttl,
-        "jti": uuid.uuid4().hex,
+        "jti": (claims.jti or uuid.uuid4()).hex,
     }
+    if claims.family is not None:
+        payload["fam"] = claims.family.hex
     return jwt.encode(payload, keys.keys[keys.active], algorithm=ALGORITHM, headers={"kid": keys.active})
 
 
@@ -91,6 +99,8 @@ def decode_token(keys: KeySet, token: str, *, club_id: str, kind: TokenKind) -> 
             role=str(payload["role"]),
             kind=payload["typ"],
             version=int(payload["ver"]),
+            jti=_optional_uuid(payload.get("jti")),
+            family=_optional_uuid(payload.get("fam")),
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token expired") from exc
@@ -101,6 +111,10 @@ def decode_token(keys: KeySet, token: str, *, club_id: str, kind: TokenKind) -> 
     if claims.club_id != club_id:
         raise TokenError("token issued for another club")
     return claims
+
+
+def _optional_uuid(value: object) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(str(value))
 
 
 def hash_password(password: str) -> str:
