@@ -16,6 +16,12 @@ DB_PASSWORD = "password"  # noqa: S105 - the key's name, not a password
 STORAGE_SECRET_KEY = "secretAccessKey"  # noqa: S105
 OWNER_PASSWORD = "password"  # noqa: S105
 JWT_KEYS = "keys"
+JWT_MIN_SECRET = 32  # as the runtime's key set requires (club_runtime.core.security.KeySet)
+
+
+class InvalidKeySet(ValueError):
+    """The JWT key set does not have the shape the runtime needs; the message says what is wrong
+    without quoting it."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,22 @@ def generate_jwt_keys() -> str:
 
 
 def active_key_id(keys_json: str) -> str:
-    return str(json.loads(keys_json)["active"])
+    """The kid of the key that signs new tokens, from a key set {"active": kid, "keys": {kid: secret}}
+    (the runtime's JWT_KEYS). InvalidKeySet when the runtime would refuse it."""
+    try:
+        data = json.loads(keys_json)
+    except json.JSONDecodeError as exc:
+        raise InvalidKeySet(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
+    if not isinstance(data, dict):
+        raise InvalidKeySet('not a JSON object {"active": kid, "keys": {kid: secret}}')
+    keys, active = data.get("keys"), data.get("active")
+    if not isinstance(keys, dict) or not keys or not all(isinstance(v, str) for v in keys.values()):
+        raise InvalidKeySet('"keys" must map each kid to its secret (a string)')
+    if not isinstance(active, str) or active not in keys:
+        raise InvalidKeySet('"active" must be the kid of one of the keys')
+    if any(len(secret) < JWT_MIN_SECRET for secret in keys.values()):
+        raise InvalidKeySet(f"every secret must be at least {JWT_MIN_SECRET} characters")
+    return active
 
 
 def _secret(names: ClubNames, owner: Owner, name: str, data: dict[str, str]) -> dict[str, Any]:

@@ -149,6 +149,11 @@ def _delete_data(ctx: Context) -> list[str]:
                 temporary_expire_days=1,
             ),
         )
-    except (servers.ServerNotConfigured, storage.StorageUnavailable, storage.StorageConflict) as exc:
+    except (
+        servers.ServerNotConfigured,
+        kube.InvalidSecret,
+        storage.StorageUnavailable,
+        storage.StorageConflict,
+    ) as exc:
         problems.append(f"storage: {exc}")
     return problems

@@ -30,6 +30,11 @@ class KubeError(RuntimeError):
     """A Kubernetes API call failed; the message says what was being done."""
 
 
+class InvalidSecret(ValueError):
+    """A Secret holds a value the operator cannot use (bytes that are not UTF-8 text). The message
+    names the Secret and the key, never the value: a person must fix it, retrying will not."""
+
+
 # Connections kept open to the API server: more than the reconciles that run at once, so that none
 # of them opens (and the server accepts) a new TLS connection per request.
 POOL_SIZE = 32
@@ -61,27 +66,43 @@ def _core() -> client.CoreV1Api:
     return client.CoreV1Api(api_client())
 
 
-def _decode(data: Mapping[str, bytes | str] | None) -> dict[str, str]:
-    return {k: base64.b64decode(v).decode() for k, v in (data or {}).items()}
+def _decode(data: Mapping[str, bytes | str] | None, namespace: str, name: str) -> dict[str, str]:
+    return {key: _text(value, namespace, name, key) for key, value in (data or {}).items()}
+
+
+def _text(value: bytes | str, namespace: str, name: str, key: str) -> str:
+    try:
+        return base64.b64decode(value).decode()
+    except UnicodeDecodeError as exc:
+        raise InvalidSecret(
+            f"Secret {namespace}/{name} key {key!r} is not UTF-8 text: store the value as text"
+        ) from exc
 
 
 def _encode(data: dict[str, str]) -> dict[str, str]:
     return {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
 
 
-def read_secret(namespace: str, name: str) -> dict[str, str] | None:
-    """The Secret's data, decoded; None when it does not exist. A Secret the informer does not hold
-    (a server's Secret carries no label of ours) is read from the API server."""
+def _read_secret_data(namespace: str, name: str) -> Mapping[str, bytes | str] | None:
+    """The Secret's data, still base64-encoded; None when it does not exist. A Secret the informer
+    does not hold (a server's Secret carries no label of ours) is read from the API server."""
     _, held = _held("v1", "Secret", namespace, name)
     if held is not None:
-        return _decode(held.get("data"))
+        return cast(Mapping[str, bytes | str], held.get("data") or {})
     try:
         secret = _core().read_namespaced_secret(name, namespace)
     except ApiException as exc:
         if exc.status == 404:
             return None
         raise KubeError(f"reading Secret {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
-    return _decode(secret.data)
+    return cast(Mapping[str, bytes | str], secret.data or {})
+
+
+def read_secret(namespace: str, name: str) -> dict[str, str] | None:
+    """The Secret's data, decoded; None when it does not exist. InvalidSecret when a value is not
+    UTF-8 text."""
+    data = _read_secret_data(namespace, name)
+    return None if data is None else _decode(data, namespace, name)
 
 
 def ensure_secret(manifest: dict[str, Any], *, keep: frozenset[str]) -> tuple[dict[str, str], bool]:
@@ -121,8 +142,11 @@ def write_secret(
 
 
 def read_secret_key(namespace: str, name: str, key: str) -> str | None:
-    data = read_secret(namespace, name)
-    return None if data is None else data.get(key)
+    """One value of the Secret, decoded (the other keys are not looked at); None when the Secret or
+    the key does not exist. InvalidSecret when the value is not UTF-8 text."""
+    data = _read_secret_data(namespace, name)
+    value = None if data is None else data.get(key)
+    return None if value is None else _text(value, namespace, name, key)
 
 
 @functools.cache

@@ -1,11 +1,15 @@
 """Which PostgreSQL and S3 servers a Club uses: the ones its spec names by Secret, or the
-operator's defaults. Reading a Secret is the only I/O here (through `kube`)."""
+operator's defaults. Reading a Secret is the only I/O here (through `kube`).
+
+A DSN that can never work (it does not parse, its port is not a port, its Secret's value is not
+text) is `InvalidServer`, named by where it came from (the Secret and key, or the operator
+setting) and never quoted: the Club reports InvalidSpec instead of retrying a connection forever."""
 
 from __future__ import annotations
 
 from club_operator import kube
 from club_operator.config import OperatorSettings
-from club_operator.database import Server
+from club_operator.database import InvalidServer, Server
 from club_operator.models import ClubSpec
 from club_operator.storage import S3Server
 
@@ -20,11 +24,27 @@ def database_server(spec: ClubSpec, namespace: str, settings: OperatorSettings) 
         dsn = settings.database_admin_dsn.get_secret_value()
         if not dsn:
             raise ServerNotConfigured("no database server Secret in the spec and no operator default")
-        return Server(dsn, settings.connect_timeout_sec)
-    value = kube.read_secret_key(namespace, ref.name, ref.key)
+        return checked(Server(dsn, settings.connect_timeout_sec), "operator setting database_admin_dsn")
+    where = f"Secret {namespace}/{ref.name} key {ref.key!r} (spec.database.serverSecretRef)"
+    try:
+        value = kube.read_secret_key(namespace, ref.name, ref.key)
+    except kube.InvalidSecret as exc:
+        raise InvalidServer(f"{exc} (spec.database.serverSecretRef)") from exc
     if not value:
         raise ServerNotConfigured(f"Secret {namespace}/{ref.name} with key {ref.key!r} not found")
-    return Server(value, settings.connect_timeout_sec)
+    return checked(Server(value, settings.connect_timeout_sec), where)
+
+
+def checked(server: Server, where: str) -> Server:
+    """`server` if its DSN parses and names one port between 1 and 65535; else InvalidServer that
+    says `where` the DSN came from and which part is wrong, without quoting it."""
+    try:
+        port = str(server.params.get("port") or "5432")
+    except InvalidServer as exc:
+        raise InvalidServer(f"{where}: {exc}") from exc
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidServer(f"{where}: the DSN's port must be one number between 1 and 65535")
+    return server
 
 
 def storage_server(spec: ClubSpec, namespace: str, settings: OperatorSettings) -> S3Server:
