@@ -159,15 +159,26 @@ def delete(bucket: Bucket, key: str) -> None:
         raise _wrap(exc, "deleting an object") from exc
 
 
-def delete_prefix(bucket: Bucket, prefix: str) -> None:
+def delete_prefix(bucket: Bucket, prefix: str) -> int:
+    """Delete every object whose key starts with `prefix` (a page of up to 1,000 per request);
+    returns how many were deleted."""
+    deleted = 0
     try:
         for page in bucket.client.get_paginator("list_objects_v2").paginate(
             Bucket=bucket.name, Prefix=prefix
         ):
-            for obj in page.get("Contents", []):
-                bucket.client.delete_object(Bucket=bucket.name, Key=obj["Key"])
+            contents = page.get("Contents", [])
+            if not contents:
+                continue
+            answer = bucket.client.delete_objects(
+                Bucket=bucket.name, Delete={"Objects": [{"Key": o["Key"]} for o in contents], "Quiet": True}
+            )
+            if answer.get("Errors"):
+                raise StorageError(f"deleting objects failed: {answer['Errors'][0].get('Code', 'error')}")
+            deleted += len(contents)
     except (BotoCoreError, ClientError) as exc:
         raise _wrap(exc, "deleting objects") from exc
+    return deleted
 
 
 def presign_get(bucket: Bucket, key: str) -> str:

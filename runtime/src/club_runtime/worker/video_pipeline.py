@@ -9,7 +9,9 @@
 5. the master playlist last, naming only recorded renditions.
 
 Keys are deterministic, so a re-run after a crash overwrites unrecorded objects instead of adding
-new ones."""
+new ones. A video deleted meanwhile stops the run when it next writes the row: deletion refuses a
+video being processed and holds the row's lock while it removes the objects, so the run stops before
+its first upload."""
 
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ from club_runtime.worker.progress import Progress
 from club_runtime.worker.uploads import Bucket
 
 log = logging.getLogger(__name__)
+
+DELETED = "the video was deleted while it was being processed"
 
 
 class VideoPipeline:
@@ -88,9 +92,10 @@ class VideoPipeline:
 
     def _record(self) -> None:
         self.lease.check()
-        video_store.set_outputs(
+        if not video_store.set_outputs(
             self.conn, self.video_id, self.done.model_dump(mode="json", exclude_none=True)
-        )
+        ):
+            raise PermanentJobError(DELETED)
 
     # -- the run ------------------------------------------------------------------------------------
 
@@ -101,7 +106,8 @@ class VideoPipeline:
             log.info("every output is already uploaded; nothing to do")
             self.skipped.append("all")
             return self._finish()
-        video_store.set_status(self.conn, self.video_id, "processing", progress=0)
+        if not video_store.set_status(self.conn, self.video_id, "processing", progress=0):
+            raise PermanentJobError(DELETED)
         with tempfile.TemporaryDirectory(prefix="club-video-") as tmp:
             work = Path(tmp)
             src = work / "source"

@@ -60,13 +60,15 @@ def content_type(key: str) -> str:
 
 def set_status(
     conn: psycopg.Connection[Any], video_id: str, status: str, *, progress: int, error: str | None = None
-) -> None:
-    conn.execute(_SET_STATUS.format(_TABLE), (status, progress, error, video_id))
+) -> bool:
+    """Whether the video still exists (deleted meanwhile: nothing to write, and no more to upload)."""
+    return conn.execute(_SET_STATUS.format(_TABLE), (status, progress, error, video_id)).rowcount > 0
 
 
 def set_progress(conn: psycopg.Connection[Any], video_id: str, progress: int) -> None:
     conn.execute(_SET_PROGRESS.format(_TABLE), (progress, video_id))
 
 
-def set_outputs(conn: psycopg.Connection[Any], video_id: str, outputs: dict[str, Any]) -> None:
-    conn.execute(_SET_OUTPUTS.format(_TABLE), (Jsonb(outputs), video_id))
+def set_outputs(conn: psycopg.Connection[Any], video_id: str, outputs: dict[str, Any]) -> bool:
+    """Whether the video still exists (see `set_status`)."""
+    return conn.execute(_SET_OUTPUTS.format(_TABLE), (Jsonb(outputs), video_id)).rowcount > 0

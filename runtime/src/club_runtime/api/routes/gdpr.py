@@ -3,7 +3,11 @@
 Export: for owners and admins (the club answers data-subject requests), the player, or their parent.
 Injuries (health data) are included only for the player themself or medical staff; the export says so.
 Erasure (owners and admins): the player's row goes, and with it (by cascade) attendance, wellness,
-match statistics and injuries; the player's own accounts are deleted, parents' links are cut."""
+match statistics and injuries; the player's own accounts are deleted, parents' links are cut.
+
+Media: the schema links no object to a player (a video belongs to the club, not to a player; no
+photo or document is stored), so erasure has no object to remove. A video showing the player is
+erased with `DELETE /api/v1/videos/{id}`, which removes its source and every output (`videos`)."""
 
 from __future__ import annotations
 

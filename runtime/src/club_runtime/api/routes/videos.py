@@ -1,12 +1,17 @@
 """Videos: their records, (re)queueing their processing on the `video` queue, and deletion.
 
 Uploads live in `video_uploads`, HLS playback in `playback`. A video's row is committed before its job
-is queued, so the worker always finds it; the job id is `video-<id>`, so a queued job is not doubled."""
+is queued, so the worker always finds it; the job id is `video-<id>`, so a queued job is not doubled.
+
+Deleting a video removes exactly its objects (the key layout is `contract`'s): its folder(s), which
+hold its outputs and, for an API upload, its source; and its source object wherever it lies (a
+VideoJob's, e.g. `uploads/match.mp4`), unless another video of the club was made from the same
+object. Nothing else: other uploads and other videos' objects stay. The row is locked while its
+objects go, and a worker finding its video gone stops before writing more (`video_store`)."""
 
 from __future__ import annotations
 
 import asyncio
-import posixpath
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -52,7 +57,7 @@ class VideoPublic(Output):
 
 
 def source_key(club_id: str, video_id: uuid.UUID) -> str:
-    return f"clubs/{club_id}/videos/{video_id}/source"
+    return contract.source(contract.video_prefix(club_id, video_id))
 
 
 def unavailable(exc: Exception) -> HTTPException:
@@ -127,15 +132,52 @@ async def process_video(
     return VideoPublic.model_validate(row)
 
 
-@router.delete("/{video_id}", status_code=status.HTTP_204_NO_CONTENT, responses=UNAVAILABLE)
+@router.delete(
+    "/{video_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**UNAVAILABLE, 409: {"model": errors.ErrorOut, "description": "Being processed"}},
+)
 async def delete_video(video_id: uuid.UUID, services: ServicesDep, _: VideoWriters, conn: ConnDep) -> None:
-    row = await repo.fetch_one(conn, "videos", {"id": video_id})
+    """Delete the video with its source and every output (playlists, segments, thumbnails, poster,
+    clips); 409 while a worker is processing it (it would write more)."""
+    cur = await conn.execute(_LOCK_VIDEO, [video_id])
+    row = await cur.fetchone()
     if row is None:
         raise errors.not_found("video")
-    try:
-        await asyncio.to_thread(
-            storage.delete_prefix, services.bucket, posixpath.dirname(row["source_key"]) + "/"
+    if row["status"] == VideoStatus.PROCESSING:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "the video is being processed; delete it once it is ready or failed"
         )
+    source: str = row["source_key"]
+    cur = await conn.execute(_SHARED_SOURCE, [source, video_id])
+    shared = await cur.fetchone() is not None
+    settings = services.settings
+    folders = contract.video_folders(
+        video_id,
+        club_id=settings.club_id,
+        club_slug=settings.club_slug,
+        recorded=_strings(row["outputs"]),
+    )
+    try:
+        for folder in folders:
+            await asyncio.to_thread(storage.delete_prefix, services.bucket, folder)
+        if not shared and not any(source.startswith(folder) for folder in folders):
+            await asyncio.to_thread(storage.delete, services.bucket, source)
     except storage.StorageError as exc:
-        raise unavailable(exc) from exc
+        raise unavailable(exc) from exc  # the row stays (rolled back): deleting again finishes the job
     await repo.delete(conn, "videos", {"id": video_id})
+
+
+_LOCK_VIDEO = "SELECT status, source_key, outputs FROM public.videos WHERE id = %s FOR UPDATE"
+_SHARED_SOURCE = "SELECT 1 FROM public.videos WHERE source_key = %s AND id <> %s LIMIT 1"
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a JSON value: the keys a video's outputs record, whatever their shape."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
