@@ -38,6 +38,8 @@ class Reason(enum.StrEnum):
     AVAILABLE = "Available"
     DELETING = "Deleting"
     CLEANUP_ABANDONED = "CleanupAbandoned"
+    # A resource the Club would use belongs to another Club (or to none): it is left untouched.
+    CONFLICT = "Conflict"
 
 
 # The conditions that must all be True for Ready, in the order they are reported.

@@ -10,7 +10,7 @@ import time
 import kopf
 import pydantic
 
-from club_operator import database, kube, metrics, naming, publish, rollouts, servers, storage
+from club_operator import database, kube, metrics, naming, ownership, publish, rollouts, servers, storage
 from club_operator.conditions import Reason
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubPhase, DeletionPolicy
@@ -106,7 +106,14 @@ def delete_club(
         metrics.forget(club.namespace, club.name)
         return
     with rollouts.lock(club.uid):
-        problems = _delete_data(ctx)
+        problems, kept = _delete_data(ctx)
+    if kept:
+        kube.event(
+            body,
+            warning=True,
+            reason=str(Reason.CONFLICT),
+            message="deletionPolicy Delete: left " + ", ".join(kept) + ", which this Club does not own",
+        )
     if problems and runtime.total_seconds() < settings.deletion_give_up_after_sec:
         raise kopf.TemporaryError("; ".join(problems), delay=settings.retry_delay_sec)
     if problems:
@@ -119,15 +126,18 @@ def delete_club(
     metrics.forget(club.namespace, club.name)
 
 
-def _delete_data(ctx: Context) -> list[str]:
+def _delete_data(ctx: Context) -> tuple[list[str], list[str]]:
+    """Drop what the Club owns. Returns the problems met and what was left because another Club
+    (or none) owns it: a Club in Conflict never removes what it was refused."""
     problems: list[str] = []
+    kept: list[str] = []
     names = ctx.names
     try:
         server = servers.database_server(ctx.spec, names.namespace, ctx.settings)
         tenant = database.Tenant(
             ctx.club.club_id, names.slug, names.database, names.role, "", ctx.spec.database.dedicated
         )
-        database.drop_tenant(server, tenant)
+        kept += database.drop_tenant(server, tenant, ctx.club.uid)
     except (
         servers.ServerNotConfigured,
         database.InvalidServer,
@@ -137,7 +147,7 @@ def _delete_data(ctx: Context) -> list[str]:
         problems.append(f"database: {exc}")
     try:
         s3 = servers.storage_server(ctx.spec, names.namespace, ctx.settings)
-        storage.delete_storage(
+        kept += storage.delete_storage(
             s3,
             storage.StoragePlan(
                 bucket=names.bucket,
@@ -147,6 +157,7 @@ def _delete_data(ctx: Context) -> list[str]:
                 quota_bytes=None,
                 temporary_prefix="tmp/",
                 temporary_expire_days=1,
+                owner=ownership.Owner(names.namespace, names.name, ctx.club.uid, ctx.club.uid),
             ),
         )
     except (
@@ -156,4 +167,4 @@ def _delete_data(ctx: Context) -> list[str]:
         storage.StorageConflict,
     ) as exc:
         problems.append(f"storage: {exc}")
-    return problems
+    return problems, kept

@@ -171,10 +171,34 @@ class SecretRef(_Model):
     name: str
 
 
+class DatabaseLimits(_Model):
+    """What the club's login role may take of the server, set on the role itself."""
+
+    connection_limit: int = 50
+    statement_timeout: str = "60s"
+    idle_in_transaction_session_timeout: str = "60s"
+    temp_file_limit: str = "1Gi"
+
+    @property
+    def role_settings(self) -> tuple[tuple[str, str], ...]:
+        """The role's settings in PostgreSQL's base units: milliseconds, and kilobytes of temp files."""
+
+        def millis(text: str) -> str:
+            return str(int(parse_duration(text).total_seconds() * 1000))
+
+        kilobytes = -(-parse_quantity(self.temp_file_limit) // 1024)
+        return (
+            ("idle_in_transaction_session_timeout", millis(self.idle_in_transaction_session_timeout)),
+            ("statement_timeout", millis(self.statement_timeout)),
+            ("temp_file_limit", str(int(kilobytes))),
+        )
+
+
 class DatabaseSpec(_Model):
     isolation: Isolation = Isolation.SHARED
     shared_database_name: str | None = None
     server_secret_ref: SecretKeyRef | None = None
+    limits: DatabaseLimits = Field(default_factory=DatabaseLimits)
 
     @property
     def dedicated(self) -> bool:
@@ -279,6 +303,14 @@ class SecretsSpec(_Model):
     rotation: RotationSpec = Field(default_factory=RotationSpec)
 
 
+class AdoptSpec(_Model):
+    """What an earlier Club of the same namespace and name kept (deletionPolicy Retain) that this
+    one may take back; without it, a kept resource is a Conflict and stays untouched."""
+
+    database: bool = False
+    bucket: bool = False
+
+
 class ClubSpec(_Model):
     """The spec of a Club, as `kubectl explain club.spec` describes it."""
 
@@ -290,6 +322,7 @@ class ClubSpec(_Model):
     workers: WorkersSpec = Field(default_factory=WorkersSpec)
     backup: BackupSpec = Field(default_factory=BackupSpec)
     secrets: SecretsSpec = Field(default_factory=SecretsSpec)
+    adopt: AdoptSpec = Field(default_factory=AdoptSpec)
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     suspend: bool = False
 

@@ -1,7 +1,15 @@
 """Names and labels of everything the operator creates for a Club, derived from the Club alone.
 
 Names never change once derived (the CRD makes the user-chosen ones immutable too), so a renamed
-rule here would orphan existing tenants: change with care."""
+rule here would orphan existing tenants: change with care.
+
+The names of a Club's role, dedicated database, bucket and S3 user are injective in
+(namespace, name): two Clubs never derive the same one. The plain form, `club_<namespace>_<name>`
+(`club-<namespace>-<name>` for S3), is kept where it can be read back unambiguously: a namespace
+without '-' (it then ends at the first separator) and a name of words joined by single '-'. Any
+other Club (`team-a/x` and `team/a-x`, or a name with '.') and any name cut to a server's limit gets
+the sanitised stem, a doubled separator and a digest of "namespace/name". A plain name never holds a
+doubled separator, so the two forms cannot meet, and two digested names differ in their digests."""
 
 from __future__ import annotations
 
@@ -17,8 +25,10 @@ CLUB_PLURAL = "clubs"
 MANAGED_BY = "club-operator"
 FINALIZER = f"{GROUP}/finalizer"
 
-_PG_MAX = 63
-_BUCKET_MAX = 63
+_PG_MAX = 63  # bytes of a PostgreSQL identifier (NAMEDATALEN - 1); these names are ASCII
+_BUCKET_MAX = 63  # an S3 bucket name; MinIO access keys and policy names allow more
+_DIGEST_LEN = 12  # hex digits of sha256: 48 bits, so even a chosen collision costs ~2^48 hashes
+_PREFIX = "club"
 _K8S_NAME_MAX = 63  # a Service name is a DNS-1035 label; every workload name keeps to the same limit
 
 APP_NAME = "club-platform"
@@ -49,6 +59,34 @@ def s3_name(*parts: str) -> str:
     """A valid S3 bucket or user name: lowercase letters, digits and hyphens, at most 63 characters."""
     stem = "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
     return _bounded(stem, _BUCKET_MAX, "-")
+
+
+_ONE_WORD = re.compile(r"[a-z0-9]+")
+_WORDS = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def club_name(namespace: str, name: str, *, separator: str, limit: int) -> str:
+    """The injective name of a Club's external resource (see the module's docstring)."""
+    plain = separator.join((_PREFIX, namespace, name.replace("-", separator)))
+    readable = _ONE_WORD.fullmatch(namespace) is not None and _WORDS.fullmatch(name) is not None
+    if readable and len(plain) <= limit:
+        return plain
+    stem = separator.join(
+        re.sub(r"[^a-z0-9]+", separator, part.lower()).strip(separator) for part in (_PREFIX, namespace, name)
+    )
+    digest = _digest(f"{namespace}/{name}", _DIGEST_LEN)
+    marker = separator * 2
+    return stem[: limit - len(marker) - len(digest)].rstrip(separator) + marker + digest
+
+
+def pg_club_name(namespace: str, name: str) -> str:
+    """The Club's role, and its database when dedicated."""
+    return club_name(namespace, name, separator="_", limit=_PG_MAX)
+
+
+def s3_club_name(namespace: str, name: str) -> str:
+    """The Club's derived bucket and its S3 user."""
+    return club_name(namespace, name, separator="-", limit=_BUCKET_MAX)
 
 
 @dataclass(frozen=True)
@@ -121,17 +159,15 @@ class ClubNames:
 
 
 def build_names(namespace: str, name: str, spec: ClubSpec, shared_database: str) -> ClubNames:
-    if spec.database.dedicated:
-        database = pg_identifier("club", namespace, name)
-    else:
-        database = spec.database.shared_database_name or shared_database
-    user = s3_name("club", namespace, name)
+    role = pg_club_name(namespace, name)
+    database = role if spec.database.dedicated else spec.database.shared_database_name or shared_database
+    user = s3_club_name(namespace, name)
     return ClubNames(
         namespace=namespace,
         name=name,
         database=database,
-        role=pg_identifier("club", namespace, name),
-        bucket=spec.storage.bucket or s3_name("club", namespace, name),
+        role=role,
+        bucket=spec.storage.bucket or user,
         s3_user=user,
         s3_policy=f"{user}-bucket",
         database_secret=f"{name}-database",

@@ -7,16 +7,19 @@ Events (see status.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 from typing import Any
 
 import pydantic
 
-from club_operator import credentials, database, kube, metrics, naming, servers, storage, workloads
+from club_operator import credentials, database, kube, metrics, naming, ownership, servers, storage, workloads
 from club_operator.conditions import Reason, Type
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubSpec
 from club_operator.outcome import ClubObject, Context, Outcome
+from club_runtime.db import tenancy
 
 
 def parse(club: ClubObject, settings: OperatorSettings) -> Context:
@@ -142,6 +145,7 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
         return None
     existing = kube.read_secret(names.namespace, names.database_secret)
     password = (existing or {}).get(credentials.DB_PASSWORD) or credentials.generate_password()
+    limits = ctx.spec.database.limits
     tenant = database.Tenant(
         club_id=ctx.club.club_id,
         slug=names.slug,
@@ -149,11 +153,23 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
         role=names.role,
         password=password,
         dedicated=ctx.spec.database.dedicated,
+        limits=tenancy.RoleLimits(limits.connection_limit, limits.role_settings),
     )
     dsn = server.club_dsn(names.database, names.role, password)
     try:
+        try:
+            role, dedicated = _claim_tenant(ctx, server, tenant)
+        except ownership.Conflict as exc:
+            out.condition(Type.DATABASE_READY, False, Reason.CONFLICT, str(exc))
+            return None
+        # The rows carry the tenant id the role records: the Club's uid, or an adopted Club's.
+        tenant = dataclasses.replace(tenant, club_id=uuid.UUID(role.owner.tenant))
+        out.fields["tenantId"] = str(tenant.club_id)
         if database.ensure_database(server, names.database):
             out.changed("database", f"created database {names.database}")
+        if dedicated is not None and dedicated.write:
+            database.record_owner(server, "database", names.database, dedicated.owner)
+            out.changed("owner", f"recorded the owner of database {names.database}")
         if database.ensure_schema(server, names.database):
             out.changed("schema", f"migrated database {names.database} to the runtime's schema")
         if database.ensure_canary(server, names.database):
@@ -172,6 +188,9 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
         if database.ensure_tenant(server, tenant, check.in_place):
             out.changed("role", f"provisioned role {names.role} in {names.database}")
             check = database.TenantCheck(in_place=True, isolated=None)  # probe the repaired role
+        if role.write:
+            database.record_owner(server, "role", names.role, role.owner)
+            out.changed("owner", f"recorded the owner of role {names.role}")
     except database.DatabaseUnavailable as exc:
         out.failed(Type.DATABASE_READY, Reason.SERVER_UNAVAILABLE, str(exc))
         return None
@@ -185,6 +204,30 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
         f"role {names.role} in database {names.database} ({ctx.spec.database.isolation})",
     )
     return server, tenant, check
+
+
+def _claim_tenant(
+    ctx: Context, server: database.Server, tenant: database.Tenant
+) -> tuple[ownership.Claim, ownership.Claim | None]:
+    """May the Club use its role and database? The claims on its role and, when dedicated, on its
+    database (a shared pool has no single owner). Raises ownership.Conflict."""
+    club = ctx.club
+    me = ownership.Owner(club.namespace, club.name, club.uid, club.uid)
+    adopt = ctx.spec.adopt.database
+    role = ownership.judge(
+        "role",
+        tenant.role,
+        database.find_role(server, tenant, club.uid),
+        me,
+        adopt=adopt,
+        adopt_field="database",
+    )
+    if not tenant.dedicated:
+        database.check_pool(server, tenant.database)
+        return role, None
+    found = database.find_database(server, tenant.database, club.uid)
+    dedicated = ownership.judge("database", tenant.database, found, me, adopt=adopt, adopt_field="database")
+    return role, dedicated
 
 
 def ensure_isolation_probe(ctx: Context, out: Outcome, tenant: Provisioned | None) -> None:
@@ -250,9 +293,15 @@ def ensure_storage(ctx: Context, out: Outcome) -> None:
         quota_bytes=ctx.spec.storage.quota_bytes,
         temporary_prefix="tmp/",
         temporary_expire_days=ctx.spec.storage.temporary_objects_expire_days,
+        owner=ownership.Owner(names.namespace, names.name, ctx.club.uid, ctx.club.uid),
+        adopt=ctx.spec.adopt.bucket,
+        bucket_from_spec=ctx.spec.storage.bucket is not None,
     )
     try:
         result = storage.ensure_storage(server, plan)
+    except ownership.Conflict as exc:
+        out.condition(Type.STORAGE_READY, False, Reason.CONFLICT, str(exc))
+        return
     except storage.StorageUnavailable as exc:
         out.failed(Type.STORAGE_READY, Reason.SERVER_UNAVAILABLE, str(exc))
         return

@@ -4,7 +4,10 @@ rule expiring temporary uploads and, where the server has one, a hard quota.
 `ensure_storage` reads everything first and writes only what differs from the plan, so a
 reconcile in steady state sends no write; `StorageResult.changed` names what was written.
 Server errors arrive translated (s3_server.py): `StorageUnavailable` (retry later) or
-`StorageConflict` (the server refuses the plan).
+`StorageConflict` (the server refuses the plan). A plan with an `owner` also checks ownership
+(ownership.py): the bucket's tags name its Club, and a bucket, policy or user that belongs to another
+raises `ownership.Conflict` before anything is written; `delete_storage` removes only what is the
+Club's own.
 
 Only MinIO is handled so far (its admin API through the `minio` package). On AWS, IAM generates
 the secret of an access key, so a plan carrying a caller-made secret cannot describe it; that
@@ -21,7 +24,8 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 from minio.error import MinioAdminException
 
-from club_operator import storage_policy
+from club_operator import ownership, storage_policy
+from club_operator.ownership import Found, Owner
 from club_operator.s3_server import (
     BAD_CLUB_CREDENTIALS,
     S3Server,
@@ -67,6 +71,9 @@ class StoragePlan:
     quota_bytes: int | None
     temporary_prefix: str
     temporary_expire_days: int
+    owner: Owner | None = None  # the Club (tenant = its uid); None: no ownership records (tests)
+    adopt: bool = False  # take back a bucket kept by an earlier Club of the same namespace/name
+    bucket_from_spec: bool = False  # named in the spec rather than derived from the Club
 
     def __repr__(self) -> str:
         return f"StoragePlan(bucket={self.bucket!r}, user={self.user!r}, policy={self.policy_name!r})"
@@ -74,7 +81,8 @@ class StoragePlan:
 
 @dataclass(frozen=True)
 class StorageResult:
-    changed: tuple[str, ...]  # bucket, user, policy, attachment, lifecycle, quota: written this time
+    changed: tuple[str, ...]  # bucket, owner, user, policy, attachment, lifecycle, quota: written now
+    owner: Owner | None = None  # the bucket's owner as recorded (its tenant id keys the objects)
 
 
 def ensure_storage(server: S3Server, plan: StoragePlan) -> StorageResult:
@@ -82,11 +90,17 @@ def ensure_storage(server: S3Server, plan: StoragePlan) -> StorageResult:
     changed: list[str] = []
     with translated(server, f"ensuring storage for bucket {plan.bucket!r}"):
         s3, admin = s3_client(server, server.access_key, server.secret_key), admin_client(server)
+        claim = _claim_bucket(s3, admin, plan)
+        user = _admin_json(admin.user_info, plan.user)  # re-adding a user keeps its policies
+        if plan.owner is not None:
+            _check_user(admin, plan, user)
         if _ensure_bucket(s3, plan.bucket):
             changed.append("bucket")
+        if claim is not None and (claim.write or "bucket" in changed):
+            _tag_bucket(s3, plan.bucket, claim.owner)
+            changed.append("owner")
         if _ensure_policy(admin, plan):
             changed.append("policy")
-        user = _admin_json(admin.user_info, plan.user)  # re-adding a user keeps its policies
         if _ensure_user(admin, server, plan, user):
             changed.append("user")
         if _ensure_attachment(admin, plan, user):
@@ -97,17 +111,26 @@ def ensure_storage(server: S3Server, plan: StoragePlan) -> StorageResult:
             changed.append("quota")
     if changed:
         log.info("Storage of bucket %s: wrote %s", plan.bucket, ", ".join(changed))
-    return StorageResult(tuple(changed))
+    return StorageResult(tuple(changed), None if claim is None else claim.owner)
 
 
-def delete_storage(server: S3Server, plan: StoragePlan) -> None:
-    """Empty and remove the bucket, then remove the user and its policy; missing parts are fine."""
+def delete_storage(server: S3Server, plan: StoragePlan) -> list[str]:
+    """Empty and remove the bucket, then remove the user and its policy; missing parts are fine.
+    With an owner in the plan, only what is the Club's own goes; returns what was kept."""
+    kept: list[str] = []
     with translated(server, f"deleting storage of bucket {plan.bucket!r}"):
         s3, admin = s3_client(server, server.access_key, server.secret_key), admin_client(server)
         if _bucket_exists(s3, plan.bucket):
-            _empty_bucket(s3, plan.bucket)
-            s3.delete_bucket(Bucket=plan.bucket)
-            log.info("Deleted bucket %s", plan.bucket)
+            recorded = Owner.from_tags(_bucket_tags(s3, plan.bucket))
+            if plan.owner is None or (recorded is not None and recorded.uid == plan.owner.uid):
+                _empty_bucket(s3, plan.bucket)
+                s3.delete_bucket(Bucket=plan.bucket)
+                log.info("Deleted bucket %s", plan.bucket)
+            else:
+                kept.append(f"bucket {plan.bucket}")
+        if plan.owner is not None and _grants_other_buckets(admin, plan.policy_name, plan.bucket):
+            kept.append(f"user {plan.user}")
+            return kept
         # The user first: MinIO refuses to remove a policy that is still attached.
         # MinIO answers 404 for a missing user but removes a missing policy without complaint.
         for kind, remove, name in (
@@ -121,6 +144,7 @@ def delete_storage(server: S3Server, plan: StoragePlan) -> None:
                     raise
             else:
                 log.info("Removed %s %s", kind, name)
+    return kept
 
 
 def storage_ready(server: S3Server, plan: StoragePlan) -> bool:
@@ -206,6 +230,82 @@ def _ensure_quota(admin: Any, plan: StoragePlan) -> bool:
     admin.bucket_quota_set(plan.bucket, plan.quota_bytes or 0)
     log.info("Set quota of bucket %s to %s bytes", plan.bucket, plan.quota_bytes or "none")
     return True
+
+
+# Ownership
+
+
+def _bucket_tags(s3: S3Client, bucket: str) -> dict[str, str]:
+    try:
+        found = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError as exc:
+        if error_code(exc) in _MISSING | {"NoSuchTagSet"}:
+            return {}
+        raise
+    return {tag["Key"]: tag["Value"] for tag in found}
+
+
+def _tag_bucket(s3: S3Client, bucket: str, owner: Owner) -> None:
+    """Record the owner in the bucket's tags, keeping tags of anyone else."""
+    tags = {k: v for k, v in _bucket_tags(s3, bucket).items() if k not in ownership.TAG_KEYS}
+    tags.update(owner.to_tags())
+    s3.put_bucket_tagging(
+        Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
+    )
+    log.info("Recorded the owner of bucket %s", bucket)
+
+
+def _claim_bucket(s3: S3Client, admin: Any, plan: StoragePlan) -> ownership.Claim | None:
+    """Whether the Club may use the bucket (ownership.judge); None when the plan has no owner."""
+    if plan.owner is None:
+        return None
+    if not _bucket_exists(s3, plan.bucket):
+        return ownership.judge("bucket", plan.bucket, Found(False), plan.owner, adopt=False, adopt_field="")
+    record = Owner.from_tags(_bucket_tags(s3, plan.bucket))
+    # Unrecorded: the operator made it for this Club if the Club's policy already grants it (an
+    # operator older than records), or, for a derived name, if it is still empty (a crash between
+    # creating it and tagging it).
+    ours = record is None and (
+        _policy_grants_only(admin, plan.policy_name, plan.bucket)
+        or (not plan.bucket_from_spec and _is_empty(s3, plan.bucket))
+    )
+    found = Found(True, record, ours)
+    return ownership.judge("bucket", plan.bucket, found, plan.owner, adopt=plan.adopt, adopt_field="bucket")
+
+
+def _policy_buckets(admin: Any, policy: str) -> set[str] | None:
+    """The buckets a policy's statements name; None when there is no such policy."""
+    document = _admin_json(admin.policy_info, policy)
+    if document is None:
+        return None
+    found = set()
+    for statement in storage_policy.normalise_policy(document):
+        for resource in statement.get("Resource", []):
+            found.add(str(resource).removeprefix("arn:aws:s3:::").split("/", 1)[0])
+    return found
+
+
+def _policy_grants_only(admin: Any, policy: str, bucket: str) -> bool:
+    return _policy_buckets(admin, policy) == {bucket}
+
+
+def _grants_other_buckets(admin: Any, policy: str, bucket: str) -> bool:
+    return bool((_policy_buckets(admin, policy) or set()) - {bucket})
+
+
+def _check_user(admin: Any, plan: StoragePlan, info: dict[str, Any] | None) -> None:
+    """The Club's user and policy must not hold access to another bucket: they would be another's.
+    Raises ownership.Conflict."""
+    attached = {name for name in str((info or {}).get("policyName") or "").split(",") if name}
+    for policy in attached | {plan.policy_name}:
+        if _grants_other_buckets(admin, policy, plan.bucket):
+            raise ownership.Conflict(
+                f"S3 user {plan.user} or its policy grants another bucket: the operator leaves it untouched"
+            )
+
+
+def _is_empty(s3: S3Client, bucket: str) -> bool:
+    return not s3.list_objects_v2(Bucket=bucket, MaxKeys=1).get("Contents")
 
 
 # Reads

@@ -33,7 +33,7 @@ def test_the_database_secret_names_role_database_and_dsn() -> None:
         "host": "db",
         "port": "5432",
         "dbname": "clubs",
-        "username": "club_team_a_riverside",
+        "username": NAMES.role,
         "password": "pw",
         "dsn": "dsn",
     }

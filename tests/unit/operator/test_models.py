@@ -296,3 +296,15 @@ def test_rendition_ladder_is_ordered_highest_first() -> None:
     assert [r.height for r in outputs.ladder] == [1080, 480, 360]
     assert models.VideoJobPhase.FAILED.finished
     assert not models.VideoJobPhase.RUNNING.finished
+
+
+def test_database_limits_become_role_settings_in_postgres_units() -> None:
+    limits = models.DatabaseLimits.model_validate(
+        {"statementTimeout": "1m30s", "idleInTransactionSessionTimeout": "2s", "tempFileLimit": "1Mi"}
+    )
+    assert dict(limits.role_settings) == {
+        "statement_timeout": "90000",
+        "idle_in_transaction_session_timeout": "2000",
+        "temp_file_limit": "1024",
+    }
+    assert models.ClubSpec.model_validate({"displayName": "X"}).database.limits.connection_limit == 50

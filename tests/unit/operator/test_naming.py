@@ -1,11 +1,21 @@
-"""Names derived for a Club are valid for PostgreSQL and S3, stable, and unique even when truncated."""
+"""Names derived for a Club are valid for PostgreSQL and S3, stable, and injective in the Club's
+namespace and name: unique even when only punctuation differs or a limit cuts them."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from club_operator import naming
 from club_operator.models import ClubSpec
+
+# What the API server lets through: a namespace is a DNS-1123 label, a Club's name was a DNS-1123
+# subdomain (dots allowed) before the CRD narrowed it to a DNS-1035 label.
+_NAMESPACE = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True)
+_NAME = st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?", fullmatch=True)
 
 
 def _spec(**database: object) -> ClubSpec:
@@ -13,17 +23,67 @@ def _spec(**database: object) -> ClubSpec:
 
 
 def test_shared_clubs_use_the_pooled_database_and_their_own_role() -> None:
-    names = naming.build_names("team-a", "riverside-fc", _spec(), "clubs")
+    names = naming.build_names("teama", "riverside-fc", _spec(), "clubs")
     assert names.database == "clubs"
-    assert names.role == "club_team_a_riverside_fc"
-    assert names.bucket == "club-team-a-riverside-fc"
-    assert names.s3_user == "club-team-a-riverside-fc"
+    assert names.role == "club_teama_riverside_fc"
+    assert names.bucket == "club-teama-riverside-fc"
+    assert names.s3_user == "club-teama-riverside-fc"
     assert names.database_secret == "riverside-fc-database"
 
 
 def test_a_dedicated_club_gets_a_database_named_after_it() -> None:
-    names = naming.build_names("team-a", "harbour", _spec(isolation="dedicated"), "clubs")
-    assert names.database == "club_team_a_harbour"
+    names = naming.build_names("teama", "harbour", _spec(isolation="dedicated"), "clubs")
+    assert names.database == "club_teama_harbour"
+
+
+def test_a_name_that_reads_back_unambiguously_keeps_its_plain_form() -> None:
+    # A namespace without '-' ends at the first separator: these are the names Clubs had before.
+    assert naming.pg_club_name("clubs", "riverside-fc") == "club_clubs_riverside_fc"
+    assert naming.s3_club_name("clubs", "riverside-fc") == "club-clubs-riverside-fc"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("ns", "a-x"), ("ns", "a.x")),  # punctuation in one namespace
+        (("team-a", "x"), ("team", "a-x")),  # where the namespace ends, across two
+        (("team", "a-x"), ("team-a", "x")),
+        (("a-b", "c-d"), ("a", "b-c-d")),
+        (("ns", "a--x"), ("ns", "a-x")),
+        (("ns", "a-x"), ("ns", "a-x--" + "0" * 12)),  # a plain name that mimics a digest
+    ],
+)
+def test_clubs_whose_names_differ_only_in_punctuation_get_different_names(
+    first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    a = naming.build_names(*first, _spec(isolation="dedicated"), "clubs")
+    b = naming.build_names(*second, _spec(isolation="dedicated"), "clubs")
+    assert a.role != b.role
+    assert a.database != b.database
+    assert a.bucket != b.bucket
+    assert a.s3_user != b.s3_user
+    assert a.s3_policy != b.s3_policy
+
+
+def test_a_digest_is_added_only_where_sanitising_or_a_limit_changed_something() -> None:
+    assert "__" not in naming.pg_club_name("ns", "a-x")
+    assert re.fullmatch(r"club_team_a_x__[0-9a-f]{12}", naming.pg_club_name("team-a", "x"))
+    assert re.fullmatch(r"club-ns-a-x--[0-9a-f]{12}", naming.s3_club_name("ns", "a.x"))
+
+
+@given(_NAMESPACE, _NAME, _NAMESPACE, _NAME)
+def test_derived_names_are_injective_and_within_the_servers_limits(
+    ns1: str, n1: str, ns2: str, n2: str
+) -> None:
+    for ns, name in ((ns1, n1), (ns2, n2)):
+        role, bucket = naming.pg_club_name(ns, name), naming.s3_club_name(ns, name)
+        assert len(role.encode()) <= 63
+        assert re.fullmatch(r"[a-z][a-z0-9_]*[a-z0-9]", role)
+        assert 3 <= len(bucket) <= 63
+        assert re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", bucket)
+    if (ns1, n1) != (ns2, n2):
+        assert naming.pg_club_name(ns1, n1) != naming.pg_club_name(ns2, n2)
+        assert naming.s3_club_name(ns1, n1) != naming.s3_club_name(ns2, n2)
 
 
 def test_a_named_shared_database_and_bucket_are_used_as_given() -> None:
