@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from club_runtime.media import commands, encoders, ladder, runner
+from club_runtime.media import commands, encoders, ladder, probe, runner
 from club_runtime.media.probe import MediaInfo
 from club_runtime.settings import GpuMode
 
@@ -174,3 +174,31 @@ def test_encoder_choice(mode: GpuMode, works: bool, codec: str) -> None:
 def test_gpu_required_but_missing_is_an_error() -> None:
     with pytest.raises(encoders.GpuUnavailableError, match="ENABLE_GPU=true"):
         encoders.choose(GpuMode.TRUE, gpu_works=False)
+
+
+def input_options(args: list[str]) -> dict[str, str]:
+    """The whitelists given before the (only) `-i`."""
+    before = args[: args.index("-i")]
+    return {flag: value_after(before, flag)[0] for flag in ("-protocol_whitelist", "-format_whitelist")}
+
+
+SAFE_INPUT = {"-protocol_whitelist": "file", "-format_whitelist": "mov,matroska,avi,mpegts,mpeg"}
+
+
+@pytest.mark.parametrize("encoder", [CPU, GPU])
+def test_every_source_is_read_as_a_local_video_file_only(encoder: encoders.Encoder) -> None:
+    r = ladder.plan_renditions(SOURCE)[0]
+    source, out = Path("/in/s"), Path("/out/x")
+    for args in (
+        commands.build_ladder_args("ffmpeg", spec(encoder)),
+        commands.build_clip_args(
+            "ffmpeg", source, out, commands.Clip(0, 1), rendition=r, encoder=encoder, has_audio=True
+        ),
+        commands.build_poster_args("ffmpeg", source, out, duration_sec=20, height=1080),
+        [*probe.build_probe_args("ffprobe", "/in/s")[:-1], "-i", "/in/s"],  # ffprobe: the path comes last
+    ):
+        assert args.count("-i") == 1
+        assert input_options(args) == SAFE_INPUT
+    # No demuxer that opens other files or URLs is allowed.
+    for other in ("hls", "concat", "applehttp", "image2", "lavfi", "tee", "dash"):
+        assert other not in probe.CONTAINERS

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from club_runtime.media.errors import InvalidMediaError
-from club_runtime.media.probe import error_reason, parse_probe
+from club_runtime.media.probe import error_reason, parse_probe, refused_format
 
 VIDEO: dict[str, Any] = {
     "codec_type": "video",
@@ -70,3 +70,19 @@ def test_error_reason_drops_addresses_and_the_local_path() -> None:
         == "moov atom not found; Invalid data found when processing input"
     )
     assert error_reason("", "/p") == "unreadable file"
+
+
+@pytest.mark.parametrize("container", ["hls", "concat", "image2", "lavfi"])
+def test_a_container_that_references_other_files_is_refused(container: str) -> None:
+    with pytest.raises(InvalidMediaError, match="not a single video file"):
+        parse_probe(probe_json([VIDEO], format_name=container))
+
+
+@pytest.mark.parametrize("container", ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mpegts", "avi"])
+def test_video_containers_are_read(container: str) -> None:
+    assert parse_probe(probe_json([VIDEO], format_name=container)).width == 1920
+
+
+def test_a_format_refused_by_the_whitelist_is_recognised() -> None:
+    assert refused_format("[hls @ 0x55] Format not on whitelist 'mov,matroska'\nx.m3u8: Invalid argument")
+    assert not refused_format("[mov,mp4 @ 0x55] moov atom not found")

@@ -2,7 +2,8 @@
 the poster and the clips. No I/O here: `runner` executes what these return.
 
 Segments are cut on forced keyframes every `segment_sec` seconds, so every rendition's segments
-line up and each starts with an IDR frame (HLS `INDEPENDENT-SEGMENTS`)."""
+line up and each starts with an IDR frame (HLS `INDEPENDENT-SEGMENTS`). Every source is opened with
+`probe.input_args` (local file, video containers only); outputs are local files the worker uploads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from club_runtime.contract import PLAYLIST_NAME, SEGMENT_PATTERN
+from club_runtime.media import probe
 from club_runtime.media.encoders import Encoder
 from club_runtime.media.ladder import Rendition
 
@@ -55,7 +57,7 @@ def _threads(threads: int) -> list[str]:
 
 def _input(spec_source: Path, encoder: Encoder, threads: int) -> list[str]:
     hw = ["-hwaccel", encoder.hwaccel] if encoder.hwaccel else []
-    return [*hw, *_threads(threads), "-i", str(spec_source)]
+    return [*hw, *_threads(threads), *probe.input_args(), "-i", str(spec_source)]
 
 
 def video_codec_args(encoder: Encoder, r: Rendition, segment_sec: int | None) -> list[str]:
@@ -118,7 +120,7 @@ def poster_time(duration_sec: float) -> float:
 
 def build_poster_args(ffmpeg: str, source: Path, out: Path, *, duration_sec: float, height: int) -> list[str]:
     h = min(height - height % 2, POSTER_MAX_HEIGHT)
-    return [*_base(ffmpeg), "-ss", str(poster_time(duration_sec)), "-i", str(source),
+    return [*_base(ffmpeg), "-ss", str(poster_time(duration_sec)), *probe.input_args(), "-i", str(source),
             "-frames:v", "1", "-vf", f"scale=-2:{h}", "-q:v", "3", str(out)]  # fmt: skip
 
 

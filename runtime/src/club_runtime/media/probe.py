@@ -1,7 +1,12 @@
 """What ffprobe says about a source, parsed into `MediaInfo`. Pure: the process runs in `runner`.
 
 A source is usable when it has a video stream with a positive size and a positive duration; anything
-else raises `InvalidMediaError` with a reason a person understands."""
+else raises `InvalidMediaError` with a reason a person understands.
+
+A source is read only as a local file in one of the containers an upload may be (`input_args`: ffmpeg's
+protocol and demuxer whitelists). A playlist or a list of files (HLS, concat, ...) names other files
+or URLs, which ffmpeg would open (`file:///etc/passwd`, `http://...`): such a source is refused before
+anything is read, so a hostile upload cannot make the worker read local files or reach the network."""
 
 from __future__ import annotations
 
@@ -30,8 +35,27 @@ class MediaInfo:
         return float(1 / self.frame_rate)
 
 
+CONTAINERS = ("mov", "matroska", "avi", "mpegts", "mpeg")
+"""The demuxers (as ffmpeg names them) a source may be read with: MP4/MOV, Matroska/WebM, AVI, MPEG
+transport and program streams, the containers an upload's signature check accepts. Each reads one
+self-contained file; demuxers that open other files or URLs are not among them."""
+REFUSED = "the source is not a single video file (MP4, MOV, MKV, WebM, AVI or MPEG-TS)"
+
+
+def input_args() -> list[str]:
+    """Options before every `-i` of a source: read it only as a local file, only as a container of
+    `CONTAINERS`."""
+    return ["-protocol_whitelist", "file", "-format_whitelist", ",".join(CONTAINERS)]
+
+
 def build_probe_args(ffprobe: str, path: str) -> list[str]:
-    return [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", path]
+    return [ffprobe, "-v", "error", *input_args(), "-print_format", "json", "-show_format", "-show_streams",
+            path]  # fmt: skip
+
+
+def refused_format(stderr: str) -> bool:
+    """Whether ffprobe refused the input because of the whitelists (`input_args`)."""
+    return "not on whitelist" in stderr
 
 
 def _rate(value: Any) -> Fraction | None:
@@ -72,6 +96,9 @@ def parse_probe(output: str) -> MediaInfo:
         raise InvalidMediaError("ffprobe output is not JSON: the file is not a readable media file") from exc
     streams: list[dict[str, Any]] = data.get("streams") or []
     fmt: dict[str, Any] = data.get("format") or {}
+    container = str(fmt.get("format_name") or "")
+    if container and not set(container.split(",")) & set(CONTAINERS):  # the whitelist's second line
+        raise InvalidMediaError(f"{REFUSED}: ffprobe reads it as {container!r}")
     video = next(
         (
             s

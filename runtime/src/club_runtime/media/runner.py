@@ -91,7 +91,10 @@ def probe_media(ffprobe: str, path: str, *, timeout_sec: float = 120) -> probe.M
     except subprocess.TimeoutExpired as exc:
         raise FfmpegTimeoutError("ffprobe timed out", returncode=None, stderr_tail="") from exc
     if done.returncode != 0:
-        raise InvalidMediaError(f"ffprobe cannot read the source: {probe.error_reason(done.stderr, path)}")
+        reason = probe.error_reason(done.stderr, path)
+        if probe.refused_format(done.stderr):
+            raise InvalidMediaError(f"{probe.REFUSED}: ffprobe: {reason}")
+        raise InvalidMediaError(f"ffprobe cannot read the source: {reason}")
     return probe.parse_probe(done.stdout)
 
 
