@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -28,6 +29,13 @@ FIELD_MANAGER = "club-operator"
 
 class KubeError(RuntimeError):
     """A Kubernetes API call failed; the message says what was being done."""
+
+
+class Refused(KubeError):
+    """The API server refused an object the operator built from the spec (422): the spec asks for
+    something the schema let through but the object's own validation does not (a node selector key
+    that is not a label key, say). Retrying cannot help; the message is the server's, which names
+    the field."""
 
 
 class InvalidSecret(ValueError):
@@ -194,9 +202,19 @@ def apply_object(manifest: dict[str, Any]) -> bool:
             force_conflicts=True,
         )
     except ApiException as exc:
+        if exc.status == 422:
+            raise Refused(f"the API server refused {kind} {name}: {_server_message(exc)}") from exc
         raise KubeError(f"applying {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
     _remember(api_version, kind, applied.to_dict())
     return True
+
+
+def _server_message(exc: ApiException) -> str:
+    """The message of the API server's Status (it names the field and what is wrong)."""
+    try:
+        return str(json.loads(exc.body or "")["message"])
+    except (TypeError, ValueError, KeyError):
+        return str(exc.reason)
 
 
 def delete_object(api_version: str, kind: str, namespace: str, name: str) -> bool:

@@ -59,6 +59,11 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         # A value a person put in a Secret (hand-edited, or a server's Secret) that is not text:
         # InvalidSpec naming the Secret and key, not a retry loop that never gets further.
         out.permanent = str(exc)
+    except kube.Refused as exc:
+        # The schema let the spec through but the API server refuses an object built from it:
+        # the Club still gets a status that says which object and why.
+        out.condition(Type.WORKLOADS_READY, False, Reason.INVALID_SPEC, str(exc))
+        out.permanent = str(exc)
     return out
 
 
