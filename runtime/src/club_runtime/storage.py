@@ -87,7 +87,9 @@ def start_multipart(bucket: Bucket, key: str, content_type: str) -> str:
         raise _wrap(exc, "starting an upload") from exc
 
 
-def presign_parts(bucket: Bucket, key: str, upload_id: str, parts: int) -> list[str]:
+def presign_parts(bucket: Bucket, key: str, upload_id: str, numbers: Sequence[int]) -> list[str]:
+    """URLs to PUT the numbered parts of a multipart upload, each valid for PRESIGN_TTL_SEC; an upload
+    that outlasts them asks for fresh ones (`upload_in_progress` first)."""
     try:
         return [
             bucket.client.generate_presigned_url(
@@ -95,10 +97,23 @@ def presign_parts(bucket: Bucket, key: str, upload_id: str, parts: int) -> list[
                 Params={"Bucket": bucket.name, "Key": key, "UploadId": upload_id, "PartNumber": n},
                 ExpiresIn=bucket.presign_ttl,
             )
-            for n in range(1, parts + 1)
+            for n in numbers
         ]
     except (BotoCoreError, ClientError) as exc:
         raise _wrap(exc, "presigning upload parts") from exc
+
+
+def upload_in_progress(bucket: Bucket, key: str, upload_id: str) -> bool:
+    """Whether `upload_id` is an unfinished multipart upload of `key` (not completed, not aborted)."""
+    try:
+        bucket.client.list_parts(Bucket=bucket.name, Key=key, UploadId=upload_id, MaxParts=1)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchUpload", "404", "NoSuchKey"):
+            return False
+        raise _wrap(exc, "reading an upload") from exc
+    except BotoCoreError as exc:
+        raise _wrap(exc, "reading an upload") from exc
+    return True
 
 
 def complete_multipart(bucket: Bucket, key: str, upload_id: str, etags: Sequence[tuple[int, str]]) -> None:
@@ -181,10 +196,16 @@ def delete_prefix(bucket: Bucket, prefix: str) -> int:
     return deleted
 
 
-def presign_get(bucket: Bucket, key: str) -> str:
+MAX_PRESIGN_SEC = 7 * 24 * 3600
+"""The longest a SigV4 presigned URL may live."""
+
+
+def presign_get(bucket: Bucket, key: str, ttl: int | None = None) -> str:
+    """A download URL valid for `ttl` seconds (PRESIGN_TTL_SEC by default, at most a week)."""
+    expires = min(bucket.presign_ttl if ttl is None else ttl, MAX_PRESIGN_SEC)
     try:
         return bucket.client.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket.name, "Key": key}, ExpiresIn=bucket.presign_ttl
+            "get_object", Params={"Bucket": bucket.name, "Key": key}, ExpiresIn=expires
         )
     except (BotoCoreError, ClientError) as exc:
         raise _wrap(exc, "presigning a download") from exc

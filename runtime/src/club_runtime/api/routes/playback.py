@@ -1,13 +1,16 @@
 """HLS playback of a ready video. The API serves the playlists (master and per rendition) itself, so
 that it can check the caller's token; inside them every segment URI is replaced by a presigned URL of
-the club's bucket that expires after PRESIGN_TTL_SEC. Variant playlists stay relative, so a player
-fetches them through this same route."""
+the club's bucket. A player fetches a VOD playlist once and its segments as it plays, so a segment URL
+lives as long as the video plays (its probed duration) plus PRESIGN_TTL_SEC. Variant playlists stay
+relative, so a player fetches them through this same route."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import posixpath
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response
 
@@ -44,9 +47,10 @@ async def playlist(
     key = posixpath.normpath(posixpath.join(root, path))
     if not key.startswith(root + "/") or not key.endswith(".m3u8"):
         raise errors.not_found("playlist")
+    ttl = segment_ttl(services.settings.presign_ttl_sec, row["outputs"])
     try:
         text = await asyncio.to_thread(storage.read_text, services.bucket, key)
-        lines = [await _rewrite(services, posixpath.dirname(key), line) for line in text.splitlines()]
+        lines = [await _rewrite(services, posixpath.dirname(key), line, ttl) for line in text.splitlines()]
     except storage.ObjectMissing as exc:
         raise errors.not_found("playlist") from exc
     except storage.StorageError as exc:
@@ -54,10 +58,20 @@ async def playlist(
     return Response("\n".join(lines) + "\n", media_type=PLAYLIST_TYPE)
 
 
-async def _rewrite(services: Services, folder: str, line: str) -> str:
+def segment_ttl(presign_ttl: int, outputs: dict[str, Any]) -> int:
+    """Seconds a segment URL lives: the video's duration (ffprobe's, kept in its outputs) plus
+    PRESIGN_TTL_SEC, so playback started at once reaches the end."""
+    duration = (outputs.get("source") or {}).get("duration_sec") or 0
+    try:
+        return presign_ttl + math.ceil(max(float(duration), 0.0))
+    except (TypeError, ValueError, OverflowError):  # not a number, or infinite
+        return presign_ttl
+
+
+async def _rewrite(services: Services, folder: str, line: str, ttl: int) -> str:
     if not line or line.startswith("#") or "://" in line:
         return line
     if line.endswith(".m3u8"):
         return line  # relative: resolves to this same route
     key = posixpath.normpath(posixpath.join(folder, line))
-    return await asyncio.to_thread(storage.presign_get, services.bucket, key)
+    return await asyncio.to_thread(storage.presign_get, services.bucket, key, ttl)

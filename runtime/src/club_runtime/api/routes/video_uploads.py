@@ -1,5 +1,6 @@
 """Video uploads into the club's bucket: presigned multipart (the client PUTs the parts to MinIO/S3
-itself, then completes through the API), or streamed through the API as the request body.
+itself, then completes through the API), or streamed through the API as the request body. Part URLs
+live PRESIGN_TTL_SEC; an upload that takes longer asks `.../parts` for fresh ones, as often as needed.
 
 An upload larger than UPLOAD_MAX_SIZE_MB is refused with 413, and one whose first bytes are not a
 video container with 415; either way the object (or unfinished upload) is removed and no row is
@@ -49,6 +50,16 @@ class UploadTicket(Output):
 class UploadedPart(Input):
     part_number: int = Field(ge=1, le=10_000)
     etag: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class PartsRequest(Input):
+    upload_id: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    part_numbers: list[Annotated[int, Field(ge=1, le=10_000)]] = Field(min_length=1, max_length=10_000)
+
+
+class PartUrls(Output):
+    part_urls: list[str]
+    """One URL per requested part number, in the order asked."""
 
 
 class UploadComplete(Input):
@@ -101,10 +112,34 @@ async def start_upload(body: UploadStart, services: ServicesDep, _: VideoWriters
         raise too_large(services)
     try:
         upload_id = await asyncio.to_thread(storage.start_multipart, services.bucket, key, body.content_type)
-        urls = await asyncio.to_thread(storage.presign_parts, services.bucket, key, upload_id, parts)
+        urls = await asyncio.to_thread(
+            storage.presign_parts, services.bucket, key, upload_id, range(1, parts + 1)
+        )
     except storage.StorageError as exc:
         raise videos.unavailable(exc) from exc
     return UploadTicket(video_id=video_id, upload_id=upload_id, part_size=storage.PART_SIZE, part_urls=urls)
+
+
+@router.post(
+    "/uploads/{video_id}/parts",
+    response_model=PartUrls,
+    responses={404: {**_ERROR, "description": "No such upload in progress"}, **videos.UNAVAILABLE},
+)
+async def sign_parts(
+    video_id: uuid.UUID, body: PartsRequest, services: ServicesDep, _: VideoWriters
+) -> PartUrls:
+    """Fresh URLs for parts of an upload in progress: the ones a slow upload had expire (each lives
+    PRESIGN_TTL_SEC), or parts to send again."""
+    key = videos.source_key(services.settings.club_id, video_id)
+    try:
+        if not await asyncio.to_thread(storage.upload_in_progress, services.bucket, key, body.upload_id):
+            raise errors.not_found("upload")
+        urls = await asyncio.to_thread(
+            storage.presign_parts, services.bucket, key, body.upload_id, body.part_numbers
+        )
+    except storage.StorageError as exc:
+        raise videos.unavailable(exc) from exc
+    return PartUrls(part_urls=urls)
 
 
 @router.post(
