@@ -16,6 +16,8 @@ DB_PASSWORD = "password"  # noqa: S105 - the key's name, not a password
 STORAGE_SECRET_KEY = "secretAccessKey"  # noqa: S105
 OWNER_PASSWORD = "password"  # noqa: S105
 JWT_KEYS = "keys"
+REDIS_USERNAME = "username"
+REDIS_PASSWORD = "password"  # noqa: S105
 JWT_MIN_SECRET = 32  # as the runtime's key set requires (club_runtime.core.security.KeySet)
 
 
@@ -139,7 +141,9 @@ def build_owner_secret(names: ClubNames, owner: Owner, *, password: str) -> dict
 
 
 def build_redis_secret(
-    names: ClubNames, owner: Owner, *, url: str, address: str, password: str
+    names: ClubNames, owner: Owner, *, url: str, address: str, username: str, password: str
 ) -> dict[str, Any]:
-    """REDIS_URL for the runtime, and address/password for KEDA's redis scaler (it takes no URL)."""
-    return _secret(names, owner, names.redis_secret, {"url": url, "address": address, "password": password})
+    """The Club's own Redis user: REDIS_URL for the runtime, and address/username/password for KEDA's
+    redis scaler (it takes no URL)."""
+    data = {"url": url, "address": address, REDIS_USERNAME: username, REDIS_PASSWORD: password}
+    return _secret(names, owner, names.redis_secret, data)

@@ -16,6 +16,7 @@ from club_operator.config import OperatorSettings
 from club_operator.models import ClubPhase, DeletionPolicy
 from club_operator.outcome import ClubObject, Context, Outcome
 from club_operator.reconcile import parse, recheck_rollout, reconcile
+from club_operator.workloads import delete_redis_user
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,11 @@ def delete_club(
         )
         metrics.forget(club.namespace, club.name)
         return
+    redis_problem = delete_redis_user(ctx)
+    if redis_problem and runtime.total_seconds() < settings.deletion_give_up_after_sec:
+        raise kopf.TemporaryError(redis_problem, delay=settings.retry_delay_sec)
+    if redis_problem:
+        kube.event(body, warning=True, reason=str(Reason.CLEANUP_ABANDONED), message=redis_problem[:1000])
     if ctx.spec.deletion_policy is DeletionPolicy.RETAIN:
         kube.event(
             body,

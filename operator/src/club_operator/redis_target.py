@@ -1,8 +1,17 @@
 """Where a Club's workers find Redis, as the runtime (a URL) and KEDA (address, password, database)
-each need it. Pure."""
+each need it, and what a Club may do there. Pure.
+
+Clubs share one Redis server and are kept apart by Redis itself: each Club has an ACL user of its
+own that may touch only the keys (and Pub/Sub channels) under the Club's prefix, and run only the
+commands RQ, redis-py's lock and KEDA's scaler send. Every key RQ builds starts with RQ_KEY_PREFIX
+(rq/defaults.py: queues, jobs, results, registries, workers, executions, the scheduler's locks, the
+`<prefix>:pubsub:<worker>` channel of stop commands), and the runtime's lease lives there too, so
+the Club's pods run with RQ_KEY_PREFIX set to the Club's prefix and nothing of theirs lies outside."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import urllib.parse
 from dataclasses import dataclass
 
@@ -26,6 +35,79 @@ def parse_redis_url(url: str) -> RedisTarget:
         password=urllib.parse.unquote(parts.password or ""),
         database=int(path) if path.isdigit() else 0,
     )
+
+
+def with_user(url: str, username: str, password: str) -> str:
+    """`url` logging in as `username` with `password` (the server's host, port and database kept)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    auth = f"{urllib.parse.quote(username, safe='')}:{urllib.parse.quote(password, safe='')}"
+    return urllib.parse.urlunsplit((parts.scheme, f"{auth}@{netloc}", parts.path, parts.query, ""))
+
+
+_PLAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+MIN_SERVER_VERSION = (6, 2, 0)
+"""Pub/Sub channel rules (`&pattern`) came with Redis 6.2."""
+
+
+def club_prefix(namespace: str, name: str) -> str:
+    """The Club's key prefix (RQ_KEY_PREFIX of its pods) and the name of its ACL user.
+
+    `club:<namespace>.<name>`, injective: a namespace is a DNS label, so it holds no '.', and the
+    first '.' splits the pair back. Anything else (a name the CRD would refuse) gets its sanitised
+    stem and '_' plus a digest of "namespace/name"; a plain pair never holds '_', so the forms cannot
+    meet. A key is `<prefix>:<rest>`, and neither form holds ':', so one Club's pattern `<prefix>:*`
+    matches no key of another. Only letters, digits and `.-_:` appear: RQ accepts those in a
+    prefix, and none is special in an ACL glob."""
+    if _PLAIN.fullmatch(namespace) and _PLAIN.fullmatch(name):
+        return f"club:{namespace}.{name}"
+    stem = ".".join(re.sub(r"[^a-z0-9-]+", "-", part.lower()).strip("-") for part in (namespace, name))
+    digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:12]
+    return f"club:{stem[:100]}_{digest}"
+
+
+# Every command the Club's pods send, and nothing else: RQ 3's queues, jobs, registries, results
+# (streams), workers and scheduler; redis-py's connection setup and its Lock (the lease); KEDA's
+# redis scaler (TYPE, then LLEN or ZCARD). Not INFO (server-wide figures; RQ falls back without it),
+# KEYS, SCAN, FLUSH*, CONFIG, ACL, DEBUG, MONITOR, CLIENT LIST/KILL or SCRIPT FLUSH/KILL. EVALSHA and
+# SCRIPT LOAD run RQ's and redis-py's Lua scripts; Redis checks each command a script calls against
+# the same rules, so a script reaches no more than its caller.
+RQ_COMMANDS = (
+    "ping", "hello", "client|setname", "client|getname", "client|info",
+    "exists", "type", "del", "unlink", "rename", "expire", "pexpire", "persist", "ttl", "pttl",
+    "get", "set",
+    "hget", "hset", "hgetall", "hmget", "hexists", "hdel", "hincrby", "hincrbyfloat",
+    "lpush", "rpush", "lpop", "blpop", "lmove", "blmove", "lrem", "lrange", "llen", "lpos",
+    "sadd", "srem", "smembers", "scard", "sismember",
+    "zadd", "zrem", "zrange", "zrangebyscore", "zremrangebyscore", "zremrangebyrank", "zcard", "zscore",
+    "xadd", "xrevrange", "xread", "xlen",
+    "multi", "exec", "discard", "watch", "unwatch",
+    "evalsha", "script|load", "script|exists",
+    "subscribe", "unsubscribe", "publish",
+)  # fmt: skip
+
+
+def acl_rules(prefix: str, password_sha256: str, *, database: int) -> tuple[str, ...]:
+    """The ACL SETUSER rules of a Club's user, whole (starting from `reset`): one password (by its
+    SHA-256, so the password itself never travels in a command), the Club's keys and channels,
+    RQ's commands. SELECT only when the URL names a database other than 0."""
+    commands = (*RQ_COMMANDS, "select") if database else RQ_COMMANDS
+    return (
+        "reset",
+        "on",
+        f"#{password_sha256}",
+        f"~{prefix}:*",
+        f"&{prefix}:*",
+        "-@all",
+        *(f"+{c}" for c in commands),
+    )
+
+
+def password_sha256(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
 
 
 def queue_name(namespace: str, club: str, pool: str) -> str:

@@ -1,21 +1,31 @@
 """The VideoJobs' side of the clubs' Redis queues: enqueue once, read a job's state, stop it.
 
+Each Club's jobs live under its own key prefix (redis_target.club_prefix), the RQ_KEY_PREFIX its
+workers run with. RQ reads that prefix once, at import, and this process serves every Club: so
+the job and queue classes here are RQ's with the Club's prefix as class attributes (RQ builds job
+and queue keys from those), and the few keys RQ builds from the module-wide prefix (results, the
+workers' Pub/Sub channel, the registries) are named here, the way RQ names them. The operator
+reads a job's hash and its latest result and writes nothing else of the Club's but the job it
+enqueues, the stop it asks for and the removal of a job whose VideoJob is gone.
+
 Jobs are JSON (as the runtime's worker reads them), never pickles: this process has rights in the
 cluster and must not unpickle what a club's worker wrote."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 from rq import Callback, Queue
-from rq.command import send_stop_job_command
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.results import Result
 from rq.serializers import JSONSerializer
 
+from club_operator.config import OperatorSettings
+from club_operator.redis_target import club_prefix
 from club_operator.videojob_status import JobView
 from club_runtime import contract
 
@@ -23,9 +33,27 @@ KEEP_SEC = 7 * 24 * 3600
 """How long Redis keeps a finished job (result, metadata): longer than any operator outage, so the
 status can always be recovered, and the job id stays taken."""
 
+_REGISTRIES = ("wip", "finished", "failed", "deferred", "scheduled", "canceled")
+"""RQ's per-queue registries (rq/registry.py: `<prefix>:<kind>:<queue>`)."""
+
 
 class QueueError(RuntimeError):
     """Redis could not be reached or refused the command."""
+
+
+@dataclass(frozen=True)
+class ClubQueues:
+    """Where a Club's jobs are: the operator's Redis (`url`) and the Club's key prefix."""
+
+    url: str
+    prefix: str
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+
+def of_club(settings: OperatorSettings, namespace: str, name: str) -> ClubQueues:
+    return ClubQueues(settings.redis_url.get_secret_value(), club_prefix(namespace, name))
 
 
 @functools.cache
@@ -33,27 +61,56 @@ def connection(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
 
 
-def _fetch(conn: redis.Redis, job_id: str) -> Job | None:
-    try:
-        return Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
-    except NoSuchJobError:
+@functools.cache
+def _job_class(prefix: str) -> type[Job]:
+    return type("ClubJob", (Job,), {"redis_job_namespace_prefix": f"{prefix}:job:"})
+
+
+@functools.cache
+def _queue_class(prefix: str) -> type[Queue]:
+    attrs = {
+        "job_class": _job_class(prefix),
+        "redis_queue_namespace_prefix": f"{prefix}:queue:",
+        "redis_queues_keys": f"{prefix}:queues",
+    }
+    return type("ClubQueue", (Queue,), attrs)
+
+
+def _fetch(club: ClubQueues, job_id: str) -> Job | None:
+    """The job as its hash says, or None; no other key is read."""
+    job = _job_class(club.prefix)(job_id, connection=connection(club.url), serializer=JSONSerializer)
+    raw = connection(club.url).hgetall(job.key)
+    if not raw:
         return None
+    job.restore(raw)
+    return job
 
 
-def read(url: str, job_id: str) -> JobView | None:
+def _latest_result(club: ClubQueues, job: Job) -> Result | None:
+    conn = connection(club.url)
+    found = conn.xrevrange(club.key("results", job.id), "+", "-", count=1)
+    if not found:
+        return None
+    result_id, payload = found[0]
+    rid = result_id.decode() if isinstance(result_id, bytes) else str(result_id)
+    return Result.restore(job.id, rid, dict(payload or {}), connection=conn, serializer=JSONSerializer)
+
+
+def read(club: ClubQueues, job_id: str) -> JobView | None:
     """The job's state, or None when there is no such job."""
     try:
-        job = _fetch(connection(url), job_id)
+        job = _fetch(club, job_id)
         if job is None:
             return None
         result: Any = None
         exc_message = ""
         status = _status(job)
-        if status == "finished":
-            result = job.return_value(refresh=False)
-        elif status == "failed":
-            latest = job.latest_result()
-            exc_message = _last_line(latest.exc_string if latest else None)
+        if status in ("finished", "failed"):
+            latest = _latest_result(club, job)
+            if status == "finished" and latest is not None and latest.type == Result.Type.SUCCESSFUL:
+                result = latest.return_value
+            elif status == "failed":
+                exc_message = _last_line(latest.exc_string if latest else None)
         return JobView(
             status=status,
             enqueued_at=job.enqueued_at,
@@ -67,13 +124,13 @@ def read(url: str, job_id: str) -> JobView | None:
         raise QueueError(f"reading job {job_id} from Redis failed: {exc}") from exc
 
 
-def enqueue(url: str, queue: str, job_id: str, kwargs: dict[str, Any], *, at_front: bool) -> bool:
+def enqueue(club: ClubQueues, queue: str, job_id: str, kwargs: dict[str, Any], *, at_front: bool) -> bool:
     """Put the job on `queue` unless a job with this id exists; True when this call enqueued it."""
-    conn = connection(url)
+    conn = connection(club.url)
     try:
-        if Job.exists(job_id, connection=conn):
+        if _job_class(club.prefix).exists(job_id, connection=conn):
             return False
-        Queue(queue, connection=conn, serializer=JSONSerializer).enqueue(
+        _queue_class(club.prefix)(queue, connection=conn, serializer=JSONSerializer).enqueue(
             contract.PROCESS_VIDEO,
             kwargs=kwargs,
             job_id=job_id,
@@ -88,31 +145,46 @@ def enqueue(url: str, queue: str, job_id: str, kwargs: dict[str, Any], *, at_fro
     return True
 
 
-def stop(url: str, job_id: str) -> str | None:
+def stop(club: ClubQueues, job_id: str) -> str | None:
     """Take the job off its queue, or tell its worker to stop it; returns its status before."""
-    conn = connection(url)
+    conn = connection(club.url)
     try:
-        job = _fetch(conn, job_id)
+        job = _fetch(club, job_id)
         if job is None:
             return None
         status = _status(job)
-        if status == "started":
-            with contextlib.suppress(InvalidJobOperation):  # it finished in the meantime
-                send_stop_job_command(conn, job_id, serializer=JSONSerializer)
+        if status == "started" and job.worker_name:
+            # rq.command.send_command, on the Club's channel (`<prefix>:pubsub:<worker>`).
+            payload = json.dumps({"command": "stop-job", "job_id": job_id})
+            conn.publish(club.key("pubsub", job.worker_name), payload)
         elif status in ("queued", "deferred", "scheduled"):
-            job.cancel()
+            with conn.pipeline() as pipe:
+                pipe.lrem(club.key("queue", job.origin), 0, job_id)
+                for kind in ("deferred", "scheduled"):
+                    pipe.zrem(club.key(kind, job.origin), job_id)
+                job.set_status(JobStatus.CANCELED, pipeline=pipe)
+                pipe.execute()
     except redis.RedisError as exc:
         raise QueueError(f"stopping job {job_id} failed: {exc}") from exc
     return status
 
 
-def forget(url: str, job_id: str) -> None:
+def forget(club: ClubQueues, job_id: str) -> None:
     """Delete the job's data from Redis (after its VideoJob is gone)."""
-    conn = connection(url)
+    conn = connection(club.url)
     try:
-        job = _fetch(conn, job_id)
-        if job is not None:
-            job.delete(remove_from_queue=True)
+        job = _fetch(club, job_id)
+        if job is None:
+            return
+        with conn.pipeline() as pipe:
+            if job.origin:
+                pipe.lrem(club.key("queue", job.origin), 0, job_id)
+                for kind in _REGISTRIES:
+                    pipe.zrem(club.key(kind, job.origin), job_id)
+            pipe.unlink(
+                job.key, job.dependents_key, club.key("results", job_id), club.key("executions", job_id)
+            )
+            pipe.execute()
     except redis.RedisError as exc:
         raise QueueError(f"deleting job {job_id} failed: {exc}") from exc
 

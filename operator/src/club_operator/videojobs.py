@@ -74,9 +74,9 @@ def desired_status(
     ref: JobRef, spec: VideoJobSpec, club: vj.ClubView | None, settings: OperatorSettings
 ) -> dict[str, Any]:
     """One step: queue the job if it can be, and say what its status should be now."""
-    url = settings.redis_url.get_secret_value()
+    queues = video_queue.of_club(settings, ref.namespace, spec.club_ref.name)
     now = _now()
-    job = video_queue.read(url, ref.job_id)
+    job = video_queue.read(queues, ref.job_id)
     if job is None:
         waiting = vj.waiting_for_club(spec, club)
         if waiting is not None or club is None:  # (the second only tells mypy: no club is a wait)
@@ -96,15 +96,15 @@ def desired_status(
             club.video_queue, priority=str(spec.priority), gpu_required=spec.gpu == "required"
         )
         if video_queue.enqueue(
-            url, queue, ref.job_id, vj.job_kwargs(spec, club, ref.uid, ref.name), at_front=front
+            queues, queue, ref.job_id, vj.job_kwargs(spec, club, ref.uid, ref.name), at_front=front
         ):
             log.info("queued %s/%s on %s", ref.namespace, ref.name, queue)
-        job = video_queue.read(url, ref.job_id)
+        job = video_queue.read(queues, ref.job_id)
         if job is None:
             raise video_queue.QueueError(f"job {ref.job_id} vanished right after it was queued")
     desired = vj.from_job(spec, job, contract.legacy_video_prefix(spec.club_ref.name, ref.uid), now)
     if not vj.finished(desired) and _past_deadline(job.enqueued_at or ref.created, spec, now):
-        video_queue.stop(url, ref.job_id)
+        video_queue.stop(queues, ref.job_id)
         message = f"not finished within deadlineSeconds ({spec.deadline_seconds} s after being queued)"
         return {**desired, **vj.failed(vj.Reason.DEADLINE_EXCEEDED, message, now)}
     return desired
@@ -183,13 +183,13 @@ def delete(
     """Stop an unfinished job and remove what it wrote; a Succeeded job keeps its outputs."""
     ref = JobRef.of(body)
     spec = VideoJobSpec.model_validate(body.get("spec") or {})
-    url = settings.redis_url.get_secret_value()
+    queues = video_queue.of_club(settings, ref.namespace, spec.club_ref.name)
     video_metrics.PHASES.forget(ref.uid)
-    before = video_queue.stop(url, ref.job_id)
+    before = video_queue.stop(queues, ref.job_id)
     succeeded = (body.get("status") or {}).get("phase") == VideoJobPhase.SUCCEEDED
     if before == "started":
-        _wait_stopped(url, ref.job_id)
-    job = video_queue.read(url, ref.job_id)
+        _wait_stopped(queues, ref.job_id)
+    job = video_queue.read(queues, ref.job_id)
     succeeded = succeeded or (job is not None and job.status == "finished")
     club = club_of(clubs, ref.namespace, spec.club_ref.name)
     if not succeeded and club is not None:
@@ -198,14 +198,14 @@ def delete(
         removed = sum(storage.delete_prefix(server, club.bucket, folder) for folder in folders)
         if removed:
             log.info("removed %d partial outputs of %s/%s", removed, ref.namespace, ref.name)
-    video_queue.forget(url, ref.job_id)
+    video_queue.forget(queues, ref.job_id)
 
 
-def _wait_stopped(url: str, job_id: str) -> None:
+def _wait_stopped(queues: video_queue.ClubQueues, job_id: str) -> None:
     """Wait for the worker to act on the stop command, so no upload lands after the cleanup."""
     deadline = time.monotonic() + STOP_WAIT_SEC
     while time.monotonic() < deadline:
-        job = video_queue.read(url, job_id)
+        job = video_queue.read(queues, job_id)
         if job is None or job.status != "started":
             return
         time.sleep(0.5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from club_operator import credentials, kube
+from club_operator import credentials, kube, redis_acl
 from club_operator.builders import (
     api_deployment,
     api_service,
@@ -29,7 +29,7 @@ from club_operator.builders.inputs import (
 )
 from club_operator.conditions import Reason, Type
 from club_operator.outcome import Context, Outcome
-from club_operator.redis_target import RedisTarget, parse_redis_url, queue_name
+from club_operator.redis_target import RedisTarget, club_prefix, parse_redis_url, queue_name, with_user
 
 KEDA_CRDS = ("scaledobjects.keda.sh", "triggerauthentications.keda.sh")
 HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
@@ -62,6 +62,7 @@ def _inputs(
         queue_default=queue_name(names.namespace, names.name, "default"),
         queue_video=queue_name(names.namespace, names.name, "video"),
         redis_database=redis.database,
+        redis_prefix=club_prefix(names.namespace, names.name),
         servers=servers,
     )
 
@@ -112,6 +113,56 @@ def _apply(manifest: dict[str, Any] | None, absent: tuple[str, str, str], out: O
         out.changed("workload", f"deleted {kind} {name}")
 
 
+def ensure_redis_user(ctx: Context, redis: RedisTarget, out: Outcome) -> bool:
+    """The Club's own Redis user and the Secret its pods log in with; False when it cannot be had.
+    The password is generated once; one found in a Secret of another user (the operator-wide URL an
+    older operator wrote there) is never kept. The Secret is written before the user gets the
+    password, so a crash between the two leaves a password the next reconcile applies."""
+    names = ctx.names
+    prefix = club_prefix(names.namespace, names.name)
+    existing = kube.read_secret(names.namespace, names.redis_secret)
+    password = (existing or {}).get(credentials.REDIS_PASSWORD, "")
+    if not password or (existing or {}).get(credentials.REDIS_USERNAME) != prefix:
+        password = credentials.generate_password()
+    secret = credentials.build_redis_secret(
+        names,
+        ctx.club.owner,
+        url=with_user(redis.url, prefix, password),
+        address=redis.address,
+        username=prefix,
+        password=password,
+    )
+    data, written = kube.write_secret(secret, existing, keep=frozenset())
+    out.secrets[names.redis_secret] = data
+    if written:
+        out.changed("secret", f"wrote Secret {names.redis_secret}")
+    user = redis_acl.ClubUser(names.namespace, names.name, ctx.club.uid, password, redis.database)
+    try:
+        if redis_acl.ensure_user(redis.url, user):
+            out.changed("redis", f"set up Redis user {prefix}")
+    except redis_acl.RedisUnavailable as exc:
+        out.failed(Type.WORKLOADS_READY, Reason.SERVER_UNAVAILABLE, str(exc))
+        return False
+    except redis_acl.RedisConflict as exc:
+        out.condition(Type.WORKLOADS_READY, False, Reason.CONFLICT, str(exc))
+        out.permanent = f"redis: {exc}"
+        return False
+    return True
+
+
+def delete_redis_user(ctx: Context) -> str | None:
+    """On deletion, whatever the deletionPolicy (Redis holds only job state): remove the Club's Redis
+    user and keys when they are its own. Returns the problem met, if any."""
+    names = ctx.names
+    try:
+        redis_acl.delete_user(
+            ctx.settings.redis_url.get_secret_value(), names.namespace, names.name, ctx.club.uid
+        )
+    except redis_acl.RedisUnavailable as exc:
+        return f"redis: {exc}"
+    return None
+
+
 def ensure_workloads(ctx: Context, out: Outcome) -> None:
     names = ctx.names
     ns = names.namespace
@@ -120,13 +171,8 @@ def ensure_workloads(ctx: Context, out: Outcome) -> None:
     except ValueError as exc:
         out.failed(Type.WORKLOADS_READY, Reason.SERVER_SECRET_MISSING, f"operator setting redis_url: {exc}")
         return
-    secret = credentials.build_redis_secret(
-        names, ctx.club.owner, url=redis.url, address=redis.address, password=redis.password
-    )
-    data, written = kube.ensure_secret(secret, keep=frozenset())
-    out.secrets[names.redis_secret] = data
-    if written:
-        out.changed("secret", f"wrote Secret {names.redis_secret}")
+    if not ensure_redis_user(ctx, redis, out):
+        return
     keda = keda_installed()
     secrets = _pod_secrets(ctx, out)
     servers = _servers(ctx, redis, secrets)

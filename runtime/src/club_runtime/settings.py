@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     database_pool_min: int = 1
     database_pool_max: int = 10
 
-    # Redis and queues (the same names in the API, the workers, the operator and the alerts).
+    # Redis and queues (the same names in the API, the workers, the operator and the alerts). REDIS_URL
+    # logs in as the club's own Redis user, which may touch only keys under RQ_KEY_PREFIX: RQ reads that
+    # variable itself, once, at import (rq.defaults), and the lease (worker.lease) takes it from there.
     redis_url: SecretStr = Field(default=SecretStr("redis://127.0.0.1:6379/0"))
     queue_default: str = "default"
     queue_video: str = "video"

@@ -1,10 +1,20 @@
-"""Where the workers find Redis, and which queue a video job goes to."""
+"""Where the workers find Redis, as which user, under which key prefix, with which rights, and which
+queue a video job goes to."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from club_operator.redis_target import parse_redis_url, video_queue_for, video_queues
+from club_operator.redis_target import (
+    acl_rules,
+    club_prefix,
+    parse_redis_url,
+    video_queue_for,
+    video_queues,
+    with_user,
+)
 
 VIDEO = "demo.riverside-fc.video"
 
@@ -44,3 +54,61 @@ def test_each_job_goes_to_a_queue_its_workers_listen_on(
     assert (queue, front) == expected
     assert queue in video_queues(VIDEO, gpu_workers=True)
     assert gpu_required or queue in video_queues(VIDEO, gpu_workers=False)
+
+
+def test_a_clubs_url_logs_in_as_its_own_user_on_the_operators_server() -> None:
+    url = with_user("redis://:admin%40pw@redis.platform:6380/7", "club:team-a.rovers", "p@ss/word")
+    assert url == "redis://club%3Ateam-a.rovers:p%40ss%2Fword@redis.platform:6380/7"
+    target = parse_redis_url(url)
+    assert (target.address, target.password, target.database) == ("redis.platform:6380", "p@ss/word", 7)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (("team-a", "x"), ("team", "a-x")),
+        (("a", "b-c"), ("a-b", "c")),
+        (("team", "Rovers"), ("team", "rovers")),
+        (("team", "a.b"), ("team.a", "b")),
+    ],
+)
+def test_the_prefix_is_injective_and_no_clubs_keys_match_anothers_pattern(
+    one: tuple[str, str], other: tuple[str, str]
+) -> None:
+    a, b = club_prefix(*one), club_prefix(*other)
+    assert a != b
+    assert not f"{b}:queue:x".startswith(f"{a}:")
+    assert not f"{a}:queue:x".startswith(f"{b}:")
+
+
+def test_a_plain_pair_reads_as_itself_and_anything_else_gets_a_digest() -> None:
+    assert club_prefix("team-a", "riverside-fc") == "club:team-a.riverside-fc"
+    odd = club_prefix("team", "Rovers")
+    assert odd.startswith("club:team.rovers_")
+    assert len(odd.rsplit("_", 1)[1]) == 12
+    assert club_prefix("team", "Rovers") == odd  # stable
+    for prefix in (odd, club_prefix("team-a", "riverside-fc")):
+        assert re.fullmatch(r"[A-Za-z0-9_.:-]+", prefix)  # what RQ accepts; nothing an ACL glob reads
+
+
+def test_a_clubs_user_may_touch_only_its_keys_and_channels_and_only_rqs_commands() -> None:
+    rules = acl_rules("club:team-a.rovers", "ab" * 32, database=0)
+    assert rules[:6] == (
+        "reset",
+        "on",
+        "#" + "ab" * 32,
+        "~club:team-a.rovers:*",
+        "&club:team-a.rovers:*",
+        "-@all",
+    )
+    allowed = {r[1:] for r in rules[6:]}
+    assert all(r.startswith("+") for r in rules[6:])
+    assert {"hgetall", "lmove", "evalsha", "subscribe", "publish", "llen", "zcard"} <= allowed
+    refused = {"keys", "scan", "flushall", "flushdb", "config", "acl", "debug", "info", "monitor", "eval"}
+    assert not refused & allowed
+    assert not {
+        c for c in allowed if c.startswith(("script|flush", "script|kill", "client|list", "client|kill"))
+    }
+    assert "select" not in allowed
+    assert "+select" in acl_rules("club:team-a.rovers", "ab" * 32, database=3)
+    assert not any(r.startswith(">") for r in rules)  # the password itself never travels

@@ -2,21 +2,22 @@
 for each worker pool. While one exists, the Deployment leaves `replicas` out so the two never fight;
 a suspended Club has none and its Deployments ask for 0 replicas.
 
-Workers with KEDA: two `redis` triggers on each of the pool's queues. KEDA's redis scaler sizes the key by its
-type (LLEN for a list, ZCARD for a sorted set), so it reads both RQ's queue `rq:queue:<queue>` (a list
-of waiting job ids; target `targetQueueLength` per pod) and RQ's StartedJobRegistry `rq:wip:<queue>`
-(a sorted set with one entry per running job). An HPA would take the largest of the triggers' answers,
-which undercounts a backlog spread over the video pool's queues (one per priority) and forgets the
-busy workers beside the waiting jobs; so KEDA's scalingModifiers combine them: the pool wants one pod
-per running job plus one per `targetQueueLength` waiting jobs, over all its queues (a composite
-metric with target 1 per pod), and never shrinks below its busy workers.
+Workers with KEDA: two `redis` triggers on each of the pool's queues. KEDA's redis scaler sizes the
+key by its type (LLEN for a list, ZCARD for a sorted set), so it reads both RQ's queue
+`<prefix>:queue:<queue>` (a list of waiting job ids; target `targetQueueLength` per pod) and RQ's
+StartedJobRegistry `<prefix>:wip:<queue>` (a sorted set with one entry per running job). An HPA
+would take the largest of the triggers' answers, which undercounts a backlog spread over the video
+pool's queues (one per priority) and forgets the busy workers beside the waiting jobs; so KEDA's
+scalingModifiers combine them: the pool wants one pod per running job plus one per
+`targetQueueLength` waiting jobs, over all its queues (a composite metric with target 1 per pod),
+and never shrinks below its busy workers.
 The Deployment still picks which pod to remove, and may pick a busy one: that pod gets SIGTERM and
 finishes its job within the grace period (worker_deployment), so scale-in costs time, not work. A
 long scale-down stabilization window and one pod a minute keep bursts from thrashing the pool.
 
-Redis is reached through a TriggerAuthentication reading the `address` and `password` keys of the
-caller's Redis Secret (KEDA wants host:port, not the runtime's REDIS_URL); the database index comes
-from the inputs.
+Redis is reached as the Club's own Redis user, through a TriggerAuthentication reading the
+`address`, `username` and `password` keys of the Club's Redis Secret (KEDA wants host:port, not the
+runtime's REDIS_URL); the database index and the key prefix come from the inputs.
 
 Without KEDA: an autoscaling/v2 HPA on CPU with the pool's min/max. An HPA cannot scale to zero (nor
 from it: with no pod there is no CPU to measure), so a pool with minReplicas 0 keeps one worker."""
@@ -90,7 +91,9 @@ def build_trigger_auth(inputs: WorkloadInputs) -> dict[str, Any] | None:
     """KEDA's credentials for the club's Redis; None without KEDA."""
     if not inputs.keda:
         return None
-    refs = [{"parameter": p, "name": inputs.redis_secret, "key": p} for p in ("address", "password")]
+    refs = [
+        {"parameter": p, "name": inputs.redis_secret, "key": p} for p in ("address", "username", "password")
+    ]
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "TriggerAuthentication",
@@ -127,6 +130,7 @@ def build_worker_scaler(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any] | 
         return None
     spec, queues = inputs.pool(pool), inputs.queues(pool)
     name, component = inputs.names.worker(pool), worker_component(pool)
+    prefix = inputs.redis_prefix
     if not inputs.keda:
         low = max(1, spec.min_replicas)
         return _hpa(inputs, name, component, low=low, high=spec.max_replicas, cpu=WORKER_CPU_TARGET)
@@ -152,8 +156,8 @@ def build_worker_scaler(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any] | 
                 trigger
                 for i, queue in enumerate(queues)
                 for trigger in (
-                    _redis_trigger(inputs, f"queued{i}", f"rq:queue:{queue}", spec.target_queue_length),
-                    _redis_trigger(inputs, f"running{i}", f"rq:wip:{queue}", 1),
+                    _redis_trigger(inputs, f"queued{i}", f"{prefix}:queue:{queue}", spec.target_queue_length),
+                    _redis_trigger(inputs, f"running{i}", f"{prefix}:wip:{queue}", 1),
                 )
             ],
         },

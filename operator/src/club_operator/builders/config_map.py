@@ -25,6 +25,7 @@ def build_config_map(inputs: WorkloadInputs) -> dict[str, Any]:
             "CLUB_SLUG": names.name,
             "QUEUE_DEFAULT": inputs.queue_default,
             "QUEUE_VIDEO": inputs.queue_video,
+            "RQ_KEY_PREFIX": inputs.redis_prefix,
             "S3_BUCKET": names.bucket,
             "UPLOAD_MAX_SIZE_MB": str(UPLOAD_MAX_SIZE_MB),
             "VIDEO_PROCESS_TIMEOUT_SEC": str(inputs.video_timeout_sec),

@@ -85,10 +85,13 @@ class WorkloadInputs:
     keda: bool
     """Whether KEDA's CRDs (ScaledObject, TriggerAuthentication) are installed."""
     redis_secret: str
-    """A Secret in the Club's namespace with key `url` (REDIS_URL for the runtime) and, for KEDA,
-    `address` (host:port) and `password` (may be empty): KEDA's redis scaler takes no URL."""
+    """A Secret in the Club's namespace with key `url` (REDIS_URL for the runtime, as the Club's own
+    Redis user) and, for KEDA, `address` (host:port), `username` and `password`: KEDA's redis
+    scaler takes no URL."""
     queue_default: str
     queue_video: str
+    redis_prefix: str
+    """RQ_KEY_PREFIX: every Redis key of the Club's pods starts with it (redis_target.club_prefix)."""
     api_port: int = 8000
     worker_metrics_port: int = 9100
     redis_database: int = 0

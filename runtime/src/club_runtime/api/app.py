@@ -12,9 +12,8 @@ from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import Depends, FastAPI
-from redis import Redis
 
-from club_runtime import storage
+from club_runtime import redis_client, storage
 from club_runtime.api import deps, errors, metrics
 from club_runtime.api.deps import Services
 from club_runtime.api.routes import (
@@ -80,7 +79,7 @@ def build_services(settings: Settings) -> Services:
             max_size=settings.database_pool_max,
         ),
         keys=security.KeySet.parse(settings.jwt_keys.get_secret_value()),
-        redis=Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=5),
+        redis=redis_client.connect(settings, socket_timeout=5),
         bucket=storage.connect(settings),
     )
 

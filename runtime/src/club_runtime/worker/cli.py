@@ -9,15 +9,16 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-import redis
 from prometheus_client import REGISTRY, start_http_server
 from rq import Queue
 
+from club_runtime import redis_client
 from club_runtime.media import runner
 from club_runtime.settings import Settings, get_settings
 from club_runtime.worker import logs, metrics
 from club_runtime.worker.club_worker import ClubWorker, record_abandoned
 from club_runtime.worker.jobs import SERIALIZER
+from club_runtime.worker.registry import RegisteredJob
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,15 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def make_worker(settings: Settings, queue_names: Sequence[str], name: str | None = None) -> ClubWorker:
-    connection = redis.Redis.from_url(settings.redis_url.get_secret_value())
-    queues = [Queue(q, connection=connection, serializer=SERIALIZER) for q in queue_names]
+    connection = redis_client.connect(settings)
+    queues = [
+        Queue(q, connection=connection, serializer=SERIALIZER, job_class=RegisteredJob) for q in queue_names
+    ]
     worker = ClubWorker(
         queues,
         connection=connection,
         serializer=SERIALIZER,
+        job_class=RegisteredJob,
         name=name,
         job_monitoring_interval=settings.worker_job_monitoring_interval_sec,
         maintenance_interval=settings.worker_maintenance_interval_sec,

@@ -10,10 +10,13 @@
 - Retries and timeout. Video jobs get `video_timeout_sec` and, when the enqueuer set no retry policy,
   retries with `retry_intervals` (persisted on the job, since the abandoned-job cleanup reads them
   from Redis in another worker).
+- Registered functions only. A job naming any function or callback the runtime does not register
+  (`registry`) is failed at once, before the worker forks, as a permanent error naming it.
 - Metrics, observed around each job in this long-lived process (see `metrics`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from types import TracebackType
 from typing import Any
@@ -21,10 +24,13 @@ from typing import Any
 from rq import Queue, Worker
 from rq.exceptions import AbandonedJobError
 from rq.job import Job, JobStatus
+from rq.utils import now
 
 from club_runtime.settings import get_settings
-from club_runtime.worker import metrics
+from club_runtime.worker import metrics, registry
 from club_runtime.worker.jobs import video
+
+log = logging.getLogger(__name__)
 
 _OUTCOME_BY_STATUS = {
     JobStatus.FINISHED: "succeeded",
@@ -36,6 +42,7 @@ _OUTCOME_BY_STATUS = {
 
 
 class ClubWorker(Worker):
+    job_class = registry.RegisteredJob
     heartbeat_grace_sec: int = 60
     video_timeout_sec: int = 3600
     retry_intervals: tuple[int, ...] = (10, 60, 300)
@@ -63,6 +70,10 @@ class ClubWorker(Worker):
         job.save(include_meta=False)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        problem = registry.refusal(job)
+        if problem is not None:
+            self.refuse(job, queue, problem)
+            return
         self.apply_policy(job)
         gauge = metrics.IN_PROGRESS.labels(queue=queue.name)
         gauge.inc()
@@ -72,6 +83,20 @@ class ClubWorker(Worker):
         finally:
             gauge.dec()
             self._observe(job, queue.name, time.monotonic() - started)
+
+    def refuse(self, job: Job, queue: Queue, problem: str) -> None:
+        """Fail a job the worker must not run: no retry, no callback, never forked."""
+        log.error("refused job %s: %s", job.id, problem)
+        job.retries_left = 0
+        job.ended_at = now()
+        with self.connection.pipeline() as pipe:
+            # Where a single-queue dequeue (LMOVE) left it; the work horse would have removed it.
+            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+            pipe.execute()
+        self.handle_job_failure(
+            job, queue, exc_string=f"{registry.UnregisteredFunctionError.__name__}: {problem}"
+        )
+        metrics.observe_job(queue.name, "failed", 0.0, 0, 0)
 
     def _observe(self, job: Job, queue: str, seconds: float) -> None:
         try:

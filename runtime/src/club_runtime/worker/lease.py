@@ -4,7 +4,7 @@ RQ re-runs a job whose worker stopped heart-beating. A worker that only *looks* 
 process gone, its work horse still transcoding) would then run alongside the retry; the lease stops
 that. It is a Redis lock with a TTL, renewed by a thread while the job runs, so a holder that truly
 died frees it within `ttl_sec`. A new execution waits up to one TTL for it, then gives up (and RQ
-retries later)."""
+retries later). The lock's key is under the club's RQ_KEY_PREFIX, like every key of the club's."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from types import TracebackType
 
 import redis
 from redis.exceptions import LockError
+from rq.defaults import RQ_KEY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,14 @@ class LeaseLostError(RuntimeError):
     """The lease expired while this execution held it: stop before writing more."""
 
 
+def key(name: str) -> str:
+    return f"{RQ_KEY_PREFIX}:lease:{name}"
+
+
 class Lease:
     def __init__(self, conn: redis.Redis, name: str, *, ttl_sec: int) -> None:
         self._ttl = max(ttl_sec, 2)
-        self._lock = conn.lock(f"club:lease:{name}", timeout=self._ttl, thread_local=False)
+        self._lock = conn.lock(key(name), timeout=self._ttl, thread_local=False)
         self._stop = threading.Event()
         self._lost = threading.Event()
         self._renewer = threading.Thread(target=self._renew, name=f"lease-{name}", daemon=True)

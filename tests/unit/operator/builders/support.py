@@ -17,6 +17,7 @@ from club_operator.builders import (
 )
 from club_operator.builders.inputs import POOLS, Destination, WorkloadInputs
 from club_operator.models import ClubSpec
+from club_operator.redis_target import club_prefix
 from tests.support import crds
 
 UID = "0b5e8c7e-0000-4000-8000-000000000042"
@@ -46,6 +47,7 @@ def inputs(
         redis_secret=f"{name}-redis",
         queue_default=f"club-{UID}-default",
         queue_video=f"club-{UID}-video",
+        redis_prefix=club_prefix(NAMESPACE, name),
         servers=SERVERS,
     )
     return dataclasses.replace(made, **overrides)

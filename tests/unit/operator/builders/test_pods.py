@@ -141,6 +141,7 @@ def test_the_config_map_holds_the_runtimes_plain_settings() -> None:
         "CLUB_SLUG": "meadowbank-rovers",
         "QUEUE_DEFAULT": made.queue_default,
         "QUEUE_VIDEO": made.queue_video,
+        "RQ_KEY_PREFIX": "club:team-a.meadowbank-rovers",
         "S3_BUCKET": "meadowbank-rovers-media",
         "UPLOAD_MAX_SIZE_MB": "2048",
         "VIDEO_PROCESS_TIMEOUT_SEC": "3600",

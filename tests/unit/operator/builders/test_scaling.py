@@ -76,10 +76,11 @@ def test_keda_scales_workers_on_queued_and_running_jobs() -> None:
     triggers = _triggers(scaler)
     video = made.queue_video
     queues = (f"{video}.gpu", f"{video}.high", video, f"{video}.low")  # a GPU pool: GPU-only jobs too
-    assert list(triggers) == [f"rq:{kind}:{q}" for q in queues for kind in ("queue", "wip")]
+    assert list(triggers) == [f"{made.redis_prefix}:{kind}:{q}" for q in queues for kind in ("queue", "wip")]
     for queue in queues:
-        assert triggers[f"rq:queue:{queue}"]["metadata"]["listLength"] == "2"  # targetQueueLength
-        assert triggers[f"rq:wip:{queue}"]["metadata"]["listLength"] == "1"  # one running job per worker
+        queued, running = (f"{made.redis_prefix}:{kind}:{queue}" for kind in ("queue", "wip"))
+        assert triggers[queued]["metadata"]["listLength"] == "2"  # targetQueueLength
+        assert triggers[running]["metadata"]["listLength"] == "1"  # one running job per worker
     for trigger in triggers.values():
         assert trigger["type"] == "redis"
         assert trigger["metadata"]["databaseIndex"] == "7"
@@ -94,8 +95,9 @@ def test_keda_scales_workers_on_queued_and_running_jobs() -> None:
     assert set(ast_names(modifiers["formula"])) == names
     default = autoscaling.build_worker_scaler(made, "default")
     assert default is not None
-    assert set(_triggers(default)) == {f"rq:queue:{made.queue_default}", f"rq:wip:{made.queue_default}"}
-    assert _triggers(default)[f"rq:queue:{made.queue_default}"]["metadata"]["listLength"] == "20"
+    queued, running = (f"{made.redis_prefix}:{kind}:{made.queue_default}" for kind in ("queue", "wip"))
+    assert set(_triggers(default)) == {queued, running}
+    assert _triggers(default)[queued]["metadata"]["listLength"] == "20"
 
 
 def ast_names(formula: str) -> list[str]:
@@ -133,19 +135,21 @@ def test_a_backlog_spread_over_the_priority_queues_counts_whole_with_the_busy_wo
     video = made.queue_video  # targetQueueLength 2
     # Three jobs waiting on each priority and one running: 9 / 2 + 1 = 5.5 -> 6 pods (the largest
     # single trigger would have said 2).
-    redis = {f"rq:queue:{video}.high": 3, f"rq:queue:{video}": 3, f"rq:queue:{video}.low": 3}
-    assert _pods(scaler, redis | {f"rq:wip:{video}": 1}) == 6
+    key = f"{made.redis_prefix}:{{}}:{video}{{}}".format
+    redis = {key("queue", ".high"): 3, key("queue", ""): 3, key("queue", ".low"): 3}
+    assert _pods(scaler, redis | {key("wip", ""): 1}) == 6
     # Busy workers are kept even with nothing waiting; nothing at all lets the pool go to zero.
-    assert _pods(scaler, {f"rq:wip:{video}.high": 2, f"rq:wip:{video}.gpu": 1}) == 3
+    assert _pods(scaler, {key("wip", ".high"): 2, key("wip", ".gpu"): 1}) == 3
     assert _pods(scaler, {}) == 0
 
 
-def test_keda_reads_redis_from_the_callers_secret() -> None:
+def test_keda_reads_redis_as_the_clubs_own_user_from_its_secret() -> None:
     auth = autoscaling.build_trigger_auth(inputs())
     assert auth is not None
     assert auth["spec"] == {
         "secretTargetRef": [
             {"parameter": "address", "name": "meadowbank-rovers-redis", "key": "address"},
+            {"parameter": "username", "name": "meadowbank-rovers-redis", "key": "username"},
             {"parameter": "password", "name": "meadowbank-rovers-redis", "key": "password"},
         ]
     }

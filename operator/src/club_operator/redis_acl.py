@@ -1,0 +1,195 @@
+"""A Club's Redis user: created, repaired and deleted through the operator's own (admin) connection.
+
+The user (named by the Club's key prefix, see redis_target.club_prefix) may touch only the Club's
+keys and channels and run only RQ's commands. Redis cannot attach metadata to an ACL user, so the
+owner is recorded in a hash of the operator's, `club-operator:owners` (user -> JSON namespace, name,
+uid), written before the user is: no Club's user can read or write it (it lies outside every
+`club:<...>:*` pattern), so a Club cannot claim or disown a user. The rule:
+- no record and no user: free, made for this Club;
+- a record of this Club's uid: its own, repaired where it drifted (steady state writes nothing);
+- a record of this namespace/name but another uid: an earlier Club of this name, deleted while its
+  cleanup could not finish (names are unique in a namespace, so that Club is gone). Its keys are
+  job state of a Club that no longer exists: they are removed, then the user is this Club's;
+- a user without a record, or a record of another namespace/name: Conflict, left untouched.
+Deletion removes the user (Redis then closes its connections), every key under the prefix and the
+record; only when the record is this Club's."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis
+
+from club_operator import redis_target
+
+OWNERS_KEY = "club-operator:owners"
+_SCAN_BATCH = 500
+_HASH = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class RedisUnavailable(RuntimeError):
+    """Redis could not be reached or refused the operator's command."""
+
+
+class RedisConflict(RuntimeError):
+    """The user belongs to another Club, or to none; the message names it, never a secret."""
+
+
+@dataclass(frozen=True)
+class ClubUser:
+    namespace: str
+    name: str
+    uid: str
+    password: str
+    database: int
+
+    @property
+    def prefix(self) -> str:
+        return redis_target.club_prefix(self.namespace, self.name)
+
+    def rules(self) -> tuple[str, ...]:
+        return redis_target.acl_rules(
+            self.prefix, redis_target.password_sha256(self.password), database=self.database
+        )
+
+
+@functools.cache
+def _admin(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
+
+
+def _acl(conn: redis.Redis, *args: str) -> Any:
+    """An ACL subcommand, its reply unparsed (redis-py's typed helpers take other arguments)."""
+    return cast(Any, conn).execute_command("ACL", *args)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _record(conn: redis.Redis, user: str) -> dict[str, str] | None:
+    raw = conn.hget(OWNERS_KEY, user)
+    if raw is None:
+        return None
+    try:
+        found = json.loads(_text(raw))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _view(conn: redis.Redis, user: str) -> dict[str, Any] | None:
+    """ACL GETUSER as text (Redis 6.2 gives lists where 7 gives strings); None when no such user."""
+    found = _acl(conn, "GETUSER", user)
+    if found is None:
+        return None
+    pairs = found.items() if isinstance(found, dict) else zip(found[::2], found[1::2], strict=True)
+    view: dict[str, Any] = {}
+    for key, value in pairs:
+        if isinstance(value, list):
+            view[_text(key)] = sorted(_text(v) for v in value)
+        else:
+            view[_text(key)] = _text(value)
+    return view
+
+
+def _rules_digest(user: ClubUser) -> str:
+    """What was asked of Redis, without the password (compared through its hash, not kept here)."""
+    rules = [r for r in user.rules() if not r.startswith("#")]
+    return hashlib.sha256(" ".join(rules).encode()).hexdigest()
+
+
+def _in_place(view: dict[str, Any] | None, record: dict[str, str], user: ClubUser) -> bool:
+    """Whether the user is as this Club's rules make it. Redis rewrites the command rules it is given
+    (e.g. +multi +exec ... as +@transaction), so its rendering right after our SETUSER is recorded
+    and compared, along with the password hash, the key and channel patterns and `on`."""
+    if view is None:
+        return False
+    patterns = (view.get("keys"), view.get("channels"))
+    return (
+        record.get("rules") == _rules_digest(user)
+        and record.get("commands") == view.get("commands")
+        and view.get("passwords") == [redis_target.password_sha256(user.password)]
+        and "on" in (view.get("flags") or [])
+        and patterns
+        in ((f"~{user.prefix}:*", f"&{user.prefix}:*"), ([f"~{user.prefix}:*"], [f"&{user.prefix}:*"]))
+    )
+
+
+def ensure_user(admin_url: str, user: ClubUser) -> bool:
+    """Create or repair the Club's user; True when something was written. RedisConflict when the
+    user is not this Club's."""
+    conn = _admin(admin_url)
+    name = user.prefix
+    try:
+        record = _record(conn, name)
+        view = _view(conn, name)
+        if record is None and view is not None:
+            raise RedisConflict(
+                f"Redis user {name} already exists and records no owning Club: the operator leaves it "
+                "untouched (delete it, or record its owner)"
+            )
+        if record is not None and (record.get("namespace"), record.get("name")) != (
+            user.namespace,
+            user.name,
+        ):
+            raise RedisConflict(
+                f"Redis user {name} belongs to another Club: the operator leaves it untouched"
+            )
+        if record is not None and record.get("uid") == user.uid and _in_place(view, record, user):
+            return False
+        if record is not None and record.get("uid") != user.uid:
+            _remove(conn, name)  # an earlier Club of this name, gone (see the module's docstring)
+        owner = {
+            "namespace": user.namespace,
+            "name": user.name,
+            "uid": user.uid,
+            "rules": _rules_digest(user),
+        }
+        conn.hset(OWNERS_KEY, name, json.dumps(owner, sort_keys=True))
+        _acl(conn, "SETUSER", name, *user.rules())
+        applied = _view(conn, name) or {}
+        owner["commands"] = str(applied.get("commands", ""))
+        conn.hset(OWNERS_KEY, name, json.dumps(owner, sort_keys=True))
+    except redis.RedisError as exc:
+        raise RedisUnavailable(f"setting up Redis user {name} failed: {_safe(exc)}") from exc
+    return True
+
+
+def delete_user(admin_url: str, namespace: str, name: str, uid: str) -> bool:
+    """Remove the Club's user, its keys and its record, when the record is this Club's; True when
+    it was. Another Club's user, or one without a record, is left alone."""
+    conn = _admin(admin_url)
+    user = redis_target.club_prefix(namespace, name)
+    try:
+        record = _record(conn, user)
+        if record is None or record.get("uid") != uid:
+            return False
+        _remove(conn, user)
+        conn.hdel(OWNERS_KEY, user)
+    except redis.RedisError as exc:
+        raise RedisUnavailable(f"deleting Redis user {user} failed: {_safe(exc)}") from exc
+    return True
+
+
+def _remove(conn: redis.Redis, user: str) -> None:
+    """The user first (its connections close, so nothing writes while the keys go), then its keys."""
+    _acl(conn, "DELUSER", user)
+    batch: list[Any] = []
+    for key in conn.scan_iter(match=f"{user}:*", count=_SCAN_BATCH):
+        batch.append(key)
+        if len(batch) >= _SCAN_BATCH:
+            conn.unlink(*batch)
+            batch.clear()
+    if batch:
+        conn.unlink(*batch)
+
+
+def _safe(exc: redis.RedisError) -> str:
+    """The error, with any password hash it quotes (an ACL SETUSER rule) left out."""
+    return _HASH.sub("<hash>", str(exc))
