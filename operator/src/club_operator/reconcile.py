@@ -174,7 +174,7 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
             out.changed("database", f"created database {names.database}")
         if dedicated is not None and dedicated.write:
             database.record_owner(server, "database", names.database, dedicated.owner)
-            out.changed("owner", f"recorded the owner of database {names.database}")
+            out.changed("database", f"recorded the owner of database {names.database}")
         if database.ensure_schema(server, names.database):
             out.changed("schema", f"migrated database {names.database} to the runtime's schema")
         if database.ensure_canary(server, names.database):
@@ -195,7 +195,7 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
             check = database.TenantCheck(in_place=True, isolated=None)  # probe the repaired role
         if role.write:
             database.record_owner(server, "role", names.role, role.owner)
-            out.changed("owner", f"recorded the owner of role {names.role}")
+            out.changed("role", f"recorded the owner of role {names.role}")
     except database.DatabaseUnavailable as exc:
         out.failed(Type.DATABASE_READY, Reason.SERVER_UNAVAILABLE, str(exc))
         return None

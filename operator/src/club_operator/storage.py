@@ -92,14 +92,15 @@ def ensure_storage(server: S3Server, plan: StoragePlan) -> StorageResult:
         s3, admin = s3_client(server, server.access_key, server.secret_key), admin_client(server)
         claim = _claim_bucket(s3, admin, plan)
         user = _admin_json(admin.user_info, plan.user)  # re-adding a user keeps its policies
+        policy = _admin_json(admin.policy_info, plan.policy_name)
         if plan.owner is not None:
-            _check_user(admin, plan, user)
+            _check_user(plan, policy)
         if _ensure_bucket(s3, plan.bucket):
             changed.append("bucket")
         if claim is not None and (claim.write or "bucket" in changed):
             _tag_bucket(s3, plan.bucket, claim.owner)
             changed.append("owner")
-        if _ensure_policy(admin, plan):
+        if _ensure_policy(admin, plan, policy):
             changed.append("policy")
         if _ensure_user(admin, server, plan, user):
             changed.append("user")
@@ -170,9 +171,8 @@ def _ensure_bucket(s3: S3Client, bucket: str) -> bool:
     return True
 
 
-def _ensure_policy(admin: Any, plan: StoragePlan) -> bool:
+def _ensure_policy(admin: Any, plan: StoragePlan, current: dict[str, Any] | None) -> bool:
     desired = storage_policy.build_user_policy(plan.bucket)
-    current = _admin_json(admin.policy_info, plan.policy_name)
     if current is not None and storage_policy.policy_equal(current, desired):
         return False
     admin.policy_add(plan.policy_name, policy=desired)
@@ -276,8 +276,10 @@ def _claim_bucket(s3: S3Client, admin: Any, plan: StoragePlan) -> ownership.Clai
 def _policy_buckets(admin: Any, policy: str) -> set[str] | None:
     """The buckets a policy's statements name; None when there is no such policy."""
     document = _admin_json(admin.policy_info, policy)
-    if document is None:
-        return None
+    return None if document is None else _buckets_of(document)
+
+
+def _buckets_of(document: dict[str, Any]) -> set[str]:
     found = set()
     for statement in storage_policy.normalise_policy(document):
         for resource in statement.get("Resource", []):
@@ -293,15 +295,15 @@ def _grants_other_buckets(admin: Any, policy: str, bucket: str) -> bool:
     return bool((_policy_buckets(admin, policy) or set()) - {bucket})
 
 
-def _check_user(admin: Any, plan: StoragePlan, info: dict[str, Any] | None) -> None:
-    """The Club's user and policy must not hold access to another bucket: they would be another's.
+def _check_user(plan: StoragePlan, policy: dict[str, Any] | None) -> None:
+    """The Club's policy (as read) must grant no other bucket: the policy, and the user it is made
+    for, would be another Club's. (Other policies attached to the user are drift, replaced later.)
     Raises ownership.Conflict."""
-    attached = {name for name in str((info or {}).get("policyName") or "").split(",") if name}
-    for policy in attached | {plan.policy_name}:
-        if _grants_other_buckets(admin, policy, plan.bucket):
-            raise ownership.Conflict(
-                f"S3 user {plan.user} or its policy grants another bucket: the operator leaves it untouched"
-            )
+    if policy is not None and _buckets_of(policy) - {plan.bucket}:
+        raise ownership.Conflict(
+            f"S3 policy {plan.policy_name} of user {plan.user} grants another bucket: the operator "
+            "leaves it untouched"
+        )
 
 
 def _is_empty(s3: S3Client, bucket: str) -> bool:
