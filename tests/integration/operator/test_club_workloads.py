@@ -261,7 +261,7 @@ def test_with_keda_workers_scale_on_queue_length_and_without_it_on_cpu(
         triggers = {t["metadata"]["listName"]: t for t in video_object["spec"]["triggers"]}
         video = f"{namespace}.queued-fc.video"
         assert set(triggers) == {
-            f"rq:{kind}:{queue}"
+            f"club:{namespace}.queued-fc:{kind}:{queue}"
             for queue in (f"{video}.high", video, f"{video}.low")
             for kind in ("queue", "wip")
         }

@@ -15,6 +15,7 @@ import pytest
 import redis
 from kubernetes import client as k8s
 
+from club_operator.redis_target import club_prefix
 from club_runtime import contract
 from tests.integration.operator.conftest import RunningOperator
 from tests.integration.worker.harness import make_source
@@ -67,11 +68,16 @@ class Club:
         return found
 
     def redis(self) -> redis.Redis:
-        """The Redis the Club's workers use, from the Secret the operator made for them."""
+        """The Redis the Club's workers use, logged in as the Club's own user from the Secret the
+        operator made for them."""
         return redis.Redis.from_url(clubs.secret_data(self.core, self.namespace, f"{self.name}-redis")["url"])
 
+    def key(self, *parts: str) -> str:
+        """An RQ key of the Club's: under its prefix, the RQ_KEY_PREFIX of its pods."""
+        return ":".join((club_prefix(self.namespace, self.name), *parts))
+
     def job_meta(self, uid: str) -> dict[str, Any]:
-        raw = self.redis().hget(f"rq:job:video-{uid}", "meta")
+        raw = self.redis().hget(self.key("job", f"video-{uid}"), "meta")
         return dict(json.loads(raw)) if raw else {}
 
     def worker(self, *, burst: bool = False) -> ClubWorker:
@@ -222,11 +228,11 @@ def test_past_its_deadline_a_job_fails_and_its_ttl_deletes_it(
     failed = videojobs.wait_phase(custom, club.namespace, "slow", "Failed", timeout=15)  # no worker runs
     assert failed["reason"] == "DeadlineExceeded"
     assert "deadlineSeconds" in failed["message"]
-    assert club.redis().hget(f"rq:job:video-{job['metadata']['uid']}", "status") == b"canceled"
+    assert club.redis().hget(club.key("job", f"video-{job['metadata']['uid']}"), "status") == b"canceled"
     clubs.wait_for(
         "the TTL to delete the VideoJob", lambda: videojobs.get(custom, club.namespace, "slow") is None, 20
     )
-    assert not club.redis().exists(f"rq:job:video-{job['metadata']['uid']}")
+    assert not club.redis().exists(club.key("job", f"video-{job['metadata']['uid']}"))
 
 
 def test_deleting_a_running_videojob_stops_it_and_removes_its_partial_outputs(
@@ -253,7 +259,7 @@ def test_deleting_a_running_videojob_stops_it_and_removes_its_partial_outputs(
     assert club.keys(prefix) == set()
     time.sleep(3)
     assert club.keys(prefix) == set()  # nothing lands after the cleanup
-    assert not club.redis().exists(f"rq:job:video-{job['metadata']['uid']}")
+    assert not club.redis().exists(club.key("job", f"video-{job['metadata']['uid']}"))
     assert worker.process.poll() is None, worker.tail()  # the worker lives on for other jobs
     dsn = clubs.secret_data(club.core, club.namespace, f"{club.name}-database")["dsn"]
     with psycopg.connect(dsn) as conn:
@@ -292,7 +298,7 @@ def test_the_status_converges_after_the_operator_is_killed_mid_job(
     try:
         clubs.wait_for(
             "the job to finish while the operator is down",
-            lambda: club.redis().hget(f"rq:job:video-{uid}", "status") == b"finished",
+            lambda: club.redis().hget(club.key("job", f"video-{uid}"), "status") == b"finished",
             timeout=180,
         )
         assert videojobs.status(custom, club.namespace, "survivor")["phase"] == "Running"  # stale
@@ -304,7 +310,7 @@ def test_the_status_converges_after_the_operator_is_killed_mid_job(
     assert (done["progress"], done["attempts"]) == (100, 1)
     assert [r["name"] for r in done["outputs"]["renditions"]] == ["360p", "240p"]
     conn = club.redis()
-    assert conn.llen(f"rq:queue:{club.namespace}.{club.name}.video") == 0  # never enqueued twice
+    assert conn.llen(club.key("queue", f"{club.namespace}.{club.name}.video")) == 0  # never enqueued twice
     assert len(club.job_meta(uid)["attempts"]) == 1
 
 
@@ -331,5 +337,5 @@ def test_fifty_videojobs_at_once_all_succeed_and_none_runs_twice(
     assert [s["attempts"] for s in statuses] == [1] * 50
     assert not any("thumbnails" in s["outputs"] for s in statuses)  # thumbnailIntervalSeconds: 0
     conn = club.redis()
-    registry = f"rq:finished:{club.namespace}.{club.name}.video"
+    registry = club.key("finished", f"{club.namespace}.{club.name}.video")
     assert conn.zcard(registry) == 50

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from club_runtime.worker.lease import Lease, LeaseBusyError
+from club_runtime.worker.lease import Lease, LeaseBusyError, key
 
 
 def test_a_renewed_lease_outlives_its_ttl_and_keeps_others_out(redis_url: str) -> None:
@@ -22,6 +22,6 @@ def test_a_renewed_lease_outlives_its_ttl_and_keeps_others_out(redis_url: str) -
 def test_a_dead_holders_lease_frees_itself(redis_url: str) -> None:
     conn = redis.Redis.from_url(redis_url)
     # A holder that died: it took the lock and never renews or releases it.
-    assert conn.lock("club:lease:video:b", timeout=2).acquire()
+    assert conn.lock(key("video:b"), timeout=2).acquire()
     with Lease(conn, "video:b", ttl_sec=2) as lease:
         lease.check()
