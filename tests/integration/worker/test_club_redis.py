@@ -124,6 +124,10 @@ def test_club_a_can_use_its_own_keys_and_nothing_of_club_bs(
         if not isinstance(refused, redis.exceptions.NoPermissionError):
             allowed.append(f"{what}: {refused!r}")
     assert allowed == []
+    # A Lua script runs as its caller: the keys it touches are checked like a command's.
+    script = a_conn.script_load(f"return redis.call('GET', '{b.prefix}:job:video-b1')")
+    with pytest.raises(redis.exceptions.ResponseError, match="can't access at least one of the keys"):
+        a_conn.evalsha(script, 0)
 
     after = {key: admin.dump(key) for key in admin.scan_iter(match=f"{b.prefix}:*")}
     assert after == before
