@@ -4,11 +4,13 @@ the operator keeps serving every other Club."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client as k8s
@@ -150,4 +152,136 @@ def test_a_spec_the_schema_cannot_catch_fails_permanently_and_harms_no_other_clu
 
     clubs.create_club(custom, namespace, crds.manifest("Club", {"displayName": "Healthy"}, "healthy-fc"))
     clubs.wait_condition(custom, namespace, "healthy-fc", "Ready", "True")
+    assert club_operator.process.alive()
+
+
+def _failed(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    """The Club once its phase is Failed: InvalidSpec, never retried in a loop."""
+    club: dict[str, Any] = clubs.wait_for(
+        f"{name} to fail",
+        lambda: (
+            (c := clubs.get_club(custom, namespace, name))
+            and (c.get("status") or {}).get("phase") == "Failed"
+            and c
+        ),
+    )
+    return club
+
+
+def _invalid_spec(core: k8s.CoreV1Api, club: dict[str, Any], *words: str) -> str:
+    """Ready is False for InvalidSpec with a message holding `words`, and a Warning Event says so."""
+    ready = clubs.condition(club, "Ready")
+    assert ready is not None
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    for word in words:
+        assert word in ready["message"]
+    meta = club["metadata"]
+    (event, *_) = clubs.wait_events(core, meta["namespace"], meta["name"], "InvalidSpec")
+    assert event.type == "Warning"
+    message: str = ready["message"]
+    return message
+
+
+@pytest.mark.parametrize("port", ["99999", "abc"])
+def test_a_dsn_whose_port_is_not_a_port_is_an_invalid_spec_naming_the_secret(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+    stack: StackInfo,
+    port: str,
+) -> None:
+    pg = stack.postgres
+    dsn = f"postgresql://{pg.user}:{pg.password}@{pg.host}:{port}/postgres"
+    _secret(core, namespace, "badport-pg", {"dsn": dsn})
+    spec = {"displayName": "Bad Port", "database": {"serverSecretRef": {"name": "badport-pg"}}}
+    clubs.create_club(custom, namespace, crds.manifest("Club", spec, "badport-fc"))
+    club = _failed(custom, namespace, "badport-fc")
+    where = f"Secret {namespace}/badport-pg key 'dsn'"
+    message = _invalid_spec(core, club, where, "port must be one number between 1 and 65535")
+    assert pg.password not in message
+    database = clubs.condition(club, "DatabaseReady")
+    assert database is not None
+    assert (database["status"], database["reason"]) == ("False", "InvalidSpec")
+    assert club_operator.process.alive()
+
+
+def test_a_secret_value_that_is_not_text_is_an_invalid_spec_naming_the_secret_and_key(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+    stack: StackInfo,
+) -> None:
+    text = {"endpoint": stack.minio.endpoint, "accessKey": stack.minio.access_key}
+    data = {k: base64.b64encode(v.encode()).decode() for k, v in text.items()}
+    data["secretKey"] = base64.b64encode(b"\xff\xfe\x00binary").decode()  # not UTF-8
+    core.create_namespaced_secret(
+        namespace, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="binary-s3"), data=data)
+    )
+    spec = {"displayName": "Binary", "storage": {"serverSecretRef": {"name": "binary-s3"}}}
+    clubs.create_club(custom, namespace, crds.manifest("Club", spec, "binary-fc"))
+    club = _failed(custom, namespace, "binary-fc")
+    _invalid_spec(core, club, f"Secret {namespace}/binary-s3 key 'secretKey' is not UTF-8 text")
+    assert club_operator.process.alive()
+
+    # Fixed by a person: the Club recovers on its own (the resync timer reconciles it again).
+    core.patch_namespaced_secret(
+        "binary-s3", namespace, {"stringData": {"secretKey": stack.minio.secret_key}}
+    )
+    clubs.wait_condition(
+        custom, namespace, "binary-fc", "Ready", "True", timeout=club_operator.resync_sec * 20
+    )
+
+
+def test_a_hand_edited_jwt_key_set_is_an_invalid_spec_and_is_never_regenerated(
+    club_operator: RunningOperator, custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: str
+) -> None:
+    clubs.create_club(custom, namespace, crds.manifest("Club", {"displayName": "Edited"}, "edited-fc"))
+    clubs.wait_condition(custom, namespace, "edited-fc", "Ready", "True")
+    good = clubs.secret_data(core, namespace, "edited-fc-jwt")["keys"]
+    broken = good[: len(good) // 2]  # cut in the middle, as a bad hand edit would
+    core.patch_namespaced_secret("edited-fc-jwt", namespace, {"stringData": {"keys": broken}})
+
+    club = clubs.wait_condition(
+        custom,
+        namespace,
+        "edited-fc",
+        "SecretsReady",
+        "False",
+        reason="InvalidSpec",
+        timeout=club_operator.resync_sec * 20,
+    )
+    secrets_ready = clubs.condition(club, "SecretsReady")
+    assert secrets_ready is not None
+    assert (
+        f"Secret {namespace}/edited-fc-jwt key 'keys' is not a usable JWT key set: not JSON"
+        in (secrets_ready["message"])
+    )
+    assert "delete the Secret" in secrets_ready["message"]  # and how to fix it
+    club = _failed(custom, namespace, "edited-fc")
+    message = _invalid_spec(core, club, "edited-fc-jwt")
+    assert broken not in message  # the key material is never echoed
+    # Never regenerated behind the user's back: the broken value stays until a person fixes it.
+    assert clubs.secret_data(core, namespace, "edited-fc-jwt")["keys"] == broken
+
+    core.patch_namespaced_secret("edited-fc-jwt", namespace, {"stringData": {"keys": good}})
+    clubs.wait_condition(
+        custom, namespace, "edited-fc", "Ready", "True", timeout=club_operator.resync_sec * 20
+    )
+    assert club_operator.process.alive()
+
+
+def test_a_spec_whose_objects_the_api_server_refuses_still_gets_a_status(
+    club_operator: RunningOperator, custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: str
+) -> None:
+    # The schema lets any node selector key through; a Deployment's own validation does not.
+    gpu = {"enabled": True, "nodeSelector": {"not a label key!": "x"}}
+    spec = {"displayName": "Refused", "workers": {"video": {"gpu": gpu}}}
+    clubs.create_club(custom, namespace, crds.manifest("Club", spec, "refused-fc"))
+    club = _failed(custom, namespace, "refused-fc")
+    _invalid_spec(core, club, "the API server refused Deployment refused-fc-worker-video", "nodeSelector")
+    workloads = clubs.condition(club, "WorkloadsReady")
+    assert workloads is not None
+    assert (workloads["status"], workloads["reason"]) == ("False", "InvalidSpec")
     assert club_operator.process.alive()

@@ -44,6 +44,7 @@ def test_workloads_are_created_and_reported(
     core: k8s.CoreV1Api,
     kube_api: k8s.ApiClient,
     namespace: str,
+    stack: StackInfo,
 ) -> None:
     club = _ready(custom, namespace, crds.manifest("Club", {"displayName": "Busy"}, "busy-fc"))
     assert clubs.condition(club, "WorkloadsReady")["status"] == "True"  # type: ignore[index]
@@ -66,9 +67,27 @@ def test_workloads_are_created_and_reported(
     policy = k8s.PolicyV1Api(kube_api).read_namespaced_pod_disruption_budget("busy-fc-api", namespace)
     assert policy.spec.max_unavailable == 1
     netpols = {
-        n.metadata.name for n in k8s.NetworkingV1Api(kube_api).list_namespaced_network_policy(namespace).items
+        n.metadata.name: n
+        for n in k8s.NetworkingV1Api(kube_api).list_namespaced_network_policy(namespace).items
     }
-    assert "busy-fc-api" in netpols
+    for name in ("busy-fc-api", "busy-fc-workers"):
+        spec = netpols[name].spec
+        assert spec.policy_types == ["Ingress", "Egress"]
+        allowed = {(p.protocol, p.port) for rule in spec.egress for p in rule.ports}
+        # DNS, and the stack's PostgreSQL, Redis and MinIO on their ports: nothing else.
+        assert allowed == {
+            ("UDP", 53),
+            ("TCP", 53),
+            ("TCP", stack.postgres.port),
+            ("TCP", stack.redis.port),
+            ("TCP", int(stack.minio.endpoint.rsplit(":", 1)[1])),
+        }
+        # The stack's servers are at 127.0.0.1: each is allowed at that address only.
+        assert {b.ip_block.cidr for rule in spec.egress for b in rule.to or []} == {"127.0.0.1/32"}
+    video = apps.read_namespaced_deployment("busy-fc-worker-video", namespace).spec.template.spec
+    (scratch,) = video.volumes
+    assert scratch.empty_dir.size_limit == "10Gi"
+    assert "JWT_KEYS" not in {e.name for e in video.containers[0].env}
     hpas = {
         h.metadata.name
         for h in k8s.AutoscalingV2Api(kube_api).list_namespaced_horizontal_pod_autoscaler(namespace).items
@@ -283,3 +302,14 @@ def test_with_keda_workers_scale_on_queue_length_and_without_it_on_cpu(
         lambda: worker_hpas() == {"queued-fc-worker-default", "queued-fc-worker-video"},
         timeout=club_operator.resync_sec * 10,
     )
+
+
+def test_the_longest_name_the_crd_accepts_reaches_ready(
+    club_operator: RunningOperator, custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: str
+) -> None:
+    name = "l" + "-o" * 31  # 63 characters: every object named after it must still be valid
+    club = _ready(custom, namespace, crds.manifest("Club", {"displayName": "Longest"}, name))
+    assert club["status"]["phase"] == "Ready"
+    service = club["status"]["apiEndpoint"].removeprefix("http://").split(".")[0]
+    assert len(service) <= 63
+    assert core.read_namespaced_service(service, namespace).metadata.labels["footballclub.io/club"] == name

@@ -235,3 +235,22 @@ def test_invalid_video_jobs_are_refused_naming_the_field(
     message = crds.rejection(lambda: crds.create(custom, namespace, body, dry_run=True))
     assert f"{field}:" in message
     assert words in message
+
+
+@pytest.mark.parametrize("name", ["river.side", "1st-fc", "a" * 64], ids=["dot", "digit-first", "64-chars"])
+def test_a_club_name_the_operator_cannot_carry_is_refused(
+    custom: k8s.CustomObjectsApi, namespace: str, name: str
+) -> None:
+    body = crds.manifest("Club", MINIMAL_CLUB, name)
+    message = crds.rejection(lambda: crds.create(custom, namespace, body, dry_run=True))
+    assert "metadata.name" in message
+    if len(name) > 63:  # the schema's maxLength answers first
+        assert "63" in message
+        return
+    assert "metadata.name must be at most 63 characters of lowercase letters, digits and '-'" in message
+    assert "Service, Deployments and labels are named after it" in message
+
+
+def test_the_longest_club_name_is_accepted(custom: k8s.CustomObjectsApi, namespace: str) -> None:
+    name = "a" + "-b" * 31  # 63 characters
+    assert crds.create(custom, namespace, crds.manifest("Club", MINIMAL_CLUB, name), dry_run=True)
