@@ -112,6 +112,19 @@ def waiting_for_club(spec: VideoJobSpec, club: ClubView | None) -> tuple[Reason,
     return None
 
 
+def source_problem(key: str, bucket: str, size: int | None, limit_mb: int) -> tuple[Reason, str] | None:
+    """Why the source object (`size` bytes, None when missing) cannot be queued: missing, or larger than
+    an upload through the API may be (UPLOAD_MAX_SIZE_MB); None when it can."""
+    if size is None:
+        return Reason.SOURCE_NOT_FOUND, f"object {key!r} does not exist in bucket {bucket}"
+    if size > limit_mb * 1024 * 1024:
+        return Reason.INVALID_SOURCE, (
+            f"object {key!r} is {size / 1024 / 1024:.1f} MB, over the limit of {limit_mb} MB "
+            "(UPLOAD_MAX_SIZE_MB) that uploads through the API have too"
+        )
+    return None
+
+
 def parse_time(value: object) -> datetime | None:
     """A time as status and the worker's metadata write it (RFC 3339); None when absent or bad."""
     try:

@@ -41,7 +41,6 @@ PLURAL = "videojobs"
 POLL_SEC = 1.0
 STOP_WAIT_SEC = 30.0
 """How long deletion waits for a worker to stop a running job before removing its outputs."""
-MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -83,15 +82,9 @@ def desired_status(
             return vj.pending(*(waiting or (vj.Reason.CLUB_NOT_FOUND, "")))
         server = servers.storage_server(club.spec, ref.namespace, settings)
         size = storage.object_size(server, club.bucket, spec.source.key)
-        if size is None:
-            message = f"object {spec.source.key!r} does not exist in bucket {club.bucket}"
-            return vj.failed(vj.Reason.SOURCE_NOT_FOUND, message, now)
-        if size > UPLOAD_MAX_SIZE_MB * MB:
-            message = (
-                f"object {spec.source.key!r} is {size / MB:.1f} MB, over the limit of "
-                f"{UPLOAD_MAX_SIZE_MB} MB (UPLOAD_MAX_SIZE_MB) that uploads through the API have too"
-            )
-            return vj.failed(vj.Reason.INVALID_SOURCE, message, now)
+        problem = vj.source_problem(spec.source.key, club.bucket, size, UPLOAD_MAX_SIZE_MB)
+        if problem is not None:
+            return vj.failed(*problem, now)
         queue, front = video_queue_for(
             club.video_queue, priority=str(spec.priority), gpu_required=spec.gpu == "required"
         )

@@ -180,3 +180,13 @@ def test_a_club_is_seen_not_ready_while_suspended_and_with_its_bucket_and_queue(
     assert vj.club_view("demo", body, "clubs").ready  # type: ignore[union-attr]
     body["spec"] = {"displayName": "Riverside", "workers": "many"}
     assert vj.club_view("demo", body, "clubs") is None
+
+
+def test_a_source_is_queued_only_if_it_exists_within_the_upload_limit() -> None:
+    assert vj.source_problem("uploads/m.mp4", "b", 2048 * 1024 * 1024, 2048) is None
+    missing = vj.source_problem("uploads/m.mp4", "b", None, 2048)
+    assert missing == (vj.Reason.SOURCE_NOT_FOUND, "object 'uploads/m.mp4' does not exist in bucket b")
+    large = vj.source_problem("uploads/m.mp4", "b", 2048 * 1024 * 1024 + 1, 2048)
+    assert large is not None
+    assert large[0] == vj.Reason.INVALID_SOURCE
+    assert "over the limit of 2048 MB (UPLOAD_MAX_SIZE_MB)" in large[1]
