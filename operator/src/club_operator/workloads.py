@@ -7,6 +7,7 @@ WorkloadsReady from the Deployments' rollout status."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from club_operator import credentials, kube, redis_acl
@@ -17,6 +18,7 @@ from club_operator.builders import (
     config_map,
     network_policy,
     pdb,
+    pod,
     worker_deployment,
 )
 from club_operator.builders.inputs import (
@@ -43,27 +45,21 @@ def keda_installed() -> bool:
     return all(kube.crd_installed(name) for name in KEDA_CRDS)
 
 
-def _inputs(
-    ctx: Context,
-    redis: RedisTarget,
-    keda: bool,
-    config_hash: str,
-    servers: tuple[Destination, ...] = (),
-) -> WorkloadInputs:
+def _inputs(ctx: Context, redis: RedisTarget, keda: bool) -> WorkloadInputs:
+    """The inputs, short of what depends on the Secrets' values (the config hashes, the servers)."""
     names = ctx.names
     return WorkloadInputs(
         names=names,
         spec=ctx.spec,
         owner=ctx.club.owner,
         image=ctx.spec.runtime.image or ctx.settings.default_runtime_image,
-        config_hash=config_hash,
+        config_hash="",
         keda=keda,
         redis_secret=names.redis_secret,
         queue_default=queue_name(names.namespace, names.name, "default"),
         queue_video=queue_name(names.namespace, names.name, "video"),
         redis_database=redis.database,
         redis_prefix=club_prefix(names.namespace, names.name),
-        servers=servers,
     )
 
 
@@ -95,9 +91,13 @@ def _pod_secrets(ctx: Context, out: Outcome) -> dict[str, dict[str, str]]:
     }
 
 
-def _config_hash(inputs: WorkloadInputs, secrets: dict[str, dict[str, str]]) -> str:
-    """A digest of the ConfigMap and every Secret the pods read: a changed value rolls the pods."""
-    return config_digest(config_map.build_config_map(inputs)["data"], secrets)
+def _config_hash(inputs: WorkloadInputs, secrets: dict[str, dict[str, str]], *, api: bool) -> str:
+    """A digest of the ConfigMap and every Secret the API's (or the workers') pods read: a changed
+    value rolls those pods, and only those."""
+    read = pod.secrets_read(inputs, api=api)
+    return config_digest(
+        config_map.build_config_map(inputs)["data"], {k: v for k, v in secrets.items() if k in read}
+    )
 
 
 def _apply(manifest: dict[str, Any] | None, absent: tuple[str, str, str], out: Outcome, ns: str) -> None:
@@ -176,8 +176,13 @@ def ensure_workloads(ctx: Context, out: Outcome) -> None:
     keda = keda_installed()
     secrets = _pod_secrets(ctx, out)
     servers = _servers(ctx, redis, secrets)
-    config_hash = _config_hash(_inputs(ctx, redis, keda, ""), secrets)
-    inputs = _inputs(ctx, redis, keda, config_hash, servers)
+    base = _inputs(ctx, redis, keda)
+    inputs = dataclasses.replace(
+        base,
+        config_hash=_config_hash(base, secrets, api=True),
+        worker_config_hash=_config_hash(base, secrets, api=False),
+        servers=servers,
+    )
 
     _apply(config_map.build_config_map(inputs), ("v1", "ConfigMap", names.config_map), out, ns)
     _apply(api_deployment.build_api_deployment(inputs), (*DEPLOYMENT, names.api), out, ns)

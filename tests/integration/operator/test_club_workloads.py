@@ -131,18 +131,23 @@ def test_a_secret_change_rolls_the_pods_and_no_change_rolls_nothing(
     time.sleep(club_operator.resync_sec * 3)
     assert template_hashes() == before  # resyncs with nothing changed roll nothing
 
-    # Rotate the JWT key set by hand: every Deployment gets a new template hash, and rolls.
+    # Rotate the JWT key set by hand: the API gets a new template hash and rolls. The workers
+    # read no JWT key, so the same reconcile leaves their templates (and running jobs) alone.
     core.patch_namespaced_secret(
         "rolling-fc-jwt",
         namespace,
         {"stringData": {"keys": '{"active": "k2", "keys": {"k2": "' + "x" * 48 + '"}}'}},
     )
+    api = "rolling-fc-api"
     after = clubs.wait_for(
-        "every Deployment to get a new config hash",
-        lambda: (now := template_hashes()) and all(now[n][0] != before[n][0] for n in before) and now,
+        "the API's Deployment to get a new config hash",
+        lambda: (now := template_hashes()) and now[api][0] != before[api][0] and now,
         timeout=club_operator.resync_sec * 10,
     )
-    assert all(after[n][1] == before[n][1] + 1 for n in before)
+    assert after[api][1] == before[api][1] + 1
+    workers = {n for n in before if n != api}
+    assert workers == {"rolling-fc-worker-default", "rolling-fc-worker-video"}
+    assert {n: after[n] for n in workers} == {n: before[n] for n in workers}
 
 
 def test_drift_in_a_workload_is_repaired(

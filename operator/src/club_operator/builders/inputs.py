@@ -100,6 +100,9 @@ class WorkloadInputs:
     """VIDEO_PROCESS_TIMEOUT_SEC: the longest a video job may run; video workers' grace period follows it."""
     servers: tuple[Destination, ...] = ()
     """The servers the pods connect to besides DNS (PostgreSQL, Redis, S3): their only egress."""
+    worker_config_hash: str | None = None
+    """The workers' digest, over the Secrets they read (no JWT key set, no owner account); None:
+    `config_hash`, which is the API's."""
 
     def pool(self, pool: Pool) -> WorkerPool:
         return self.spec.workers.video if pool == "video" else self.spec.workers.default

@@ -12,7 +12,8 @@ is an emptyDir, where the workers' ffmpeg writes its scratch files, limited to t
 The pods never call the Kubernetes API, so no service account token is mounted.
 
 The config hash sits in the pod template's annotations: a new hash rolls the pods, an unchanged one
-leaves the template equal and rolls nothing."""
+leaves the template equal and rolls nothing. Each pod's hash covers the Secrets it reads
+(`secrets_read`), so a new JWT key set rolls the API and leaves the workers and their jobs alone."""
 
 from __future__ import annotations
 
@@ -51,6 +52,13 @@ def container_env(inputs: WorkloadInputs, *, api: bool) -> list[dict[str, Any]]:
             _secret_env("BOOTSTRAP_OWNER_PASSWORD", names.owner_secret, credentials.OWNER_PASSWORD),
         ]
     return env
+
+
+def secrets_read(inputs: WorkloadInputs, *, api: bool) -> frozenset[str]:
+    """The names of the Secrets a pod reads (through its env): the ones whose change must roll it."""
+    return frozenset(
+        e["valueFrom"]["secretKeyRef"]["name"] for e in container_env(inputs, api=api) if "valueFrom" in e
+    )
 
 
 def container_security_context() -> dict[str, Any]:
@@ -106,14 +114,15 @@ def pod_template(
     main: dict[str, Any],
     *,
     scratch_size: str | None = None,
+    config_hash: str | None = None,
     **spec: Any,
 ) -> dict[str, Any]:
-    """The pod template around `main`; `scratch_size` limits /tmp; `spec` adds pod-level fields
-    (grace period, scheduling)."""
+    """The pod template around `main`; `scratch_size` limits /tmp; `config_hash` replaces the
+    inputs' (the API's); `spec` adds pod-level fields (grace period, scheduling)."""
     return {
         "metadata": {
             "labels": inputs.names.labels(component),
-            "annotations": {CONFIG_HASH_ANNOTATION: inputs.config_hash},
+            "annotations": {CONFIG_HASH_ANNOTATION: config_hash or inputs.config_hash},
         },
         "spec": {
             "automountServiceAccountToken": False,

@@ -86,6 +86,7 @@ def build_worker_deployment(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any
             component,
             main,
             scratch_size=spec.scratch_size,
+            config_hash=inputs.worker_config_hash,
             terminationGracePeriodSeconds=grace_period(inputs, pool),
             **scheduling,
         ),

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from club_operator import naming
-from club_operator.builders import config_map, network_policy
+from club_operator.builders import config_map, network_policy, pod
 from club_operator.builders import inputs as inputs_module
 from club_operator.builders.inputs import CONFIG_HASH_ANNOTATION, WorkloadInputs
 
@@ -36,6 +36,20 @@ def test_a_new_config_hash_changes_only_the_pod_template_annotation() -> None:
     changed = [p for a, b in zip(all_objects(before), all_objects(after), strict=True) for p in _diff(a, b)]
     annotation = f"/spec/template/metadata/annotations/{CONFIG_HASH_ANNOTATION}"
     assert changed == [annotation] * 3  # the API and both worker pools
+
+
+def test_workers_roll_on_their_own_hash_over_the_secrets_they_read() -> None:
+    made = inputs()
+    names = made.names
+    every = {names.database_secret, made.redis_secret, names.storage_secret}
+    assert pod.secrets_read(made, api=False) == every
+    assert pod.secrets_read(made, api=True) == every | {names.jwt_secret, names.owner_secret}
+    split = dataclasses.replace(made, worker_config_hash="beef")
+    annotations = {
+        component: d["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+        for component, d in deployments(split).items()
+    }
+    assert annotations == {"api": "c0ffee", "worker-default": "beef", "worker-video": "beef"}
 
 
 def test_the_config_digest_follows_the_data_and_nothing_else() -> None:
