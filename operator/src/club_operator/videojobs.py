@@ -188,7 +188,8 @@ def delete(
     if not succeeded and club is not None:
         server = servers.storage_server(club.spec, ref.namespace, settings)
         folders = contract.video_folders(ref.uid, club_id=club.uid, club_slug=club.name)
-        removed = sum(storage.delete_prefix(server, club.bucket, folder) for folder in folders)
+        # storage.delete_prefix adds the folder's trailing slash itself.
+        removed = sum(storage.delete_prefix(server, club.bucket, f.removesuffix("/")) for f in folders)
         if removed:
             log.info("removed %d partial outputs of %s/%s", removed, ref.namespace, ref.name)
     video_queue.forget(queues, ref.job_id)
