@@ -12,12 +12,17 @@ uid), written before the user is: no Club's user can read or write it (it lies o
   job state of a Club that no longer exists: they are removed, then the user is this Club's;
 - a user without a record, or a record of another namespace/name: Conflict, left untouched.
 Deletion removes the user (Redis then closes its connections), every key under the prefix and the
-record; only when the record is this Club's."""
+record; only when the record is this Club's.
+
+The operator reads job status as `club-operator-reader` (redis_target.reader_rules): read-only, job
+hashes and results only. Its password is derived from the operator's own Redis URL, so every
+replica of the operator derives the same one and nothing needs storing."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -119,6 +124,21 @@ def _in_place(view: dict[str, Any] | None, record: dict[str, str], user: ClubUse
         and patterns
         in ((f"~{user.prefix}:*", f"&{user.prefix}:*"), ([f"~{user.prefix}:*"], [f"&{user.prefix}:*"]))
     )
+
+
+@functools.cache
+def reader_url(admin_url: str) -> str:
+    """A URL logging in as the operator's read-only user, made (or repaired) on first use."""
+    password = hmac.new(admin_url.encode(), redis_target.OPERATOR_READER.encode(), hashlib.sha256).hexdigest()
+    database = redis_target.parse_redis_url(admin_url).database
+    rules = redis_target.reader_rules(redis_target.password_sha256(password), database=database)
+    try:
+        _acl(_admin(admin_url), "SETUSER", redis_target.OPERATOR_READER, *rules)
+    except redis.RedisError as exc:
+        raise RedisUnavailable(
+            f"setting up Redis user {redis_target.OPERATOR_READER} failed: {_safe(exc)}"
+        ) from exc
+    return redis_target.with_user(admin_url, redis_target.OPERATOR_READER, password)
 
 
 def ensure_user(admin_url: str, user: ClubUser) -> bool:

@@ -106,6 +106,30 @@ def acl_rules(prefix: str, password_sha256: str, *, database: int) -> tuple[str,
     )
 
 
+OPERATOR_READER = "club-operator-reader"
+
+
+def reader_rules(password_sha256: str, *, database: int) -> tuple[str, ...]:
+    """The operator's read-only view of the clubs' job status: every Club's job hashes and results,
+    read only (`%R~`, Redis 7), with the two commands that read them (and SELECT for a database
+    other than 0). What the operator writes (a VideoJob's job, its cancel or stop, its removal)
+    goes through its own connection."""
+    select = ("+select",) if database else ()
+    return (
+        "reset",
+        "on",
+        f"#{password_sha256}",
+        "%R~club:*:job:*",
+        "%R~club:*:results:*",
+        "-@all",
+        "+hello",
+        "+ping",
+        "+hgetall",
+        "+xrevrange",
+        *select,
+    )
+
+
 def password_sha256(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
 

@@ -5,8 +5,9 @@ workers run with. RQ reads that prefix once, at import, and this process serves 
 the job and queue classes here are RQ's with the Club's prefix as class attributes (RQ builds job
 and queue keys from those), and the few keys RQ builds from the module-wide prefix (results, the
 workers' Pub/Sub channel, the registries) are named here, the way RQ names them. The operator
-reads a job's hash and its latest result and writes nothing else of the Club's but the job it
-enqueues, the stop it asks for and the removal of a job whose VideoJob is gone.
+reads a job's hash and its latest result through a read-only login that sees nothing else
+(redis_acl.reader_url), and writes nothing of the Club's but the job it enqueues, the stop it asks
+for and the removal of a job whose VideoJob is gone.
 
 Jobs are JSON (as the runtime's worker reads them), never pickles: this process has rights in the
 cluster and must not unpickle what a club's worker wrote."""
@@ -24,6 +25,7 @@ from rq.job import Job, JobStatus
 from rq.results import Result
 from rq.serializers import JSONSerializer
 
+from club_operator import redis_acl
 from club_operator.config import OperatorSettings
 from club_operator.redis_target import club_prefix
 from club_operator.videojob_status import JobView
@@ -76,18 +78,25 @@ def _queue_class(prefix: str) -> type[Queue]:
     return type("ClubQueue", (Queue,), attrs)
 
 
-def _fetch(club: ClubQueues, job_id: str) -> Job | None:
+def _fetch(conn: redis.Redis, club: ClubQueues, job_id: str) -> Job | None:
     """The job as its hash says, or None; no other key is read."""
-    job = _job_class(club.prefix)(job_id, connection=connection(club.url), serializer=JSONSerializer)
-    raw = connection(club.url).hgetall(job.key)
+    job = _job_class(club.prefix)(job_id, connection=conn, serializer=JSONSerializer)
+    raw = conn.hgetall(job.key)
     if not raw:
         return None
     job.restore(raw)
     return job
 
 
-def _latest_result(club: ClubQueues, job: Job) -> Result | None:
-    conn = connection(club.url)
+def _reader(club: ClubQueues) -> redis.Redis:
+    """The operator's read-only login (redis_acl.reader_url): job hashes and results, nothing else."""
+    try:
+        return connection(redis_acl.reader_url(club.url))
+    except redis_acl.RedisUnavailable as exc:
+        raise QueueError(str(exc)) from exc
+
+
+def _latest_result(conn: redis.Redis, club: ClubQueues, job: Job) -> Result | None:
     found = conn.xrevrange(club.key("results", job.id), "+", "-", count=1)
     if not found:
         return None
@@ -98,15 +107,16 @@ def _latest_result(club: ClubQueues, job: Job) -> Result | None:
 
 def read(club: ClubQueues, job_id: str) -> JobView | None:
     """The job's state, or None when there is no such job."""
+    conn = _reader(club)
     try:
-        job = _fetch(club, job_id)
+        job = _fetch(conn, club, job_id)
         if job is None:
             return None
         result: Any = None
         exc_message = ""
         status = _status(job)
         if status in ("finished", "failed"):
-            latest = _latest_result(club, job)
+            latest = _latest_result(conn, club, job)
             if status == "finished" and latest is not None and latest.type == Result.Type.SUCCESSFUL:
                 result = latest.return_value
             elif status == "failed":
@@ -120,6 +130,9 @@ def read(club: ClubQueues, job_id: str) -> JobView | None:
             result=result if isinstance(result, dict) else None,
             exc_message=exc_message,
         )
+    except redis.AuthenticationError as exc:
+        redis_acl.reader_url.cache_clear()  # the user was removed or changed: made again next time
+        raise QueueError(f"reading job {job_id} from Redis failed: {exc}") from exc
     except redis.RedisError as exc:
         raise QueueError(f"reading job {job_id} from Redis failed: {exc}") from exc
 
@@ -149,7 +162,7 @@ def stop(club: ClubQueues, job_id: str) -> str | None:
     """Take the job off its queue, or tell its worker to stop it; returns its status before."""
     conn = connection(club.url)
     try:
-        job = _fetch(club, job_id)
+        job = _fetch(conn, club, job_id)
         if job is None:
             return None
         status = _status(job)
@@ -173,7 +186,7 @@ def forget(club: ClubQueues, job_id: str) -> None:
     """Delete the job's data from Redis (after its VideoJob is gone)."""
     conn = connection(club.url)
     try:
-        job = _fetch(club, job_id)
+        job = _fetch(conn, club, job_id)
         if job is None:
             return
         with conn.pipeline() as pipe:

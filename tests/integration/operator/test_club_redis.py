@@ -48,6 +48,7 @@ def test_each_club_logs_in_as_its_own_user_and_deletion_removes_it_and_its_keys(
     core: k8s.CoreV1Api,
     namespace: str,
     admin: redis.Redis,
+    stack: StackInfo,
     club_operator: RunningOperator,
 ) -> None:
     for name in ("north-fc", "south-fc"):
@@ -75,6 +76,18 @@ def test_each_club_logs_in_as_its_own_user_and_deletion_removes_it_and_its_keys(
         lambda: north_conn.publish(f"{south}:pubsub:some-worker", "{}"),
         lambda: south_conn.delete(f"{north}:lease:video:1"),
         lambda: north_conn.rpush(f"rq:queue:{namespace}.south-fc.video", "video-forged"),
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            attempt()
+
+    # The operator reads job status through a login that can read job hashes and nothing else.
+    assert north_conn.hset(f"{north}:job:video-1", "status", "queued")
+    reader = redis.Redis.from_url(redis_acl.reader_url(stack.redis.url(0)))
+    assert reader.hgetall(f"{north}:job:video-1") == {b"status": b"queued"}
+    for attempt in (
+        lambda: reader.hset(f"{north}:job:video-1", "status", "finished"),
+        lambda: reader.lrange(f"{south}:queue:{namespace}.south-fc.video", 0, -1),
+        lambda: reader.delete(f"{north}:job:video-1"),
     ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             attempt()

@@ -78,15 +78,12 @@ def test_club_a_can_use_its_own_keys_and_nothing_of_club_bs(
 
     # Positive control: A's login works on A's keys, through the same code paths.
     assert _enqueue_video(a, a.prefix, "video-a1")
-    view = video_queue.read(a.queues(), "video-a1")
-    assert view is not None
-    assert view.status == "queued"
     a_conn = a.conn()
+    assert a_conn.hget(f"{a.prefix}:job:video-a1", "status") == b"queued"
     assert a_conn.lock(f"{a.prefix}:lease:video:a1", timeout=60).acquire(blocking=False)
 
     # The same calls on B's keys with A's login: Redis refuses each one.
     attempts: dict[str, Any] = {
-        "read B's job": lambda: video_queue.read(a.queues(b.prefix), "video-b1"),
         "read B's job hash": lambda: a_conn.hgetall(f"{b.prefix}:job:video-b1"),
         "list B's queue": lambda: a_conn.lrange(f"{b.prefix}:queue:video", 0, -1),
         "fake B's job status": lambda: a_conn.hset(f"{b.prefix}:job:video-b1", "status", "finished"),
@@ -134,7 +131,7 @@ def test_club_a_can_use_its_own_keys_and_nothing_of_club_bs(
 
 
 def test_a_worker_logged_in_as_club_a_but_pointed_at_club_bs_queues_is_refused(
-    two_clubs: tuple[RedisClub, RedisClub], bed: WorkerBed
+    two_clubs: tuple[RedisClub, RedisClub], bed: WorkerBed, redis_url: str
 ) -> None:
     a, b = two_clubs
     assert _enqueue_video(b, b.prefix, "video-b1")
@@ -150,7 +147,7 @@ def test_a_worker_logged_in_as_club_a_but_pointed_at_club_bs_queues_is_refused(
     )
     assert done.returncode != 0
     assert "NoPermissionError" in log.read_text()
-    view = video_queue.read(b.queues(), "video-b1")
+    view = video_queue.read(video_queue.ClubQueues(redis_url, b.prefix), "video-b1")  # as the operator
     assert view is not None
     assert view.status == "queued"  # B's job was not taken
 
@@ -185,15 +182,16 @@ def test_a_job_naming_an_unregistered_function_fails_at_once_and_never_runs(
     run_burst_worker(bed.env(REDIS_URL=url, RQ_KEY_PREFIX=prefix), bed.tmp_path / "worker.log")
 
     assert not marker.exists()
-    job_class = video_queue._job_class(prefix)
+    held = video_queue.ClubQueues(url, prefix)
     for what, job_id in jobs.items():
-        view = video_queue.read(video_queue.ClubQueues(url, prefix), job_id)
-        assert view is not None
-        assert view.status == "failed", what
-        assert view.exc_message.startswith("UnregisteredFunctionError: "), what
-        assert "'os.system' is not registered" in view.exc_message, what
+        job = video_queue._fetch(conn, held, job_id)
+        assert job is not None
+        assert job.get_status(refresh=False) == "failed", what
+        result = video_queue._latest_result(conn, held, job)
+        assert result is not None
+        assert str(result.exc_string).startswith("UnregisteredFunctionError: "), what
+        assert "'os.system' is not registered" in str(result.exc_string), what
         # Failed for good: the retries the job asked for were not spent on it.
-        job = job_class.fetch(job_id, connection=conn, serializer=JSONSerializer)
         assert job.retries_left == 0, what
     assert conn.llen(f"{prefix}:queue:video") == 0
     assert "refused job" in (bed.tmp_path / "worker.log").read_text()

@@ -11,6 +11,7 @@ from club_operator.redis_target import (
     acl_rules,
     club_prefix,
     parse_redis_url,
+    reader_rules,
     video_queue_for,
     video_queues,
     with_user,
@@ -112,3 +113,11 @@ def test_a_clubs_user_may_touch_only_its_keys_and_channels_and_only_rqs_commands
     assert "select" not in allowed
     assert "+select" in acl_rules("club:team-a.rovers", "ab" * 32, database=3)
     assert not any(r.startswith(">") for r in rules)  # the password itself never travels
+
+
+def test_the_operators_reader_may_only_read_job_hashes_and_results() -> None:
+    rules = reader_rules("cd" * 32, database=0)
+    assert rules[:3] == ("reset", "on", "#" + "cd" * 32)
+    assert [r for r in rules if r[0] in "~%&"] == ["%R~club:*:job:*", "%R~club:*:results:*"]
+    assert {r for r in rules if r.startswith("+")} == {"+hello", "+ping", "+hgetall", "+xrevrange"}
+    assert "+select" in reader_rules("cd" * 32, database=5)
