@@ -19,7 +19,6 @@ import boto3
 import urllib3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-from minio import MinioAdmin
 from minio.credentials.providers import StaticProvider
 from minio.error import MinioAdminException
 
@@ -114,7 +113,6 @@ def admin_client(server: S3Server) -> Any:
 
 
 def _make_admin(server: S3Server) -> Any:
-    minio_payload.install()
     url = urlsplit(server.endpoint)
     http = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=server.timeout_s, read=server.timeout_s),
@@ -122,7 +120,7 @@ def _make_admin(server: S3Server) -> Any:
         retries=urllib3.Retry(total=1, status=0, backoff_factor=0.2),
         maxsize=_POOL_SIZE,
     )
-    admin = MinioAdmin(
+    admin = minio_payload.SealingAdmin(
         endpoint=url.netloc.rpartition("@")[2],
         credentials=StaticProvider(server.access_key, server.secret_key),
         region=server.region,

@@ -1,5 +1,6 @@
 """The sealed admin payload: MinIO's layout with the PBKDF2 AEAD id, readable only with the key.
-(That MinIO accepts it is shown by the storage integration tests, which create users through it.)"""
+(That MinIO accepts it is shown by tests/integration/operator/test_minio_payload.py, which
+creates users through it.)"""
 
 from __future__ import annotations
 
