@@ -30,6 +30,7 @@ def club_object(body: kopf.Body) -> ClubObject:
         generation=int(meta.get("generation") or 1),
         spec=dict(body.get("spec") or {}),
         api_version=body.get("apiVersion", f"{naming.GROUP}/{naming.VERSION}"),
+        provisioned_role=(body.get("status") or {}).get("databaseRole"),
     )
 
 

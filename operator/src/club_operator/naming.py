@@ -79,6 +79,11 @@ def club_name(namespace: str, name: str, *, separator: str, limit: int) -> str:
     return stem[: limit - len(marker) - len(digest)].rstrip(separator) + marker + digest
 
 
+def _legacy_role(namespace: str, name: str) -> str:
+    """The role (and dedicated database) name before names were made injective."""
+    return pg_identifier(_PREFIX, namespace, name)
+
+
 def pg_club_name(namespace: str, name: str) -> str:
     """The Club's role, and its database when dedicated."""
     return club_name(namespace, name, separator="_", limit=_PG_MAX)
@@ -158,10 +163,23 @@ class ClubNames:
         return {NAME_LABEL: APP_NAME, COMPONENT_LABEL: component, CLUB_LABEL: self.name}
 
 
-def build_names(namespace: str, name: str, spec: ClubSpec, shared_database: str) -> ClubNames:
+def build_names(
+    namespace: str, name: str, spec: ClubSpec, shared_database: str, *, provisioned_role: str | None = None
+) -> ClubNames:
+    """`provisioned_role`: the role the Club's status reports. A Club provisioned before names were
+    made injective (its role is the old rule's, `pg_identifier("club", namespace, name)`) keeps the
+    old rule's names for its role, dedicated database, derived bucket and S3 user: names never change
+    once derived. The hint selects only between the two rules for this same Club, and the ownership
+    records decide whether what they name may be used."""
     role = pg_club_name(namespace, name)
-    database = role if spec.database.dedicated else spec.database.shared_database_name or shared_database
     user = s3_club_name(namespace, name)
+    if (
+        provisioned_role is not None
+        and provisioned_role != role
+        and provisioned_role == _legacy_role(namespace, name)
+    ):
+        role, user = provisioned_role, s3_name(_PREFIX, namespace, name)
+    database = role if spec.database.dedicated else spec.database.shared_database_name or shared_database
     return ClubNames(
         namespace=namespace,
         name=name,

@@ -23,6 +23,7 @@ class ClubObject:
     generation: int
     spec: dict[str, Any]
     api_version: str = f"{naming.GROUP}/{naming.VERSION}"
+    provisioned_role: str | None = None  # status.databaseRole: keeps names derived by an older rule
 
     @property
     def owner(self) -> credentials.Owner:

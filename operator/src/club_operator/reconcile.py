@@ -25,7 +25,9 @@ from club_runtime.db import tenancy
 def parse(club: ClubObject, settings: OperatorSettings) -> Context:
     """Parse the spec once; a spec the schema let through but the model refuses is a permanent error."""
     spec = ClubSpec.model_validate(club.spec)
-    names = naming.build_names(club.namespace, club.name, spec, settings.shared_database_name)
+    names = naming.build_names(
+        club.namespace, club.name, spec, settings.shared_database_name, provisioned_role=club.provisioned_role
+    )
     return Context(club, spec, names, settings)
 
 

@@ -272,7 +272,9 @@ def club_view(namespace: str, body: dict[str, Any], shared_database: str) -> Clu
         spec = ClubSpec.model_validate(body.get("spec") or {})
     except ValueError:
         return None
-    names = naming.build_names(namespace, meta["name"], spec, shared_database)
+    names = naming.build_names(
+        namespace, meta["name"], spec, shared_database, provisioned_role=status.get("databaseRole")
+    )
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
     is_ready = ready is not None and ready.get("status") == "True" and not spec.suspend
     if spec.suspend:

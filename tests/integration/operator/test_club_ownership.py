@@ -16,6 +16,8 @@ from kubernetes import client as k8s
 from psycopg import sql
 
 from club_devstack.stack import StackInfo
+from club_operator import database, naming, storage
+from club_runtime.db import tenancy
 from tests.integration.operator.conftest import RunningOperator
 from tests.support import clubs, crds
 
@@ -143,6 +145,7 @@ def test_a_club_naming_another_clubs_bucket_gets_conflict_and_changes_nothing(
     owner_s3 = clubs.secret_data(core, namespace, "owner-fc-storage")
     own = _own_s3(stack, owner_s3)
     own.put_object(Bucket=bucket, Key="clubs/owner/match.mp4", Body=b"frames")
+
     def tags() -> dict[str, str]:
         return {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
 
@@ -313,3 +316,52 @@ def test_the_clubs_role_has_its_limits_no_temporary_tables_and_a_scram_verifier(
     with psycopg.connect(stack.postgres.dsn(), autocommit=True) as admin:
         admin.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(sql.Identifier(role)))
     clubs.wait_for("the connection limit to be restored", lambda: settings()[0] == 7, timeout=60)
+
+
+def test_a_club_provisioned_before_names_were_injective_keeps_its_names_and_data(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+    stack: StackInfo,
+    s3: Any,
+) -> None:
+    # The namespace has a '-', so today's rule adds a digest; the old one did not. Suspended, the
+    # operator provisions nothing while the test lays out what the old operator left.
+    spec = {"displayName": "Veteran", "suspend": True, "deletionPolicy": "Delete"}
+    uid = clubs.create_club(custom, namespace, crds.manifest("Club", spec, "veteran-fc"))["metadata"]["uid"]
+    clubs.wait_for(
+        "the suspended Club's first status",
+        lambda: ((clubs.get_club(custom, namespace, "veteran-fc") or {}).get("status") or {}).get(
+            "databaseRole"
+        ),
+    )
+    role, bucket = (
+        naming.pg_identifier("club", namespace, "veteran-fc"),
+        naming.s3_name("club", namespace, "veteran-fc"),
+    )
+    assert role != naming.pg_club_name(namespace, "veteran-fc")
+    pool = database.Server(stack.postgres.dsn())  # the shared pool, as an older operator made it
+    database.ensure_database(pool, "clubs")
+    database.ensure_schema(pool, "clubs")
+    tenancy.provision_club(stack.postgres.dsn("clubs"), uid, f"{namespace}/veteran-fc", role, "old-password")
+    with psycopg.connect(stack.postgres.dsn("clubs", user=role, password="old-password")) as conn:
+        conn.execute(SEASON, ["veteran season"])
+    server = storage.S3Server(stack.minio.endpoint, stack.minio.access_key, stack.minio.secret_key)
+    old = storage.StoragePlan(bucket, bucket, "old-secret-key", f"{bucket}-bucket", None, "tmp/", 7)
+    storage.ensure_storage(server, old)
+    s3.put_object(Bucket=bucket, Key="old.txt", Body=b"old")
+    crds.patch(custom, namespace, "Club", "veteran-fc", {"status": {"databaseRole": role}}, status=True)
+
+    crds.patch(custom, namespace, "Club", "veteran-fc", {"spec": {"suspend": False}})
+    status = _ready(custom, namespace, "veteran-fc")
+    assert (status["databaseRole"], status["bucket"]) == (role, bucket)
+    assert _seasons(clubs.secret_data(core, namespace, "veteran-fc-database")["dsn"]) == ["veteran season"]
+    own = _own_s3(stack, clubs.secret_data(core, namespace, "veteran-fc-storage"))
+    assert own.get_object(Bucket=bucket, Key="old.txt")["Body"].read() == b"old"
+    assert uid in (_role_comment(stack, role) or "")  # now recorded as the Club's
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert tags["footballclub.io/uid"] == uid
+    with psycopg.connect(stack.postgres.dsn()) as admin:
+        new_role = naming.pg_club_name(namespace, "veteran-fc")
+        assert admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [new_role]).fetchone() is None

@@ -116,3 +116,19 @@ def test_labels_mark_the_operator_and_the_club() -> None:
     labels = naming.build_names("ns", "riverside", _spec(), "clubs").labels()
     assert labels["app.kubernetes.io/managed-by"] == "club-operator"
     assert labels["footballclub.io/club"] == "riverside"
+
+
+def test_a_club_provisioned_under_the_old_rule_keeps_its_names() -> None:
+    spec = _spec(isolation="dedicated")
+    old = naming.build_names("team-a", "x", spec, "clubs", provisioned_role="club_team_a_x")
+    assert (old.role, old.database, old.bucket, old.s3_user) == (
+        "club_team_a_x",
+        "club_team_a_x",
+        "club-team-a-x",
+        "club-team-a-x",
+    )
+    # Any other hint is ignored: it can only choose between the two rules for this same Club.
+    new = naming.build_names("team-a", "x", spec, "clubs")
+    for hint in (None, "club_other", new.role):
+        assert naming.build_names("team-a", "x", spec, "clubs", provisioned_role=hint) == new
+    assert new.role != old.role
