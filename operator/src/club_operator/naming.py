@@ -9,7 +9,8 @@ The names of a Club's role, dedicated database, bucket and S3 user are injective
 without '-' (it then ends at the first separator) and a name of words joined by single '-'. Any
 other Club (`team-a/x` and `team/a-x`, or a name with '.') and any name cut to a server's limit gets
 the sanitised stem, a doubled separator and a digest of "namespace/name". A plain name never holds a
-doubled separator, so the two forms cannot meet, and two digested names differ in their digests."""
+doubled separator, so the two forms cannot meet, and two digested names differ in their digests.
+A Club provisioned under the older rule (no digest) keeps its names: see `build_names`."""
 
 from __future__ import annotations
 
