@@ -52,6 +52,7 @@ def _inputs(ctx: Context, redis: RedisTarget, keda: bool) -> WorkloadInputs:
         names=names,
         spec=ctx.spec,
         owner=ctx.club.owner,
+        tenant_id=ctx.club.tenant_id or "",
         image=ctx.spec.runtime.image or ctx.settings.default_runtime_image,
         config_hash="",
         keda=keda,
@@ -160,6 +161,8 @@ def delete_redis_user(ctx: Context) -> str | None:
         )
     except redis_acl.RedisUnavailable as exc:
         return f"redis: {exc}"
+    except ValueError as exc:  # a Redis URL redis-py cannot use: retried, then given up on
+        return f"redis: operator setting redis_url: {exc}"
     return None
 
 
