@@ -164,7 +164,7 @@ def ensure_user(admin_url: str, user: ClubUser) -> bool:
         if record is not None and record.get("uid") == user.uid and _in_place(view, record, user):
             return False
         if record is not None and record.get("uid") != user.uid:
-            _remove(conn, name)  # an earlier Club of this name, gone (see the module's docstring)
+            _remove(admin_url, name)  # an earlier Club of this name, gone (see the module's docstring)
         owner = {
             "namespace": user.namespace,
             "name": user.name,
@@ -190,16 +190,28 @@ def delete_user(admin_url: str, namespace: str, name: str, uid: str) -> bool:
         record = _record(conn, user)
         if record is None or record.get("uid") != uid:
             return False
-        _remove(conn, user)
+        _remove(admin_url, user)
         conn.hdel(OWNERS_KEY, user)
     except redis.RedisError as exc:
         raise RedisUnavailable(f"deleting Redis user {user} failed: {_safe(exc)}") from exc
     return True
 
 
-def _remove(conn: redis.Redis, user: str) -> None:
-    """The user first (its connections close, so nothing writes while the keys go), then its keys."""
+def _remove(admin_url: str, user: str) -> None:
+    """The user first (its connections close, so nothing writes while the keys go), then its keys:
+    in the operator's database, and in every other one when the Club's user could SELECT them (its
+    rules allow SELECT when the operator's database is not 0; Redis cannot limit SELECT to one)."""
+    conn = _admin(admin_url)
     _acl(conn, "DELUSER", user)
+    if not redis_target.parse_redis_url(admin_url).database:
+        _unlink_prefix(conn, user)
+        return
+    for db in range(int(cast(Any, conn.config_get("databases")).get("databases", 16))):
+        with redis.Redis.from_url(redis_target.with_database(admin_url, db)) as each:
+            _unlink_prefix(each, user)
+
+
+def _unlink_prefix(conn: redis.Redis, user: str) -> None:
     batch: list[Any] = []
     for key in conn.scan_iter(match=f"{user}:*", count=_SCAN_BATCH):
         batch.append(key)

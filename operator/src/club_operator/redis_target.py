@@ -48,6 +48,12 @@ def with_user(url: str, username: str, password: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, f"{auth}@{netloc}", parts.path, parts.query, ""))
 
 
+def with_database(url: str, database: int) -> str:
+    """`url` on database `database` (redis-py prefers the URL's database to a `db` argument)."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
+
+
 _PLAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 MIN_SERVER_VERSION = (6, 2, 0)
 """Pub/Sub channel rules (`&pattern`) came with Redis 6.2."""

@@ -22,7 +22,7 @@ from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from club_operator import redis_acl, video_queue
-from club_operator.redis_target import parse_redis_url, with_user
+from club_operator.redis_target import parse_redis_url, with_database, with_user
 from club_runtime import contract
 from tests.integration.worker.harness import WorkerBed, run_burst_worker
 
@@ -202,3 +202,19 @@ def test_a_job_naming_an_unregistered_function_fails_at_once_and_never_runs(
 def _owner(admin_url: str, prefix: str) -> tuple[str, str, str]:
     record = json.loads(redis.Redis.from_url(admin_url).hget(redis_acl.OWNERS_KEY, prefix) or "{}")
     return record["namespace"], record["name"], record["uid"]
+
+
+def test_deleting_a_club_removes_its_keys_in_every_database_its_user_could_select(redis_url: str) -> None:
+    """The operator's database is not 0 here, so the club's user may SELECT (Redis cannot limit
+    SELECT to one database): deletion looks for the club's keys in every database."""
+    club = _provision(redis_url, f"redis-{uuid.uuid4().hex[:8]}", "delta-fc")
+    here = parse_redis_url(redis_url).database
+    elsewhere = 0 if here else 1
+    own = redis.Redis.from_url(club.url)
+    assert own.set(f"{club.prefix}:lease:video:1", "held")
+    away = redis.Redis.from_url(with_database(club.url, elsewhere))
+    assert away.set(f"{club.prefix}:stray", "kept?")
+    assert redis_acl.delete_user(redis_url, *_owner(redis_url, club.prefix))
+    for db in (here, elsewhere):
+        admin = redis.Redis.from_url(with_database(redis_url, db))
+        assert list(admin.scan_iter(match=f"{club.prefix}:*")) == []

@@ -14,6 +14,7 @@ from club_operator.redis_target import (
     reader_rules,
     video_queue_for,
     video_queues,
+    with_database,
     with_user,
 )
 
@@ -121,3 +122,8 @@ def test_the_operators_reader_may_only_read_job_hashes_and_results() -> None:
     assert [r for r in rules if r[0] in "~%&"] == ["%R~club:*:job:*", "%R~club:*:results:*"]
     assert {r for r in rules if r.startswith("+")} == {"+hello", "+ping", "+hgetall", "+xrevrange"}
     assert "+select" in reader_rules("cd" * 32, database=5)
+
+
+def test_a_url_moves_to_another_database_keeping_its_login() -> None:
+    assert with_database("redis://u:p@host:6380/7", 0) == "redis://u:p@host:6380/0"
+    assert parse_redis_url(with_database("redis://host", 3)).database == 3
