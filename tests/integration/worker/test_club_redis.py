@@ -170,27 +170,36 @@ def test_a_job_naming_an_unregistered_function_fails_at_once_and_never_runs(
     # What a holder of the club's Redis login could write: RQ jobs naming anything importable.
     queue_class = video_queue._queue_class(prefix)
     queue = queue_class("video", connection=conn, serializer=JSONSerializer)
+    unregistered = "'os.system' is not registered"
     jobs = {
-        "os.system": _marker_job(queue, "os.system", marker),
-        "a registered job with an unregistered failure callback": _marker_job(
-            queue, contract.PROCESS_VIDEO, marker, on_failure=Callback("os.system")
+        "os.system": (_marker_job(queue, "os.system", marker), unregistered),
+        "a registered job with an unregistered failure callback": (
+            _marker_job(queue, contract.PROCESS_VIDEO, marker, on_failure=Callback("os.system")),
+            unregistered,
         ),
-        "a registered job with an unregistered stopped callback": _marker_job(
-            queue, contract.PROCESS_VIDEO, marker, on_stopped=Callback("os.system")
+        "a registered job with an unregistered stopped callback": (
+            _marker_job(queue, contract.PROCESS_VIDEO, marker, on_stopped=Callback("os.system")),
+            unregistered,
+        ),
+        "a job whose data is not JSON (a pickle, say)": (
+            _marker_job(queue, contract.PROCESS_VIDEO, marker),
+            "cannot read as JSON",
         ),
     }
+    garbled = jobs["a job whose data is not JSON (a pickle, say)"][0]
+    conn.hset(f"{prefix}:job:{garbled}", "data", b"\x80\x04not json")
     run_burst_worker(bed.env(REDIS_URL=url, RQ_KEY_PREFIX=prefix), bed.tmp_path / "worker.log")
 
     assert not marker.exists()
     held = video_queue.ClubQueues(url, prefix)
-    for what, job_id in jobs.items():
+    for what, (job_id, reason) in jobs.items():
         job = video_queue._fetch(conn, held, job_id)
         assert job is not None
         assert job.get_status(refresh=False) == "failed", what
         result = video_queue._latest_result(conn, held, job)
         assert result is not None
         assert str(result.exc_string).startswith("UnregisteredFunctionError: "), what
-        assert "'os.system' is not registered" in str(result.exc_string), what
+        assert reason in str(result.exc_string), what
         # Failed for good: the retries the job asked for were not spent on it.
         assert job.retries_left == 0, what
     assert conn.llen(f"{prefix}:queue:video") == 0

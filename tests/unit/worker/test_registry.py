@@ -48,3 +48,12 @@ def test_a_registered_job_with_an_unregistered_callback_is_refused(kind: str) ->
     callback = {"on_success": "success", "on_failure": "failure", "on_stopped": "stopped"}[kind]
     with pytest.raises(registry.UnregisteredFunctionError):
         getattr(made, f"{callback}_callback")
+
+
+def test_a_job_whose_data_is_not_json_is_refused_not_crashing_the_worker() -> None:
+    made = job(contract.PROCESS_VIDEO)
+    made.data = b"\x80\x04 a pickle, or anything else"
+    assert (
+        registry.refusal(made)
+        == f"job {made.id} carries data this worker cannot read as JSON; it was not run"
+    )

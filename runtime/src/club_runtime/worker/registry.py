@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rq.exceptions import DeserializationError
 from rq.job import Job
 
 from club_runtime import contract
@@ -28,6 +29,10 @@ class UnregisteredFunctionError(RuntimeError):
 
 def refusal(job: Job) -> str | None:
     """Why the worker must not run `job`, or None when everything it names is registered."""
+    try:
+        job.func_name  # noqa: B018 - reads (deserializes) the job's data, here, not in RQ's loop
+    except DeserializationError:
+        return f"job {job.id} carries data this worker cannot read as JSON; it was not run"
     if job.func_name not in JOB_FUNCTIONS:
         return f"job function {job.func_name!r} is not registered with this worker; it was not run"
     if job.instance is not None:
