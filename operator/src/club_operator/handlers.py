@@ -31,6 +31,7 @@ def club_object(body: kopf.Body) -> ClubObject:
         spec=dict(body.get("spec") or {}),
         api_version=body.get("apiVersion", f"{naming.GROUP}/{naming.VERSION}"),
         provisioned_role=(body.get("status") or {}).get("databaseRole"),
+        tenant_id=(body.get("status") or {}).get("tenantId"),
     )
 
 

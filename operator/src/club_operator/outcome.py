@@ -24,6 +24,10 @@ class ClubObject:
     spec: dict[str, Any]
     api_version: str = f"{naming.GROUP}/{naming.VERSION}"
     provisioned_role: str | None = None  # status.databaseRole: keeps names derived by an older rule
+    # The club_id of the Club's rows and object keys, as status last reported it: the uid, or that of
+    # an earlier Club whose data this one adopted. The role's ownership record decides it when the
+    # database is reachable; this keeps the runtime's CLUB_ID steady when it is not.
+    tenant_id: str | None = None
 
     @property
     def owner(self) -> credentials.Owner:

@@ -39,7 +39,7 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         out.permanent = f"the spec cannot be used: {exc.errors()[0]['msg']} at {_loc(exc)}"
         return out
     out.fields.update(
-        tenantId=str(club.club_id),
+        tenantId=club.tenant_id or club.uid,
         databaseName=ctx.names.database,
         databaseRole=ctx.names.role,
         bucket=ctx.names.bucket,
@@ -56,6 +56,8 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         tenant = ensure_database(ctx, out)
         ensure_isolation_probe(ctx, out, tenant)
         ensure_storage(ctx, out)
+        # The runtime's CLUB_ID is the tenant id the database step read from the role's record.
+        ctx = dataclasses.replace(ctx, club=dataclasses.replace(ctx.club, tenant_id=out.fields["tenantId"]))
         workloads.ensure_workloads(ctx, out)
     except kube.InvalidSecret as exc:
         # A value a person put in a Secret (hand-edited, or a server's Secret) that is not text:

@@ -282,7 +282,8 @@ def club_view(namespace: str, body: dict[str, Any], shared_database: str) -> Clu
     else:
         message = str((ready or {}).get("message") or (ready or {}).get("reason") or "")
     return ClubView(
-        uid=meta["uid"],
+        # The tenant id, as the runtime's CLUB_ID: the uid unless the Club adopted another's data.
+        uid=str(status.get("tenantId") or meta["uid"]),
         name=meta["name"],
         bucket=names.bucket,
         video_queue=queue_name(namespace, meta["name"], "video"),

@@ -262,6 +262,9 @@ def test_a_club_recreated_after_retain_takes_its_data_back_only_when_it_says_so(
     after = _ready(custom, namespace, "phoenix")
     assert (after["databaseRole"], after["bucket"]) == (before["databaseRole"], before["bucket"])
     assert after["tenantId"] == before["tenantId"]
+    # The runtime serves the same tenant: its CLUB_ID keys the rows' club_id and the object keys.
+    config = core.read_namespaced_config_map("phoenix-config", namespace).data
+    assert config["CLUB_ID"] == before["tenantId"]
     assert _seasons(clubs.secret_data(core, namespace, "phoenix-database")["dsn"]) == ["kept season"]
     storage = clubs.secret_data(core, namespace, "phoenix-storage")
     assert (

@@ -21,7 +21,7 @@ def build_config_map(inputs: WorkloadInputs) -> dict[str, Any]:
         "kind": "ConfigMap",
         "metadata": inputs.metadata(names.config_map, CONFIG),
         "data": {
-            "CLUB_ID": inputs.owner.uid,
+            "CLUB_ID": inputs.tenant_id or inputs.owner.uid,
             "CLUB_SLUG": names.name,
             "QUEUE_DEFAULT": inputs.queue_default,
             "QUEUE_VIDEO": inputs.queue_video,

@@ -98,6 +98,9 @@ class WorkloadInputs:
     """The database index in the REDIS_URL, which KEDA must be told separately."""
     video_timeout_sec: int = 3600
     """VIDEO_PROCESS_TIMEOUT_SEC: the longest a video job may run; video workers' grace period follows it."""
+    tenant_id: str = ""
+    """CLUB_ID: the club_id of the Club's rows and object keys; the Club's uid when empty (it differs
+    only after the Club adopted an earlier Club's data, see ownership.py)."""
     servers: tuple[Destination, ...] = ()
     """The servers the pods connect to besides DNS (PostgreSQL, Redis, S3): their only egress."""
     worker_config_hash: str | None = None
