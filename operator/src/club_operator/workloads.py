@@ -53,7 +53,6 @@ def _inputs(ctx: Context, redis: RedisTarget, keda: bool) -> WorkloadInputs:
         spec=ctx.spec,
         owner=ctx.club.owner,
         tenant_id=ctx.club.tenant_id or "",
-        tenant_id=ctx.club.tenant_id or "",
         image=ctx.spec.runtime.image or ctx.settings.default_runtime_image,
         config_hash="",
         keda=keda,
