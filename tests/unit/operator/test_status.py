@@ -86,3 +86,16 @@ def test_ready_lists_every_condition_that_is_not_true() -> None:
     ready = conditions.ready(updates)
     assert not ready.status
     assert "DatabaseReady, TenantIsolationVerified, StorageReady" in ready.message
+
+
+def test_a_conflict_is_a_warning_naming_the_resource_and_the_others_carry_on() -> None:
+    out = _all_ok()
+    out.conditions = [c for c in out.conditions if c.type != Type.STORAGE_READY]
+    out.condition(Type.STORAGE_READY, False, Reason.CONFLICT, "bucket media belongs to another Club")
+    built = status.build_status({}, out, generation=1, now=T0)
+    assert built["phase"] == "Provisioning"  # not Failed: the Club recovers once the bucket is free
+    moved = {t.type: t for t in status.transitions({}, built)}
+    assert moved["StorageReady"].warning
+    assert moved["StorageReady"].reason == "Conflict"
+    assert "bucket media" in moved["StorageReady"].message
+    assert _cond(built, Type.DATABASE_READY)["status"] == "True"  # the other conditions carry on
