@@ -186,3 +186,13 @@ def test_kubectl_explain_describes_the_fields(stack: StackInfo, custom: k8s.Cust
     assert "A Secret in the club's namespace whose key holds an admin DSN" in database
     assert "at least 1 when enabled" in _explain(stack, "club.spec.workers.video.gpu.count")
     assert "HLS ladder renditions to encode" in _explain(stack, "videojob.spec.outputs")
+
+
+def test_kubectl_explain_says_how_to_take_back_what_retain_kept(
+    stack: StackInfo, custom: k8s.CustomObjectsApi
+) -> None:
+    adopt = _explain(stack, "club.spec.adopt")
+    assert "deleted with deletionPolicy Retain" in adopt
+    assert "never another Club's" in adopt
+    assert "Take back the kept bucket with the objects in it." in _explain(stack, "club.spec.adopt.bucket")
+    assert "CONNECTION LIMIT" in _explain(stack, "club.spec.database.limits.connectionLimit")
