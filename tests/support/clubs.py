@@ -129,3 +129,29 @@ def wait_events(
         timeout,
     )
     return found
+
+
+PROBE_TIME = "club_operator_tenant_isolation_last_probe_timestamp_seconds"
+
+
+def probe_time(port: int, namespace: str, name: str) -> float | None:
+    """When the operator last probed the Club's isolation (its own metric, one series per Club)."""
+    return metric_value(metrics_text(port), PROBE_TIME, namespace=namespace, club=name)
+
+
+def wait_reconciles(port: int, namespace: str, name: str, count: int, timeout: float = 90) -> None:
+    """Wait until `count` whole reconciles of the Club have both started and finished after this call.
+
+    The operator's reconcile counters carry no Club label, but every whole reconcile of a Club whose
+    database is ready sets the Club's isolation-probe time (after its database step, before its
+    storage and workloads steps), and one Club's reconciles run one at a time. So of the new values
+    seen, the first may come from a reconcile that began before this call, and the last from one
+    still running: `count + 2` new values mean `count` whole reconciles in between. Polling may
+    miss a value; that only makes this wait longer, never shorter."""
+    seen = {probe_time(port, namespace, name)}
+
+    def advanced() -> bool:
+        seen.add(probe_time(port, namespace, name))
+        return len(seen) - 1 >= count + 2
+
+    wait_for(f"{count} whole reconciles of {namespace}/{name}", advanced, timeout, interval=0.1)

@@ -3,8 +3,8 @@ drifted, and repairs what did drift; the isolation probe is reported as a metric
 
 from __future__ import annotations
 
+import datetime
 import json
-import time
 import urllib.request
 from typing import Any
 
@@ -60,16 +60,14 @@ def test_a_steady_state_resync_writes_nothing(
 ) -> None:
     club = _ready_club(custom, namespace, "quiet-rovers")
     role = club["status"]["databaseRole"]
-    # Let the creation's own follow-up (kopf's bookkeeping) settle before taking the marks.
-    time.sleep(club_operator.resync_sec)
+    port = club_operator.metrics_port
+    # Let the creation's own follow-up (kopf's bookkeeping) settle: one whole resync after Ready.
+    clubs.wait_reconciles(port, namespace, "quiet-rovers", 1, timeout=club_operator.resync_sec * 10)
     before = _write_marks(core, custom, stack, namespace, "quiet-rovers", role)
-    reconciles = _unchanged_reconciles(club_operator.metrics_port)
-    clubs.wait_for(
-        "three resyncs that changed nothing",
-        lambda: _unchanged_reconciles(club_operator.metrics_port) >= reconciles + 3,
-        timeout=club_operator.resync_sec * 10,
-    )
+    unchanged = _unchanged_reconciles(port)
+    clubs.wait_reconciles(port, namespace, "quiet-rovers", 3, timeout=club_operator.resync_sec * 15)
     assert _write_marks(core, custom, stack, namespace, "quiet-rovers", role) == before
+    assert _unchanged_reconciles(port) >= unchanged + 3  # and the operator counted them unchanged
 
 
 def test_drift_is_repaired_by_the_resync(
@@ -119,15 +117,21 @@ def test_drift_is_repaired_by_the_resync(
 def test_the_isolation_probe_is_reported_as_a_metric(
     club_operator: RunningOperator, custom: k8s.CustomObjectsApi, namespace: str
 ) -> None:
-    _ready_club(custom, namespace, "probed-united")
+    club = _ready_club(custom, namespace, "probed-united")
     text = clubs.metrics_text(club_operator.metrics_port)
     labels = {"namespace": namespace, "club": "probed-united"}
     assert clubs.metric_value(text, "club_operator_tenant_isolation_verified", **labels) == 1.0
     assert clubs.metric_value(text, "club_operator_club_ready", **labels) == 1.0
     assert (clubs.metric_value(text, "club_operator_isolation_probes_total", result="passed") or 0) >= 1
-    probed = clubs.metric_value(text, "club_operator_tenant_isolation_last_probe_timestamp_seconds", **labels)
+    probed = clubs.probe_time(club_operator.metrics_port, namespace, "probed-united")
     assert probed is not None
-    assert probed > time.time() - 120
+    created = datetime.datetime.fromisoformat(club["metadata"]["creationTimestamp"])
+    assert probed >= created.timestamp()  # a probe of this Club, not a series left from another
+    # Each resync probes again.
+    clubs.wait_reconciles(club_operator.metrics_port, namespace, "probed-united", 1)
+    again = clubs.probe_time(club_operator.metrics_port, namespace, "probed-united")
+    assert again is not None
+    assert again > probed
 
 
 def test_the_operator_reports_its_own_health_and_reconcile_metrics(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from typing import Any
 
 from kubernetes import client as k8s
@@ -128,7 +127,7 @@ def test_a_secret_change_rolls_the_pods_and_no_change_rolls_nothing(
         }
 
     before = template_hashes()
-    time.sleep(club_operator.resync_sec * 3)
+    clubs.wait_reconciles(club_operator.metrics_port, namespace, "rolling-fc", 3)
     assert template_hashes() == before  # resyncs with nothing changed roll nothing
 
     # Rotate the JWT key set by hand: the API gets a new template hash and rolls. The workers
@@ -231,10 +230,10 @@ def test_steady_state_leaves_every_workload_unwritten(
         marks["svc"] = _operator_write_time(core.read_namespaced_service("still-fc-api", namespace))
         return marks
 
-    time.sleep(club_operator.resync_sec)
+    clubs.wait_reconciles(club_operator.metrics_port, namespace, "still-fc", 1)  # creation settled
     before = writes()
     assert all(before.values()), before
-    time.sleep(club_operator.resync_sec * 4)
+    clubs.wait_reconciles(club_operator.metrics_port, namespace, "still-fc", 3)
     assert writes() == before
 
 
@@ -294,7 +293,7 @@ def test_with_keda_workers_scale_on_queue_length_and_without_it_on_cpu(
         formula = video_object["spec"]["advanced"]["scalingModifiers"]["formula"]
         assert set(re.findall(r"[a-z]+[0-9]+", formula)) == {t["name"] for t in triggers.values()}
         versions = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in scaled_objects()}
-        time.sleep(club_operator.resync_sec * 2)
+        clubs.wait_reconciles(club_operator.metrics_port, namespace, "queued-fc", 2)
         assert {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in scaled_objects()} == versions
         auths = custom.list_namespaced_custom_object(
             "keda.sh", "v1alpha1", namespace, "triggerauthentications"
