@@ -25,7 +25,7 @@ CLUB_READY = Gauge(
 )
 RECONCILES = Counter(
     "club_operator_reconciles_total", "Reconciles by outcome", ["outcome"]
-)  # outcome: unchanged, changed, temporary_error, permanent_error
+)  # outcome: unchanged, changed, rolling_out, temporary_error, permanent_error
 WRITES = Counter(
     "club_operator_writes_total", "Changes made to managed resources, by kind", ["kind"]
 )  # kind: from reconcile.Change kinds

@@ -78,13 +78,15 @@ def publish(club: ClubObject, outcome: Outcome, current: dict[str, Any]) -> dict
     for kind, _ in outcome.changes:
         metrics.WRITES.labels(kind).inc()
     for message in _grouped(outcome.changes):
-        kube.event(body, warning=False, reason="Provisioned", message=message)
+        kube.event(body, warning=False, reason=str(Reason.PROVISIONED), message=message)
     for moved in club_status.transitions(current, desired):
+        # The reason is the condition's own (a Reason); the message says which condition moved.
+        said = f"{moved.type} {moved.status}"
         kube.event(
             body,
             warning=moved.warning,
-            reason=f"{moved.type}{moved.status}",
-            message=f"{moved.reason}: {moved.message}" if moved.message else moved.reason,
+            reason=moved.reason,
+            message=f"{said}: {moved.message}" if moved.message else said,
         )
     if outcome.permanent:
         kube.event(body, warning=True, reason=str(Reason.INVALID_SPEC), message=outcome.permanent)

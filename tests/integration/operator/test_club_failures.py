@@ -88,7 +88,14 @@ def test_postgres_down_turns_database_ready_false_and_recovers_without_restart(
     assert "PostgreSQL server is unreachable" in clubs.condition(club, "DatabaseReady")["message"]  # type: ignore[index]
     assert clubs.condition(club, "Ready")["status"] == "False"  # type: ignore[index]
     assert club["status"]["phase"] == "Degraded"
-    warnings = clubs.wait_events(core, namespace, "fragile-fc", "DatabaseReadyFalse")
+    warnings = clubs.wait_for(
+        "a ServerUnavailable Event for DatabaseReady",
+        lambda: [
+            e
+            for e in clubs.wait_events(core, namespace, "fragile-fc", "ServerUnavailable")
+            if e.message.startswith("DatabaseReady False: ")
+        ],
+    )
     assert warnings[0].type == "Warning"
 
     own_postgres.start()

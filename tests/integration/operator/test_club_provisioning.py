@@ -84,7 +84,8 @@ def test_a_minimal_club_becomes_ready_with_its_tenant_bucket_and_secrets(
     own.put_object(Bucket=s3["bucket"], Key="clubs/x/hello.txt", Body=b"hi")
     assert own.get_object(Bucket=s3["bucket"], Key="clubs/x/hello.txt")["Body"].read() == b"hi"
 
-    clubs.wait_events(core, namespace, name, "ReadyTrue")
+    (ready,) = clubs.wait_events(core, namespace, name, "AllReady")
+    assert ready.message.startswith("Ready True")
     messages = [e.message for e in clubs.events(core, namespace, name)]
     assert any(m.startswith("created database") or "provisioned role" in m for m in messages)
 
