@@ -17,8 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
-from club_operator import ownership, pg_connections
-from club_operator.ownership import Found, Owner
+from club_operator import pg_connections
 from club_runtime.db import migrate as runtime_migrate
 from club_runtime.db import tenancy
 
@@ -26,8 +25,6 @@ from club_runtime.db import tenancy
 # probe has something it must not see, even in a dedicated database with a single real club.
 CANARY_CLUB_ID = uuid.UUID("00000000-0000-4000-8000-00000000ca4a")
 CANARY_SLUG = "isolation-canary"
-# Databases that hold the server itself: never a club's pool.
-SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -87,7 +84,7 @@ class Tenant:
     limits: tenancy.RoleLimits | None = None
 
 
-def _translate(exc: BaseException, doing: str) -> Exception:
+def translate(exc: BaseException, doing: str) -> Exception:
     """Library errors become ours at this boundary, with the cause kept and no secret in the text."""
     cause = exc.__cause__ if isinstance(exc, tenancy.TenancyError | runtime_migrate.MigrationError) else exc
     if isinstance(cause, psycopg.OperationalError):
@@ -123,7 +120,7 @@ def ensure_database(server: Server, name: str) -> bool:
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
             return True
     except psycopg.Error as exc:
-        raise _translate(exc, f"creating database {name}") from exc
+        raise translate(exc, f"creating database {name}") from exc
 
 
 @functools.cache
@@ -152,7 +149,7 @@ def ensure_schema(server: Server, database: str) -> bool:
         with _exclusive(server):
             runtime_migrate.migrate(dsn)
     except (runtime_migrate.MigrationError, psycopg.Error) as exc:
-        raise _translate(exc, f"migrating database {database}") from exc
+        raise translate(exc, f"migrating database {database}") from exc
     return True
 
 
@@ -208,7 +205,7 @@ def ensure_tenant(server: Server, tenant: Tenant, in_place: bool) -> bool:
                 limits=tenant.limits,
             )
     except tenancy.TenancyError as exc:
-        raise _translate(exc, f"provisioning role {tenant.role}") from exc
+        raise translate(exc, f"provisioning role {tenant.role}") from exc
     return True
 
 
@@ -234,7 +231,7 @@ def ensure_canary(server: Server, database: str) -> bool:
                 )
                 return True
     except psycopg.Error as exc:
-        raise _translate(exc, f"writing the isolation canary in {database}") from exc
+        raise translate(exc, f"writing the isolation canary in {database}") from exc
 
 
 def _probe(conn: psycopg.Connection[Any]) -> bool:
@@ -253,46 +250,35 @@ def probe_isolation(server: Server, tenant: Tenant) -> bool:
         with _connect(dsn, connect_timeout=server.connect_timeout) as conn:
             return _probe(conn)
     except psycopg.Error as exc:
-        raise _translate(exc, "probing isolation") from exc
+        raise translate(exc, "probing isolation") from exc
 
 
-def drop_tenant(server: Server, tenant: Tenant, uid: str) -> list[str]:
-    """Delete the club's data and role: the whole database when dedicated, the club's rows when shared.
-    Only what records the Club `uid` as its owner goes; returns what was left because another Club
-    (or none) owns it."""
+def drop_tenant(server: Server, tenant: Tenant, *, drop_role: bool, drop_database: bool) -> None:
+    """Delete the club's data: the whole database when dedicated (if `drop_database`), the club's
+    rows (`tenant.club_id`) when shared, and its role if `drop_role`. The caller decides what the
+    Club owns (pg_owners.drop_owned)."""
     with _exclusive(server):
-        return _drop_tenant(server, tenant, uid)
+        _drop_tenant(server, tenant, drop_role, drop_database)
 
 
-def _drop_tenant(server: Server, tenant: Tenant, uid: str) -> list[str]:
-    kept: list[str] = []
+def _drop_tenant(server: Server, tenant: Tenant, drop_role: bool, drop_database: bool) -> None:
     try:
-        role = _owner_of(server, "role", tenant.role)
-        ours = role is not None and role.uid == uid
-        if not ours and _exists(server, "role", tenant.role):
-            kept.append(f"role {tenant.role}")
-        # The rows carry the tenant id in the role's record (kept when a Club adopted them).
-        club_id = uuid.UUID(role.tenant) if ours and role is not None else tenant.club_id
         with _connect(server.admin(), autocommit=True) as conn:
             if tenant.dedicated:
-                database = _owner_of(server, "database", tenant.database)
-                if database is not None and database.uid == uid:
+                if drop_database:
                     conn.execute(
                         sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                             sql.Identifier(tenant.database)
                         )
                     )
-                elif _exists(server, "database", tenant.database):
-                    kept.append(f"database {tenant.database}")
-                if ours:
+                if drop_role:
                     conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(tenant.role)))
-                return kept
+                return
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [tenant.database]).fetchone():
-                return kept
-        tenancy.drop_club(server.admin(tenant.database), club_id, tenant.role if ours else None)
+                return
+        tenancy.drop_club(server.admin(tenant.database), tenant.club_id, tenant.role if drop_role else None)
     except (psycopg.Error, tenancy.TenancyError) as exc:
-        raise _translate(exc, f"dropping the tenant of {tenant.slug}") from exc
-    return kept
+        raise translate(exc, f"dropping the tenant of {tenant.slug}") from exc
 
 
 def tenant_exists(server: Server, tenant: Tenant) -> bool:
@@ -303,103 +289,7 @@ def tenant_exists(server: Server, tenant: Tenant) -> bool:
             db = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [tenant.database]).fetchone()
             return bool(role) or (tenant.dedicated and bool(db))
     except psycopg.Error as exc:
-        raise _translate(exc, "looking up the tenant") from exc
-
-
-# Ownership: each role and dedicated database records its Club in its comment (ownership.py).
-
-_DESCRIBE = {
-    "role": "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s",
-    "database": "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-}
-_COMMENT = {"role": "COMMENT ON ROLE {} IS {}", "database": "COMMENT ON DATABASE {} IS {}"}
-
-
-def _described(server: Server, kind: str, name: str) -> tuple[bool, str | None]:
-    with pg_connections.admin(server.admin()) as conn:
-        row = conn.execute(_DESCRIBE[kind], [name]).fetchone()
-    return (row is not None, None if row is None else row[0])
-
-
-def _exists(server: Server, kind: str, name: str) -> bool:
-    return _described(server, kind, name)[0]
-
-
-def _owner_of(server: Server, kind: str, name: str) -> Owner | None:
-    return Owner.from_comment(_described(server, kind, name)[1])
-
-
-def find_role(server: Server, tenant: Tenant, uid: str) -> Found:
-    """The role and its record. With no record, it is this Club's if the tenant database maps it to
-    the Club's uid (the operator made it, then stopped before recording the owner, or predates records)."""
-    try:
-        exists, comment = _described(server, "role", tenant.role)
-        record = Owner.from_comment(comment)
-        legacy = exists and record is None and _mapped_to(server, tenant, uid)
-    except psycopg.Error as exc:
-        raise _translate(exc, f"reading the owner of role {tenant.role}") from exc
-    return Found(exists, record, legacy)
-
-
-def find_database(server: Server, name: str, uid: str) -> Found:
-    """A dedicated database and its record. With no record, it is this Club's if no club but it (and
-    the isolation canary) has rows there: the operator made it and stopped before recording the owner."""
-    try:
-        exists, comment = _described(server, "database", name)
-        record = Owner.from_comment(comment)
-        legacy = exists and record is None and _only_club(server, name, uid)
-    except psycopg.Error as exc:
-        raise _translate(exc, f"reading the owner of database {name}") from exc
-    return Found(exists, record, legacy)
-
-
-def check_pool(server: Server, name: str) -> None:
-    """A shared database must not be a system one or a Club's dedicated one. Raises Conflict."""
-    if name in SYSTEM_DATABASES:
-        raise ownership.Conflict(f"database {name} is a system database, never a club's pool")
-    try:
-        record = _owner_of(server, "database", name)
-    except psycopg.Error as exc:
-        raise _translate(exc, f"reading the owner of database {name}") from exc
-    if record is not None:
-        raise ownership.Conflict(f"database {name} is another Club's dedicated database, not a shared pool")
-
-
-def record_owner(server: Server, kind: str, name: str, owner: Owner) -> None:
-    """Write the ownership record (`kind` role or database) as the object's comment."""
-    statement = sql.SQL(_COMMENT[kind]).format(sql.Identifier(name), sql.Literal(owner.to_comment()))
-    try:
-        with pg_connections.admin(server.admin()) as conn:
-            conn.execute(statement)
-    except psycopg.Error as exc:
-        raise _translate(exc, f"recording the owner of {kind} {name}") from exc
-
-
-def _mapped_to(server: Server, tenant: Tenant, uid: str) -> bool:
-    if not _database_exists(server, tenant.database):
-        return False
-    with pg_connections.admin(server.admin(tenant.database)) as conn:
-        if conn.execute("SELECT to_regclass('public.tenant_roles')").fetchone() in (None, (None,)):
-            return False
-        row = conn.execute(
-            "SELECT club_id FROM public.tenant_roles WHERE role_name = %s", [tenant.role]
-        ).fetchone()
-    return row is not None and str(row[0]) == uid
-
-
-def _only_club(server: Server, database: str, uid: str) -> bool:
-    with pg_connections.admin(server.admin(database)) as conn:
-        if conn.execute("SELECT to_regclass('public.clubs')").fetchone() in (None, (None,)):
-            return True
-        rows = conn.execute(
-            "SELECT club_id FROM public.clubs WHERE club_id <> %s", [CANARY_CLUB_ID]
-        ).fetchall()
-    return {str(r[0]) for r in rows} <= {uid}
-
-
-def _database_exists(server: Server, name: str) -> bool:
-    with pg_connections.admin(server.admin()) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+        raise translate(exc, "looking up the tenant") from exc
 
 
 def _role_as_planned(server: Server, tenant: Tenant) -> bool:
@@ -425,6 +315,6 @@ def _role_as_planned(server: Server, tenant: Tenant) -> bool:
                 ).fetchone()
                 scram = stored is not None and str(stored[0] or "").startswith("SCRAM-SHA-256$")
     except psycopg.Error as exc:
-        raise _translate(exc, f"reading the limits of role {tenant.role}") from exc
+        raise translate(exc, f"reading the limits of role {tenant.role}") from exc
     limits = tenant.limits
     return row[0] == limits.connection_limit and limits.setconfig <= set(row[1]) and scram

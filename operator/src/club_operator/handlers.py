@@ -10,7 +10,18 @@ import time
 import kopf
 import pydantic
 
-from club_operator import database, kube, metrics, naming, ownership, publish, rollouts, servers, storage
+from club_operator import (
+    database,
+    kube,
+    metrics,
+    naming,
+    ownership,
+    pg_owners,
+    publish,
+    rollouts,
+    servers,
+    storage,
+)
 from club_operator.conditions import Reason
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubPhase, DeletionPolicy
@@ -145,7 +156,7 @@ def _delete_data(ctx: Context) -> tuple[list[str], list[str]]:
         tenant = database.Tenant(
             ctx.club.club_id, names.slug, names.database, names.role, "", ctx.spec.database.dedicated
         )
-        kept += database.drop_tenant(server, tenant, ctx.club.uid)
+        kept += pg_owners.drop_owned(server, tenant, ctx.club.uid)
     except (
         servers.ServerNotConfigured,
         database.InvalidServer,

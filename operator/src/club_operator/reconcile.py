@@ -14,7 +14,18 @@ from typing import Any
 
 import pydantic
 
-from club_operator import credentials, database, kube, metrics, naming, ownership, servers, storage, workloads
+from club_operator import (
+    credentials,
+    database,
+    kube,
+    metrics,
+    naming,
+    ownership,
+    pg_owners,
+    servers,
+    storage,
+    workloads,
+)
 from club_operator.conditions import Reason, Type
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubSpec
@@ -177,7 +188,7 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
         if database.ensure_database(server, names.database):
             out.changed("database", f"created database {names.database}")
         if dedicated is not None and dedicated.write:
-            database.record_owner(server, "database", names.database, dedicated.owner)
+            pg_owners.record_owner(server, "database", names.database, dedicated.owner)
             out.changed("database", f"recorded the owner of database {names.database}")
         if database.ensure_schema(server, names.database):
             out.changed("schema", f"migrated database {names.database} to the runtime's schema")
@@ -198,7 +209,7 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
             out.changed("role", f"provisioned role {names.role} in {names.database}")
             check = database.TenantCheck(in_place=True, isolated=None)  # probe the repaired role
         if role.write:
-            database.record_owner(server, "role", names.role, role.owner)
+            pg_owners.record_owner(server, "role", names.role, role.owner)
             out.changed("role", f"recorded the owner of role {names.role}")
     except database.DatabaseUnavailable as exc:
         out.failed(Type.DATABASE_READY, Reason.SERVER_UNAVAILABLE, str(exc))
@@ -226,15 +237,15 @@ def _claim_tenant(
     role = ownership.judge(
         "role",
         tenant.role,
-        database.find_role(server, tenant, club.uid),
+        pg_owners.find_role(server, tenant, club.uid),
         me,
         adopt=adopt,
         adopt_field="database",
     )
     if not tenant.dedicated:
-        database.check_pool(server, tenant.database)
+        pg_owners.check_pool(server, tenant.database)
         return role, None
-    found = database.find_database(server, tenant.database, club.uid)
+    found = pg_owners.find_database(server, tenant.database, club.uid)
     dedicated = ownership.judge("database", tenant.database, found, me, adopt=adopt, adopt_field="database")
     return role, dedicated
 

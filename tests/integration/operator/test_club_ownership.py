@@ -90,7 +90,9 @@ def _warning_naming(core: k8s.CoreV1Api, namespace: str, name: str, resource: st
         lambda: [
             e
             for e in clubs.events(core, namespace, name)
-            if e.type == "Warning" and resource in (e.message or "") and "Conflict" in (e.message or "")
+            if e.type == "Warning"
+            and resource in (e.message or "")
+            and "Conflict" in f"{e.reason} {e.message}"
         ],
         timeout=30,
     )
