@@ -127,6 +127,9 @@ def test_a_videojob_goes_pending_queued_running_succeeded_and_its_outputs_are_in
 ) -> None:
     club.upload(sources["match"], "uploads/match.mp4")
     crds.patch(custom, club.namespace, "Club", club.name, {"spec": {"suspend": True}})
+    # Once the status says suspended, the operator has seen the suspension (its Club index is fed by
+    # the same watch event before the handler runs); a job submitted earlier could rightly be queued.
+    clubs.wait_condition(custom, club.namespace, club.name, "WorkloadsReady", "False", reason="Suspended")
     job = club.submit("match", "uploads/match.mp4", outputs=SMALL)
     pending = videojobs.wait_phase(custom, club.namespace, "match", "Pending")
     assert pending["reason"] == "ClubNotReady"
