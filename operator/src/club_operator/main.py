@@ -11,8 +11,8 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from club_operator import handlers, health, kube, naming, rollouts, videojobs, workloads
-from club_operator import videojob_status as vj
+from club_operator import club_view, handlers, health, kube, naming, rollouts, videojobs, workloads
+from club_operator.club_view import ClubView
 from club_operator.config import get_settings
 
 CLUBS = (naming.GROUP, naming.VERSION, naming.CLUB_PLURAL)
@@ -79,9 +79,9 @@ def delete(body: kopf.Body, patch: kopf.Patch, runtime: datetime.timedelta, **_:
 
 
 @kopf.index(*CLUBS)
-def clubs(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], vj.ClubView]:
+def clubs(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], ClubView]:
     """Each Club as its VideoJobs see it, kept current by the Club watch."""
-    view = vj.club_view(namespace or "", dict(body), get_settings().shared_database_name)
+    view = club_view.parse(namespace or "", dict(body), get_settings().shared_database_name)
     return {} if view is None else {(namespace or "", name): view}
 
 

@@ -28,7 +28,7 @@ from rq.serializers import JSONSerializer
 from club_operator import redis_acl
 from club_operator.config import OperatorSettings
 from club_operator.redis_target import club_prefix
-from club_operator.videojob_status import JobView
+from club_operator.rq_job import JobView
 from club_runtime import contract
 
 KEEP_SEC = 7 * 24 * 3600

@@ -1,9 +1,11 @@
-"""What a VideoJob's status should say, from what the operator knows: the Club (from its watch) and
-the job on the club's queue (from Redis). Pure: no kopf, no Kubernetes, Redis or S3 client.
+"""What a VideoJob's status should say, from what the operator knows: the Club (club_view, from its
+watch) and the job on the club's queue (rq_job.JobView, from Redis); the phases, and the reasons of
+its status. Pure: no kopf, no Kubernetes, Redis or S3 client.
 
-The operator enqueues a VideoJob exactly once, as the RQ job `video-<uid>` (the VideoJob's uid is
-also the id of the video it adds to the club's library, so the worker's outputs land in that video's
-folder, `club_runtime.contract.video_prefix(<Club uid>, <uid>)`). From then on the status mirrors the job:
+The operator enqueues a VideoJob exactly once, as the RQ job `contract.video_job_id(<uid>)` (the
+VideoJob's uid is also the id of the video it adds to the club's library, so the worker's outputs land
+in that video's folder, `club_runtime.contract.video_prefix(<Club uid>, <uid>)`). From then on the
+status mirrors the job:
 
     RQ job status                      phase
     queued, deferred, scheduled        Queued   (scheduled: waiting out a retry's backoff)
@@ -15,14 +17,12 @@ folder, `club_runtime.contract.video_prefix(<Club uid>, <uid>)`). From then on t
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from club_operator import naming
-from club_operator.models import ClubSpec, VideoJobPhase, VideoJobSpec
-from club_operator.redis_target import queue_name
-from club_runtime import contract
+from club_operator.club_view import ClubView
+from club_operator.models import VideoJobPhase, VideoJobSpec
+from club_operator.rq_job import JobView
 
 
 class Reason(enum.StrEnum):
@@ -40,64 +40,6 @@ class Reason(enum.StrEnum):
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     CANCELLED = "Cancelled"
     JOB_LOST = "JobLost"
-
-
-def job_id(uid: str) -> str:
-    return contract.video_job_id(uid)
-
-
-@dataclass(frozen=True)
-class ClubView:
-    """What a VideoJob needs to know of its Club, kept from the Club watch (no API call)."""
-
-    uid: str
-    name: str
-    bucket: str
-    video_queue: str
-    gpu_workers: bool
-    ready: bool
-    spec: ClubSpec = field(compare=False)
-    not_ready_message: str = ""
-
-
-@dataclass(frozen=True)
-class JobView:
-    """The RQ job as read from Redis."""
-
-    status: str
-    enqueued_at: datetime | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    result: dict[str, Any] | None = None
-    exc_message: str = ""
-
-    @property
-    def attempts(self) -> int:
-        return len(self.meta.get("attempts") or [])
-
-    @property
-    def progress(self) -> int:
-        try:
-            return max(0, min(100, int(self.meta.get("progress", 0))))
-        except (TypeError, ValueError):
-            return 0
-
-
-def job_kwargs(spec: VideoJobSpec, club: ClubView, uid: str, title: str) -> dict[str, Any]:
-    """The arguments of `process_video` for this VideoJob (JSON: the jobs are JSON-serialized)."""
-    outputs = spec.outputs
-    return {
-        "club_id": club.uid,
-        "video_id": uid,
-        "outputs": {
-            "renditions": [str(r) for r in outputs.ladder],
-            "thumbnail_interval_sec": outputs.thumbnail_interval_seconds,
-            "clips": [{"start": c.start, "end": c.end} for c in outputs.clips],
-            "gpu": str(spec.gpu),
-        },
-        "source": {"key": spec.source.key, "title": title},
-    }
 
 
 def waiting_for_club(spec: VideoJobSpec, club: ClubView | None) -> tuple[Reason, str] | None:
@@ -263,32 +205,3 @@ def changes(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
 
 def finished(status: dict[str, Any]) -> bool:
     return status.get("phase") in (VideoJobPhase.SUCCEEDED, VideoJobPhase.FAILED)
-
-
-def club_view(namespace: str, body: dict[str, Any], shared_database: str) -> ClubView | None:
-    """A Club as its VideoJobs see it; None when its spec does not parse (it is not Ready either)."""
-    meta, status = body["metadata"], body.get("status") or {}
-    try:
-        spec = ClubSpec.model_validate(body.get("spec") or {})
-    except ValueError:
-        return None
-    names = naming.build_names(
-        namespace, meta["name"], spec, shared_database, provisioned_role=status.get("databaseRole")
-    )
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    is_ready = ready is not None and ready.get("status") == "True" and not spec.suspend
-    if spec.suspend:
-        message = "the Club is suspended"
-    else:
-        message = str((ready or {}).get("message") or (ready or {}).get("reason") or "")
-    return ClubView(
-        # The tenant id, as the runtime's CLUB_ID: the uid unless the Club adopted another's data.
-        uid=str(status.get("tenantId") or meta["uid"]),
-        name=meta["name"],
-        bucket=names.bucket,
-        video_queue=queue_name(namespace, meta["name"], "video"),
-        gpu_workers=spec.workers.video.gpu.enabled,
-        ready=is_ready,
-        not_ready_message=message,
-        spec=spec,
-    )

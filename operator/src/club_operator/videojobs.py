@@ -27,9 +27,10 @@ from typing import Any
 
 import kopf
 
-from club_operator import kube, servers, storage, video_metrics, video_queue
+from club_operator import kube, rq_job, servers, storage, video_metrics, video_queue
 from club_operator import videojob_status as vj
 from club_operator.builders.config_map import UPLOAD_MAX_SIZE_MB
+from club_operator.club_view import ClubView
 from club_operator.config import OperatorSettings
 from club_operator.models import VideoJobPhase, VideoJobSpec
 from club_operator.redis_target import video_queue_for
@@ -58,19 +59,19 @@ class JobRef:
 
     @property
     def job_id(self) -> str:
-        return vj.job_id(self.uid)
+        return contract.video_job_id(self.uid)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def club_of(index: kopf.Index[tuple[str, str], vj.ClubView], namespace: str, name: str) -> vj.ClubView | None:
+def club_of(index: kopf.Index[tuple[str, str], ClubView], namespace: str, name: str) -> ClubView | None:
     return next(iter(index.get((namespace, name), [])), None)
 
 
 def desired_status(
-    ref: JobRef, spec: VideoJobSpec, club: vj.ClubView | None, settings: OperatorSettings
+    ref: JobRef, spec: VideoJobSpec, club: ClubView | None, settings: OperatorSettings
 ) -> dict[str, Any]:
     """One step: queue the job if it can be, and say what its status should be now."""
     queues = video_queue.of_club(settings, ref.namespace, spec.club_ref.name)
@@ -88,9 +89,8 @@ def desired_status(
         queue, front = video_queue_for(
             club.video_queue, priority=str(spec.priority), gpu_required=spec.gpu == "required"
         )
-        if video_queue.enqueue(
-            queues, queue, ref.job_id, vj.job_kwargs(spec, club, ref.uid, ref.name), at_front=front
-        ):
+        kwargs = rq_job.process_video_kwargs(spec, club.uid, ref.uid, ref.name)
+        if video_queue.enqueue(queues, queue, ref.job_id, kwargs, at_front=front):
             log.info("queued %s/%s on %s", ref.namespace, ref.name, queue)
         job = video_queue.read(queues, ref.job_id)
         if job is None:
@@ -128,7 +128,7 @@ def _report(body: kopf.Body, ref: JobRef, current: dict[str, Any], desired: dict
 async def follow(
     body: kopf.Body,
     stopped: kopf.DaemonStopped,
-    clubs: kopf.Index[tuple[str, str], vj.ClubView],
+    clubs: kopf.Index[tuple[str, str], ClubView],
     settings: OperatorSettings,
 ) -> None:
     """The VideoJob's daemon: from creation until it is finished (and, with a TTL, deleted)."""
@@ -170,9 +170,7 @@ async def _expire(ref: JobRef, status: dict[str, Any], ttl: int, stopped: kopf.D
         await asyncio.to_thread(kube.delete_custom, PLURAL, ref.namespace, ref.name)
 
 
-def delete(
-    body: kopf.Body, clubs: kopf.Index[tuple[str, str], vj.ClubView], settings: OperatorSettings
-) -> None:
+def delete(body: kopf.Body, clubs: kopf.Index[tuple[str, str], ClubView], settings: OperatorSettings) -> None:
     """Stop an unfinished job and remove what it wrote; a Succeeded job keeps its outputs."""
     ref = JobRef.of(body)
     spec = VideoJobSpec.model_validate(body.get("spec") or {})

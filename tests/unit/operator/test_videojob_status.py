@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from club_operator import videojob_status as vj
+from club_operator.club_view import ClubView
 from club_operator.models import ClubSpec, VideoJobSpec
+from club_operator.rq_job import JobView
 from club_runtime import contract
 from tests.support import crds
 
@@ -22,8 +24,8 @@ def spec(**overrides: Any) -> VideoJobSpec:
     return VideoJobSpec.model_validate({**crds.load_sample("videojob.yaml")["spec"], **overrides})
 
 
-def club(*, ready: bool = True, gpu: bool = False) -> vj.ClubView:
-    return vj.ClubView(
+def club(*, ready: bool = True, gpu: bool = False) -> ClubView:
+    return ClubView(
         uid="c1ab0000-0000-4000-8000-000000000001",
         name="riverside-fc",
         bucket="club-demo-riverside-fc",
@@ -35,8 +37,8 @@ def club(*, ready: bool = True, gpu: bool = False) -> vj.ClubView:
     )
 
 
-def job(status: str, **meta: Any) -> vj.JobView:
-    return vj.JobView(
+def job(status: str, **meta: Any) -> JobView:
+    return JobView(
         status=status,
         enqueued_at=datetime(2026, 5, 12, 14, 0, tzinfo=UTC),
         started_at=datetime(2026, 5, 12, 14, 1, tzinfo=UTC) if status != "queued" else None,
@@ -59,22 +61,6 @@ def test_a_job_waits_for_its_club_and_for_gpu_workers_when_it_needs_them() -> No
     assert vj.waiting_for_club(spec(gpu="required"), club())[0] == vj.Reason.NO_GPU_WORKERS  # type: ignore[index]
     assert vj.waiting_for_club(spec(gpu="required"), club(gpu=True)) is None
     assert vj.waiting_for_club(spec(), club()) is None
-
-
-def test_the_job_carries_the_outputs_in_ladder_order_the_source_and_the_ids() -> None:
-    kwargs = vj.job_kwargs(spec(), club(), UID, "match-2024-05-12")
-    assert kwargs == {
-        "club_id": club().uid,
-        "video_id": UID,
-        "outputs": {
-            "renditions": ["720p", "480p", "360p"],
-            "thumbnail_interval_sec": 10,
-            "clips": [{"start": 312.0, "end": 330.5}, {"start": 4021.0, "end": 4040.0}],
-            "gpu": "auto",
-        },
-        "source": {"key": "uploads/2024-05-12-match.mp4", "title": "match-2024-05-12"},
-    }
-    assert vj.job_id(UID) == f"video-{UID}"
 
 
 def test_queued_running_and_retrying_mirror_the_job() -> None:
@@ -103,7 +89,7 @@ def test_a_finished_job_lists_its_outputs_by_name() -> None:
             "prefix": PREFIX,
         }
     }
-    finished = vj.JobView(
+    finished = JobView(
         status="finished",
         enqueued_at=NOW,
         ended_at=datetime(2026, 5, 12, 14, 9, 30, tzinfo=UTC),
@@ -129,7 +115,7 @@ def test_a_finished_job_lists_its_outputs_by_name() -> None:
 
 def test_a_result_without_a_recorded_folder_names_the_legacy_one() -> None:
     """Workers before the key layout recorded no prefix: they wrote under the Club's name."""
-    finished = vj.JobView(status="finished", result={"outputs": {"master": f"{LEGACY}/hls/master.m3u8"}})
+    finished = JobView(status="finished", result={"outputs": {"master": f"{LEGACY}/hls/master.m3u8"}})
     status = vj.from_job(spec(), finished, LEGACY, NOW)
     assert status["outputs"] == {"prefix": LEGACY, "masterPlaylist": f"{LEGACY}/hls/master.m3u8"}
 
@@ -147,7 +133,7 @@ def test_a_result_without_a_recorded_folder_names_the_legacy_one() -> None:
         (job("stopped"), "Cancelled", "stopped"),
     ],
 )
-def test_a_failed_job_says_why(view: vj.JobView, reason: str, words: str) -> None:
+def test_a_failed_job_says_why(view: JobView, reason: str, words: str) -> None:
     status = vj.from_job(spec(), view, PREFIX, NOW)
     assert (status["phase"], status["reason"]) == ("Failed", reason)
     assert words in status["message"]
@@ -163,23 +149,6 @@ def test_only_what_changed_is_written_and_stale_fields_are_cleared() -> None:
     assert patch["phase"] == "Running"
     assert patch["reason"] is None  # the Pending reason no longer applies
     assert vj.changes({**running, "outputs": {"prefix": PREFIX}}, running) == {"outputs": None}
-
-
-def test_a_club_is_seen_not_ready_while_suspended_and_with_its_bucket_and_queue() -> None:
-    body = {
-        "metadata": {"name": "riverside-fc", "uid": "u-1"},
-        "spec": {"displayName": "Riverside", "suspend": True},
-        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": ""}]},
-    }
-    view = vj.club_view("demo", body, "clubs")
-    assert view is not None
-    assert (view.ready, view.not_ready_message) == (False, "the Club is suspended")
-    assert view.video_queue == "demo.riverside-fc.video"
-    assert view.bucket.startswith("club-")
-    body["spec"] = {"displayName": "Riverside"}
-    assert vj.club_view("demo", body, "clubs").ready  # type: ignore[union-attr]
-    body["spec"] = {"displayName": "Riverside", "workers": "many"}
-    assert vj.club_view("demo", body, "clubs") is None
 
 
 def test_a_source_is_queued_only_if_it_exists_within_the_upload_limit() -> None:
