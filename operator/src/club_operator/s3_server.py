@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 # The User-Agent of every request the operator makes to S3, so a server trace can single it out.
 USER_AGENT = "club-operator-storage"
 BAD_CLUB_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch"}
+MISSING = frozenset({"404", "NoSuchBucket", "NoSuchKey", "NoSuchLifecycleConfiguration", "NotFound"})
+"""The error codes of a bucket, object or bucket configuration that does not exist."""
 _BAD_ADMIN_CREDENTIALS = BAD_CLUB_CREDENTIALS | {"AccessDenied", "XMinioAdminInvalidAccessKey"}
 
 
@@ -83,6 +85,11 @@ def s3_client(server: S3Server, access_key: str, secret_key: str) -> S3Client:
                 del _s3_clients[oldest]
         _s3_clients.move_to_end(key)
         return found
+
+
+def admin_s3(server: S3Server) -> S3Client:
+    """The S3 client with the server's admin credentials."""
+    return s3_client(server, server.access_key, server.secret_key)
 
 
 def _make_s3(server: S3Server, access_key: str, secret_key: str) -> S3Client:

@@ -28,10 +28,12 @@ from club_operator import ownership, storage_policy
 from club_operator.ownership import Found, Owner
 from club_operator.s3_server import (
     BAD_CLUB_CREDENTIALS,
+    MISSING,
     S3Server,
     StorageConflict,
     StorageUnavailable,
     admin_client,
+    admin_s3,
     admin_status,
     error_code,
     s3_client,
@@ -48,16 +50,12 @@ __all__ = [
     "StoragePlan",
     "StorageResult",
     "StorageUnavailable",
-    "delete_prefix",
     "delete_storage",
     "ensure_storage",
-    "object_size",
     "storage_ready",
 ]
 
 log = logging.getLogger(__name__)
-
-_MISSING = {"404", "NoSuchBucket", "NoSuchKey", "NoSuchLifecycleConfiguration", "NotFound"}
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ def ensure_storage(server: S3Server, plan: StoragePlan) -> StorageResult:
     """Create or repair the club's storage; writes nothing when it already matches the plan."""
     changed: list[str] = []
     with translated(server, f"ensuring storage for bucket {plan.bucket!r}"):
-        s3, admin = s3_client(server, server.access_key, server.secret_key), admin_client(server)
+        s3, admin = admin_s3(server), admin_client(server)
         claim = _claim_bucket(s3, admin, plan)
         user = _admin_json(admin.user_info, plan.user)  # re-adding a user keeps its policies
         policy = _admin_json(admin.policy_info, plan.policy_name)
@@ -120,7 +118,7 @@ def delete_storage(server: S3Server, plan: StoragePlan) -> list[str]:
     With an owner in the plan, only what is the Club's own goes; returns what was kept."""
     kept: list[str] = []
     with translated(server, f"deleting storage of bucket {plan.bucket!r}"):
-        s3, admin = s3_client(server, server.access_key, server.secret_key), admin_client(server)
+        s3, admin = admin_s3(server), admin_client(server)
         if _bucket_exists(s3, plan.bucket):
             recorded = Owner.from_tags(_bucket_tags(s3, plan.bucket))
             if plan.owner is None or (recorded is not None and recorded.uid == plan.owner.uid):
@@ -210,7 +208,7 @@ def _ensure_lifecycle(s3: S3Client, plan: StoragePlan) -> bool:
     try:
         current: list[Any] = list(s3.get_bucket_lifecycle_configuration(Bucket=plan.bucket)["Rules"])
     except ClientError as exc:
-        if error_code(exc) not in _MISSING:
+        if error_code(exc) not in MISSING:
             raise
         current = []
     if storage_policy.lifecycle_equal(current, desired):
@@ -239,7 +237,7 @@ def _bucket_tags(s3: S3Client, bucket: str) -> dict[str, str]:
     try:
         found = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
     except ClientError as exc:
-        if error_code(exc) in _MISSING | {"NoSuchTagSet"}:
+        if error_code(exc) in MISSING | {"NoSuchTagSet"}:
             return {}
         raise
     return {tag["Key"]: tag["Value"] for tag in found}
@@ -319,7 +317,7 @@ def _bucket_exists(s3: S3Client, bucket: str) -> bool:
     try:
         s3.get_bucket_location(Bucket=bucket)
     except ClientError as exc:
-        if error_code(exc) in _MISSING:
+        if error_code(exc) in MISSING:
             return False
         if error_code(exc) == "AccessDenied":
             raise StorageConflict(f"bucket {bucket!r} exists but is not ours to manage") from exc
@@ -334,7 +332,7 @@ def _club_can_list(club_s3: S3Client, bucket: str) -> str:
     except ClientError as exc:
         if error_code(exc) in BAD_CLUB_CREDENTIALS:
             return "bad-credentials"
-        if error_code(exc) in _MISSING | {"403", "AccessDenied"}:
+        if error_code(exc) in MISSING | {"403", "AccessDenied"}:
             return "denied"
         raise
     return "ok"
@@ -360,31 +358,3 @@ def _empty_bucket(s3: S3Client, bucket: str) -> None:
         ]
         if keys:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-
-
-# Objects of a Club's bucket, for VideoJobs (with the server's admin credentials)
-
-
-def object_size(server: S3Server, bucket: str, key: str) -> int | None:
-    """The object's size in bytes, or None when it does not exist."""
-    with translated(server, f"looking up object {key!r} in bucket {bucket!r}"):
-        try:
-            head = s3_client(server, server.access_key, server.secret_key).head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
-        return int(head["ContentLength"])
-
-
-def delete_prefix(server: S3Server, bucket: str, prefix: str) -> int:
-    """Delete every object under `prefix/` (a job's outputs); returns how many there were."""
-    deleted = 0
-    with translated(server, f"deleting {prefix}/ in bucket {bucket!r}"):
-        s3 = s3_client(server, server.access_key, server.secret_key)
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
-            keys: list[ObjectIdentifierTypeDef] = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-                deleted += len(keys)
-    return deleted

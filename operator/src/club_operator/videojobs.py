@@ -27,7 +27,7 @@ from typing import Any
 
 import kopf
 
-from club_operator import kube, rq_job, servers, storage, video_metrics, video_queue
+from club_operator import bucket_objects, kube, rq_job, s3_server, servers, video_metrics, video_queue
 from club_operator import videojob_status as vj
 from club_operator.builders.config_map import UPLOAD_MAX_SIZE_MB
 from club_operator.club_view import ClubView
@@ -82,7 +82,7 @@ def desired_status(
         if waiting is not None or club is None:  # (the second only tells mypy: no club is a wait)
             return vj.pending(*(waiting or (vj.Reason.CLUB_NOT_FOUND, "")))
         server = servers.storage_server(club.spec, ref.namespace, settings)
-        size = storage.object_size(server, club.bucket, spec.source.key)
+        size = bucket_objects.object_size(server, club.bucket, spec.source.key)
         problem = vj.source_problem(spec.source.key, club.bucket, size, UPLOAD_MAX_SIZE_MB)
         if problem is not None:
             return vj.failed(*problem, now)
@@ -145,7 +145,7 @@ async def follow(
             last_error = ""
         except (
             video_queue.QueueError,
-            storage.StorageUnavailable,
+            s3_server.StorageUnavailable,
             servers.ServerNotConfigured,
             kube.KubeError,
         ) as exc:
@@ -186,8 +186,7 @@ def delete(body: kopf.Body, clubs: kopf.Index[tuple[str, str], ClubView], settin
     if not succeeded and club is not None:
         server = servers.storage_server(club.spec, ref.namespace, settings)
         folders = contract.video_folders(ref.uid, club_id=club.uid, club_slug=club.name)
-        # storage.delete_prefix adds the folder's trailing slash itself.
-        removed = sum(storage.delete_prefix(server, club.bucket, f.removesuffix("/")) for f in folders)
+        removed = sum(bucket_objects.delete_folder(server, club.bucket, folder) for folder in folders)
         if removed:
             log.info("removed %d partial outputs of %s/%s", removed, ref.namespace, ref.name)
     video_queue.forget(queues, ref.job_id)
