@@ -31,11 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     kopf.configure(verbose=args.verbose, debug=args.debug)
-    from club_operator import health, kube
+    from club_operator import health, kube_cache
     from club_operator import main as handlers  # noqa: F401 - registers the handlers
 
     health.scope(args.namespace)
-    kube.watch_scope(args.namespace)
+    kube_cache.watch_scope(args.namespace)
 
     asyncio.run(
         kopf.operator(

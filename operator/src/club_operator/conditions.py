@@ -38,6 +38,7 @@ class Reason(enum.StrEnum):
     AVAILABLE = "Available"
     DELETING = "Deleting"
     CLEANUP_ABANDONED = "CleanupAbandoned"
+    RETAINED = "Retained"  # deletionPolicy Retain kept the Club's data
     # A resource the Club would use belongs to another Club (or to none): it is left untouched.
     CONFLICT = "Conflict"
 

@@ -1,49 +1,42 @@
-"""What each kopf handler does, without the decorators (those live in main.py): reconcile a Club,
-report the outcome as status and Events, and clean up on deletion."""
+"""What each kopf handler does, without the decorators (those live in main.py): reconcile a Club and
+report what it found, settle a rollout when one of its Deployments changes, and clean up on
+deletion. Every status write goes through status_writer.report."""
 
 from __future__ import annotations
 
 import datetime
 import logging
 import time
+from collections.abc import Iterable, Mapping
 
 import kopf
 import pydantic
 
 from club_operator import (
+    club,
+    club_servers,
     database,
     kube,
     metrics,
-    naming,
     ownership,
     pg_owners,
-    publish,
     rollouts,
-    servers,
+    status,
+    status_writer,
     storage,
 )
+from club_operator.club import ClubObject, Context
 from club_operator.conditions import Reason
 from club_operator.config import OperatorSettings
-from club_operator.models import ClubPhase, DeletionPolicy
-from club_operator.outcome import ClubObject, Context, Outcome
-from club_operator.reconcile import parse, recheck_rollout, reconcile
+from club_operator.models import DeletionPolicy
+from club_operator.outcome import Outcome
+from club_operator.reconcile import parse, reconcile
 from club_operator.workloads import delete_redis_user
 
 log = logging.getLogger(__name__)
 
-
-def club_object(body: kopf.Body) -> ClubObject:
-    meta = body["metadata"]
-    return ClubObject(
-        namespace=meta["namespace"],
-        name=meta["name"],
-        uid=meta["uid"],
-        generation=int(meta.get("generation") or 1),
-        spec=dict(body.get("spec") or {}),
-        api_version=body.get("apiVersion", f"{naming.GROUP}/{naming.VERSION}"),
-        provisioned_role=(body.get("status") or {}).get("databaseRole"),
-        tenant_id=(body.get("status") or {}).get("tenantId"),
-    )
+# kopf's index of the Deployments' rollouts: (namespace, Club name) -> each Deployment's Rollout.
+Rollouts = Mapping[tuple[str, str], Iterable[rollouts.Rollout]]
 
 
 def tune(settings: kopf.OperatorSettings, ours: OperatorSettings) -> None:
@@ -51,20 +44,15 @@ def tune(settings: kopf.OperatorSettings, ours: OperatorSettings) -> None:
     settings.execution.max_workers = ours.max_workers
 
 
-def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
-    """Bring the Club's resources to its spec; write status only where it changed."""
-    club = club_object(body)
-    rollouts.start(settings)
-    with rollouts.lock(club.uid):
+def reconcile_club(body: kopf.Body, index: Rollouts, settings: OperatorSettings) -> None:
+    """Bring the Club's resources to its spec and report; the status is written only where it changed."""
+    found = club.from_body(body)
+    with status_writer.lock(found.uid):
         with metrics.RECONCILE_SECONDS.time():
-            outcome, whole_at = _reconcile(club, settings)
-        for cond in outcome.conditions:
-            if not cond.status:
-                metrics.ERRORS.labels(str(cond.reason)).inc()
-        status = publish.publish(club, outcome, publish.current_status(dict(body)))
-        if outcome.rolling_out and not outcome.temporary and outcome.permanent is None:
-            # Done for now: the rollout watcher writes WorkloadsReady when the Deployments are.
-            rollouts.wait(club, outcome, status, whole_at)
+            outcome, whole_at = _reconcile(found, index, settings)
+        for problem in status.problems(outcome):
+            metrics.ERRORS.labels(str(problem.reason)).inc()
+        status_writer.report(found, outcome, body, whole_at=whole_at)
     if outcome.permanent:
         metrics.RECONCILES.labels("permanent_error").inc()
         raise kopf.PermanentError(outcome.permanent)
@@ -72,34 +60,55 @@ def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
         metrics.RECONCILES.labels("temporary_error").inc()
         raise kopf.TemporaryError("; ".join(outcome.temporary), delay=settings.retry_delay_sec)
     if outcome.rolling_out:
+        # Done for now: a change of one of its Deployments settles the rollout (rollout_changed).
         metrics.RECONCILES.labels("rolling_out").inc()
         return
     metrics.RECONCILES.labels("changed" if outcome.changes else "unchanged").inc()
 
 
-def _reconcile(club: ClubObject, settings: OperatorSettings) -> tuple[Outcome, float]:
-    """A whole reconcile, or only the rollout check when that is all a recent one left pending.
+def _reconcile(found: ClubObject, index: Rollouts, settings: OperatorSettings) -> tuple[Outcome, float]:
+    """A whole reconcile, or only the rollout's check when that is all a recent one left pending.
     Returns the outcome and when the whole reconcile it stands on ran (time.monotonic()): one still
     runs at least every resync interval, so drift is repaired as often while a rollout drags on."""
-    waiting = rollouts.take(club, settings.resync_interval_sec)
-    if waiting is not None:
-        outcome = recheck_rollout(club, settings, waiting.outcome)
-        if outcome is not None:
-            return outcome, waiting.at
-    return reconcile(club, settings), time.monotonic()
+    key = (found.namespace, found.name)
+    waiting = status_writer.waiting(*key)
+    if (
+        waiting is not None
+        and waiting.club.uid == found.uid
+        and waiting.club.generation == found.generation
+        and time.monotonic() - waiting.at < settings.resync_interval_sec
+    ):
+        return rollouts.settle(waiting.outcome, index.get(key, [])), waiting.at
+    outcome = reconcile(found, settings)
+    if outcome.waits_only_for_rollout:
+        # The index may have seen the rollout complete before this reconcile read the Deployments.
+        outcome = rollouts.settle(outcome, index.get(key, []))
+    return outcome, time.monotonic()
 
 
-def delete_club(
-    body: kopf.Body, patch: kopf.Patch, runtime: datetime.timedelta, settings: OperatorSettings
-) -> None:
+def rollout_changed(namespace: str, club_name: str, index: Rollouts) -> None:
+    """One of the Club's Deployments changed: if the Club waits for its rollout, settle it from the
+    index (updated by kopf before this handler runs) and report it once it is complete."""
+    waiting = status_writer.waiting(namespace, club_name)
+    if waiting is None:
+        return
+    with status_writer.lock(waiting.club.uid):
+        waiting = status_writer.waiting(namespace, club_name)  # a reconcile may have run meanwhile
+        if waiting is None:
+            return
+        settled = rollouts.settle(waiting.outcome, index.get((namespace, club_name), []))
+        if not settled.rolling_out:
+            status_writer.report(waiting.club, settled, None, whole_at=waiting.at)
+
+
+def delete_club(body: kopf.Body, runtime: datetime.timedelta, settings: OperatorSettings) -> None:
     """Honour deletionPolicy. A server that is gone is retried with backoff, then given up on with a
     Warning Event, so that it never blocks the deletion forever."""
-    club = club_object(body)
-    rollouts.drop(club)
-    publish.forget(club.uid)
-    patch.status["phase"] = str(ClubPhase.DELETING)
+    found = club.from_body(body)
+    with status_writer.lock(found.uid):
+        status_writer.deleting(found, body)
     try:
-        ctx = parse(club, settings)
+        ctx = parse(found, settings)
     except pydantic.ValidationError:
         kube.event(
             body,
@@ -107,7 +116,7 @@ def delete_club(
             reason=str(Reason.INVALID_SPEC),
             message="the spec cannot be parsed; nothing was cleaned up",
         )
-        metrics.forget(club.namespace, club.name)
+        _forget(found)
         return
     redis_problem = delete_redis_user(ctx)
     if redis_problem and runtime.total_seconds() < settings.deletion_give_up_after_sec:
@@ -118,13 +127,13 @@ def delete_club(
         kube.event(
             body,
             warning=False,
-            reason="Retained",
+            reason=str(Reason.RETAINED),
             message=f"deletionPolicy Retain: database {ctx.names.database} (role {ctx.names.role}) "
             f"and bucket {ctx.names.bucket} are kept",
         )
-        metrics.forget(club.namespace, club.name)
+        _forget(found)
         return
-    with rollouts.lock(club.uid):
+    with status_writer.lock(found.uid):
         problems, kept = _delete_data(ctx)
     if kept:
         kube.event(
@@ -142,7 +151,12 @@ def delete_club(
             reason=str(Reason.CLEANUP_ABANDONED),
             message=f"gave up after {runtime.total_seconds():.0f}s, data may remain: " + "; ".join(problems),
         )
-    metrics.forget(club.namespace, club.name)
+    _forget(found)
+
+
+def _forget(found: ClubObject) -> None:
+    metrics.forget(found.namespace, found.name)
+    status_writer.forget(found)
 
 
 def _delete_data(ctx: Context) -> tuple[list[str], list[str]]:
@@ -152,20 +166,20 @@ def _delete_data(ctx: Context) -> tuple[list[str], list[str]]:
     kept: list[str] = []
     names = ctx.names
     try:
-        server = servers.database_server(ctx.spec, names.namespace, ctx.settings)
+        server = club_servers.database_server(ctx.spec, names.namespace, ctx.settings)
         tenant = database.Tenant(
             ctx.club.club_id, names.slug, names.database, names.role, "", ctx.spec.database.dedicated
         )
         kept += pg_owners.drop_owned(server, tenant, ctx.club.uid)
     except (
-        servers.ServerNotConfigured,
+        club_servers.ServerNotConfigured,
         database.InvalidServer,
         database.DatabaseUnavailable,
         database.DatabaseFailed,
     ) as exc:
         problems.append(f"database: {exc}")
     try:
-        s3 = servers.storage_server(ctx.spec, names.namespace, ctx.settings)
+        s3 = club_servers.storage_server(ctx.spec, names.namespace, ctx.settings)
         kept += storage.delete_storage(
             s3,
             storage.StoragePlan(
@@ -180,7 +194,7 @@ def _delete_data(ctx: Context) -> tuple[list[str], list[str]]:
             ),
         )
     except (
-        servers.ServerNotConfigured,
+        club_servers.ServerNotConfigured,
         kube.InvalidSecret,
         storage.StorageUnavailable,
         storage.StorageConflict,

@@ -1,34 +1,26 @@
-"""The one module that talks to the Kubernetes API: Secrets (get, create, patch only what differs),
-the managed objects (read, server-side apply, delete) and Events. Builders and models never import
-the client.
+"""The one module that sends the Kubernetes API its requests: Secrets (get, create, patch only what
+differs), the managed objects (read, server-side apply, delete), Clubs' status and Events. Builders
+and models never import the client.
 
-In the operator process (`watch_scope` called), reads of the managed objects come from informers
-(informers.py): watched copies of every object carrying the operator's label, so that a resync
-that finds nothing to change sends the API server nothing at all."""
+Reads of the managed objects come from the watched copies (kube_cache.py) where the operator process
+turned them on, and from a GET otherwise; every write is put in the copy at once."""
 
 from __future__ import annotations
 
 import base64
-import copy
-import functools
 import json
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
-from kubernetes import client, config, dynamic
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+from kubernetes.dynamic.exceptions import NotFoundError
 
-from club_operator import naming, objects
-from club_operator.informers import Informer, Listener, Request
+from club_operator import kube_cache, kube_client, naming, objects
 
 FIELD_MANAGER = "club-operator"
-
-
-class KubeError(RuntimeError):
-    """A Kubernetes API call failed; the message says what was being done."""
+KubeError = kube_client.KubeError  # what every call here raises
 
 
 class Refused(KubeError):
@@ -43,35 +35,8 @@ class InvalidSecret(ValueError):
     names the Secret and the key, never the value: a person must fix it, retrying will not."""
 
 
-# Connections kept open to the API server: more than the reconciles that run at once, so that none
-# of them opens (and the server accepts) a new TLS connection per request.
-POOL_SIZE = 32
-
-
-@functools.cache
-def api_client() -> client.ApiClient:
-    """One client for the process (thread-safe). In a pod: the service account; elsewhere:
-    $KUBECONFIG or ~/.kube/config."""
-    configuration = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    configuration.connection_pool_maxsize = POOL_SIZE
-    return client.ApiClient(configuration)
-
-
-@functools.cache
-def _watch_client() -> client.ApiClient:
-    """The informers' own client: each watch holds a connection for minutes, which must not take
-    one from the reconciles' pool."""
-    configuration = copy.deepcopy(api_client().configuration)
-    configuration.connection_pool_maxsize = 64
-    return client.ApiClient(configuration)
-
-
 def _core() -> client.CoreV1Api:
-    return client.CoreV1Api(api_client())
+    return client.CoreV1Api(kube_client.api_client())
 
 
 def _decode(data: Mapping[str, bytes | str] | None, namespace: str, name: str) -> dict[str, str]:
@@ -92,9 +57,9 @@ def _encode(data: dict[str, str]) -> dict[str, str]:
 
 
 def _read_secret_data(namespace: str, name: str) -> Mapping[str, bytes | str] | None:
-    """The Secret's data, still base64-encoded; None when it does not exist. A Secret the informer
+    """The Secret's data, still base64-encoded; None when it does not exist. A Secret the watched copy
     does not hold (a server's Secret carries no label of ours) is read from the API server."""
-    _, held = _held("v1", "Secret", namespace, name)
+    _, held = kube_cache.held("v1", "Secret", namespace, name)
     if held is not None:
         return cast(Mapping[str, bytes | str], held.get("data") or {})
     try:
@@ -131,7 +96,7 @@ def write_secret(
     if current is None:
         body = {k: v for k, v in manifest.items() if k != "stringData"} | {"data": _encode(desired)}
         try:
-            _remember("v1", "Secret", _core().create_namespaced_secret(namespace, cast(Any, body)))
+            kube_cache.remember("v1", "Secret", _core().create_namespaced_secret(namespace, cast(Any, body)))
         except ApiException as exc:
             if exc.status == 409:  # created concurrently: use what is there
                 return ensure_secret(manifest, keep=keep)
@@ -141,7 +106,7 @@ def write_secret(
     if not changes:
         return current, False
     try:
-        _remember(
+        kube_cache.remember(
             "v1", "Secret", _core().patch_namespaced_secret(name, namespace, {"data": _encode(changes)})
         )
     except ApiException as exc:
@@ -157,25 +122,13 @@ def read_secret_key(namespace: str, name: str, key: str) -> str | None:
     return None if value is None else _text(value, namespace, name, key)
 
 
-@functools.cache
-def _dynamic() -> dynamic.DynamicClient:
-    return dynamic.DynamicClient(api_client())  # type: ignore[no-untyped-call]
-
-
-def _resource(api_version: str, kind: str) -> Any:
-    try:
-        return _dynamic().resources.get(api_version=api_version, kind=kind)
-    except ResourceNotFoundError as exc:
-        raise KubeError(f"the API server does not serve {kind} ({api_version})") from exc
-
-
 def read_object(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-    """The object as it is now (from the informer where there is one: do not modify it), or None."""
-    known, held = _held(api_version, kind, namespace, name)
+    """The object as it is now (from the watched copy where there is one: do not modify it), or None."""
+    known, held = kube_cache.held(api_version, kind, namespace, name)
     if known:
         return held
     try:
-        live = _resource(api_version, kind).get(name=name, namespace=namespace)
+        live = kube_client.resource(api_version, kind).get(name=name, namespace=namespace)
     except NotFoundError:
         return None
     except ApiException as exc:
@@ -193,8 +146,8 @@ def apply_object(manifest: dict[str, Any]) -> bool:
     if live is not None and objects.holds(manifest, live):
         return False
     try:
-        applied = _dynamic().server_side_apply(  # type: ignore[no-untyped-call]
-            _resource(api_version, kind),
+        applied = kube_client.dynamic_client().server_side_apply(  # type: ignore[no-untyped-call]
+            kube_client.resource(api_version, kind),
             body=manifest,
             name=name,
             namespace=namespace,
@@ -205,7 +158,7 @@ def apply_object(manifest: dict[str, Any]) -> bool:
         if exc.status == 422:
             raise Refused(f"the API server refused {kind} {name}: {_server_message(exc)}") from exc
         raise KubeError(f"applying {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
-    _remember(api_version, kind, applied.to_dict())
+    kube_cache.remember(api_version, kind, applied.to_dict())
     return True
 
 
@@ -220,125 +173,13 @@ def _server_message(exc: ApiException) -> str:
 def delete_object(api_version: str, kind: str, namespace: str, name: str) -> bool:
     """Delete the object if it exists; returns whether a delete was sent."""
     try:
-        _resource(api_version, kind).delete(name=name, namespace=namespace)
+        kube_client.resource(api_version, kind).delete(name=name, namespace=namespace)
     except NotFoundError:
         return False
     except ApiException as exc:
         raise KubeError(f"deleting {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
-    informer = _informer(api_version, kind, namespace)
-    if informer is not None:
-        informer.forget(namespace, name)
+    kube_cache.forget(api_version, kind, namespace, name)
     return True
-
-
-# --- informers ------------------------------------------------------------------------------
-
-_SELECTOR = f"app.kubernetes.io/managed-by={naming.MANAGED_BY}"
-_informers: dict[tuple[str, str, str | None], Informer] = {}
-_informers_lock = threading.Lock()
-# "scope": None: informers are off (reads GET). (): one informer per kind for the whole cluster.
-# Names: one per kind and namespace.
-_watched: dict[str, tuple[str, ...] | None] = {"scope": None}
-
-
-_listeners: dict[tuple[str, str], list[Listener]] = {}
-
-
-def listen(api_version: str, kind: str, listener: Listener) -> None:
-    """Tell `listener` of every change the kind's informers see (call before they start)."""
-    _listeners.setdefault((api_version, kind), []).append(listener)
-
-
-def _notify(api_version: str, kind: str) -> Listener | None:
-    listeners = _listeners.get((api_version, kind))
-    if not listeners:
-        return None
-
-    def notify(obj: dict[str, Any]) -> None:
-        for listener in listeners:
-            listener(obj)
-
-    return notify
-
-
-def watch_scope(namespaces: Sequence[str]) -> None:
-    """Turn the informers on for the operator's namespaces (kopf's patterns). Patterns with globs or
-    exclusions are watched cluster-wide: Clubs outside them are never reconciled, so their objects
-    are never read."""
-    plain = all(p and not any(c in p for c in "*?[!") for p in namespaces)
-    _watched["scope"] = tuple(namespaces) if namespaces and plain else ()
-
-
-def _informer(api_version: str, kind: str, namespace: str | None) -> Informer | None:
-    """The informer for the kind in `namespace` (None: a cluster-scoped kind, every object of it),
-    started on first use; None where there is none (informers off, a namespace outside the scope,
-    a kind the server does not serve)."""
-    watched = _watched["scope"]
-    if watched is None or (namespace is not None and watched and namespace not in watched):
-        return None
-    scope = namespace if namespace is not None and watched else None
-    key = (api_version, kind, scope)
-    with _informers_lock:
-        found = _informers.get(key)
-        if found is None:
-            try:
-                path = _resource(api_version, kind).path(namespace=scope)
-            except KubeError:
-                return None
-            found = _informers[key] = Informer(
-                f"{kind}/{scope or '*'}",
-                path,
-                "" if namespace is None else _SELECTOR,
-                watch_request(_watch_client()),
-                _notify(api_version, kind),
-            )
-            found.start()
-        return found
-
-
-def _held(
-    api_version: str, kind: str, namespace: str | None, name: str
-) -> tuple[bool, dict[str, Any] | None]:
-    """(known, object) from the kind's informer; (False, None) where there is none or it is not
-    synced. Do not modify the object."""
-    informer = _informer(api_version, kind, namespace)
-    if informer is None:
-        return False, None
-    return informer.get(namespace or "", name)
-
-
-def _remember(api_version: str, kind: str, written: Any) -> None:
-    """Our write as the server answered it (a dict, or one of the client's models)."""
-    obj: dict[str, Any] = (
-        written if isinstance(written, dict) else api_client().sanitize_for_serialization(written)  # type: ignore[no-untyped-call]
-    )
-    informer = _informer(api_version, kind, obj["metadata"]["namespace"])
-    if informer is not None:
-        informer.remember(obj)
-
-
-def watch_request(api: client.ApiClient) -> Request:
-    """GETs through `api` whose body is left unread: a LIST, or a watch's stream of events."""
-
-    def get(path: str, query: list[tuple[str, str]], read_timeout: float | None) -> Any:
-        request = api.param_serialize(
-            "GET",
-            path,
-            query_params=query,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-        )
-        try:
-            resp = api.call_api(*request, _request_timeout=(10, read_timeout)).response
-        except ApiException as exc:
-            raise KubeError(f"GET {path}: {exc.status} {exc.reason}") from exc
-        if resp.status != 200:
-            resp.drain_conn()
-            resp.release_conn()
-            raise KubeError(f"GET {path}: {resp.status} {resp.reason}")
-        return resp
-
-    return get
 
 
 def list_clubs() -> list[dict[str, Any]]:
@@ -346,7 +187,7 @@ def list_clubs() -> list[dict[str, Any]]:
     try:
         listed = cast(
             dict[str, Any],
-            client.CustomObjectsApi(api_client()).list_cluster_custom_object(
+            client.CustomObjectsApi(kube_client.api_client()).list_cluster_custom_object(
                 naming.GROUP, naming.VERSION, naming.CLUB_PLURAL
             ),
         )
@@ -358,11 +199,11 @@ def list_clubs() -> list[dict[str, Any]]:
 
 def crd_installed(name: str) -> bool:
     """Whether a CustomResourceDefinition (e.g. scaledobjects.keda.sh) exists and is established."""
-    known, crd = _held("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name)
+    known, crd = kube_cache.held("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name)
     if known:
         return crd is not None and _established((crd.get("status") or {}).get("conditions"))
     try:
-        read = client.ApiextensionsV1Api(api_client()).read_custom_resource_definition(name)
+        read = client.ApiextensionsV1Api(kube_client.api_client()).read_custom_resource_definition(name)
     except ApiException as exc:
         if exc.status == 404:
             return False
@@ -376,8 +217,8 @@ def _established(conditions: list[dict[str, Any]] | None) -> bool:
 
 
 def event(body: Mapping[str, Any], *, warning: bool, reason: str, message: str) -> None:
-    """Record an Event on the object (kopf posts it asynchronously, from any thread that kopf or
-    rollouts.start started). `body` needs apiVersion, kind and metadata's name, namespace and uid.
+    """Record an Event on the object (kopf posts it asynchronously; call from a kopf handler, whose
+    context the posting needs). `body` needs apiVersion, kind and metadata's name, namespace and uid.
     Never put a secret in `message`."""
     kopf.event(cast(kopf.Body, body), type="Warning" if warning else "Normal", reason=reason, message=message)
 
@@ -386,7 +227,7 @@ def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any])
     """Merge `status` into one of our custom objects' status (None values remove fields). Returns
     the object as written, or None when it no longer exists."""
     try:
-        written = client.CustomObjectsApi(api_client()).patch_namespaced_custom_object_status(
+        written = client.CustomObjectsApi(kube_client.api_client()).patch_namespaced_custom_object_status(
             naming.GROUP,
             naming.VERSION,
             namespace,
@@ -405,7 +246,7 @@ def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any])
 def delete_custom(plural: str, namespace: str, name: str) -> None:
     """Delete one of our custom objects (background propagation); gone already is fine."""
     try:
-        client.CustomObjectsApi(api_client()).delete_namespaced_custom_object(
+        client.CustomObjectsApi(kube_client.api_client()).delete_namespaced_custom_object(
             naming.GROUP, naming.VERSION, namespace, plural, name
         )
     except ApiException as exc:

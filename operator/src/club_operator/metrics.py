@@ -28,7 +28,7 @@ RECONCILES = Counter(
 )  # outcome: unchanged, changed, rolling_out, temporary_error, permanent_error
 WRITES = Counter(
     "club_operator_writes_total", "Changes made to managed resources, by kind", ["kind"]
-)  # kind: from reconcile.Change kinds
+)  # kind: secret, database, schema, canary, role, storage, redis, workload
 
 
 RECONCILE_SECONDS = Histogram(
@@ -37,8 +37,10 @@ RECONCILE_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 ERRORS = Counter(
-    "club_operator_reconcile_errors_total", "Reconcile errors by condition reason", ["reason"]
-)  # reason: conditions.Reason values
+    "club_operator_reconcile_errors_total",
+    "Conditions a reconcile found False for a problem, by reason",
+    ["reason"],
+)  # reason: conditions.Reason values; never RollingOut, Suspended or DatabaseNotReady (status.problems)
 CLUBS_BY_CONDITION = Gauge(
     "club_operator_clubs", "Clubs by condition type and status", ["condition", "status"]
 )

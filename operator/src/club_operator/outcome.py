@@ -1,42 +1,12 @@
-"""What a reconcile works on and what it reports: the Club as read at the handler's edge, and the
-Outcome (conditions, changes made, status fields, errors). Pure data, no I/O."""
+"""What a reconcile reports: conditions, changes made, status fields, errors, and the Deployments
+whose rollout it waits for. Pure data, no I/O; status_writer.py turns it into the Club's status."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from club_operator import credentials, naming
 from club_operator.conditions import Condition, Reason, Type
-from club_operator.config import OperatorSettings
-from club_operator.models import ClubSpec
-
-
-@dataclass(frozen=True)
-class ClubObject:
-    """What a reconcile needs of the Club, read once from the object at the handler's edge."""
-
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    spec: dict[str, Any]
-    api_version: str = f"{naming.GROUP}/{naming.VERSION}"
-    provisioned_role: str | None = None  # status.databaseRole: keeps names derived by an older rule
-    # The club_id of the Club's rows and object keys, as status last reported it: the uid, or that of
-    # an earlier Club whose data this one adopted. The role's ownership record decides it when the
-    # database is reachable; this keeps the runtime's CLUB_ID steady when it is not.
-    tenant_id: str | None = None
-
-    @property
-    def owner(self) -> credentials.Owner:
-        return credentials.Owner(self.api_version, "Club", self.name, self.uid)
-
-    @property
-    def club_id(self) -> uuid.UUID:
-        # The tenant id is the Club's uid: stable for the object's life, unique across the cluster.
-        return uuid.UUID(self.uid)
 
 
 @dataclass
@@ -47,7 +17,8 @@ class Outcome:
     temporary: list[str] = field(default_factory=list)
     permanent: str | None = None
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> data, as written or read
-    rolling_out: bool = False  # only waiting for Deployments to become available: poll sooner
+    # Only waiting for Deployments to roll out: name -> the generation whose rollout is awaited.
+    rolling_out: dict[str, int] = field(default_factory=dict)
 
     def condition(self, type_: Type, ok: bool, reason: Reason, message: str) -> None:
         self.conditions.append(Condition(type_, ok, reason, message))
@@ -59,12 +30,7 @@ class Outcome:
         self.condition(type_, False, reason, message)
         self.temporary.append(f"{type_}: {message}")
 
-
-@dataclass(frozen=True)
-class Context:
-    """One reconcile's view of a Club: the object, its parsed spec, its names, the settings."""
-
-    club: ClubObject
-    spec: ClubSpec
-    names: naming.ClubNames
-    settings: OperatorSettings
+    @property
+    def waits_only_for_rollout(self) -> bool:
+        """Nothing left to do but wait for the Deployments: no error to retry, nothing wrong."""
+        return bool(self.rolling_out) and not self.temporary and self.permanent is None

@@ -15,6 +15,7 @@ from typing import Any
 import pydantic
 
 from club_operator import (
+    club_servers,
     credentials,
     database,
     kube,
@@ -22,14 +23,14 @@ from club_operator import (
     naming,
     ownership,
     pg_owners,
-    servers,
     storage,
     workloads,
 )
+from club_operator.club import ClubObject, Context
 from club_operator.conditions import Reason, Type
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubSpec
-from club_operator.outcome import ClubObject, Context, Outcome
+from club_operator.outcome import Outcome
 from club_runtime.db import tenancy
 
 
@@ -79,20 +80,6 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         # the Club still gets a status that says which object and why.
         out.condition(Type.WORKLOADS_READY, False, Reason.INVALID_SPEC, str(exc))
         out.permanent = str(exc)
-    return out
-
-
-def recheck_rollout(club: ClubObject, settings: OperatorSettings, previous: Outcome) -> Outcome | None:
-    """After a whole reconcile whose only pending work was the Deployments' rollout (`previous`):
-    read just the Deployments and report the rest as that reconcile found it. None when a
-    Deployment is missing (drift), which needs a whole reconcile."""
-    ctx = parse(club, settings)
-    out = Outcome(
-        conditions=[c for c in previous.conditions if c.type != Type.WORKLOADS_READY],
-        fields=dict(previous.fields),
-    )
-    if not workloads.report_rollout(ctx, out):
-        return None
     return out
 
 
@@ -154,9 +141,9 @@ Provisioned = tuple[database.Server, database.Tenant, database.TenantCheck]
 def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
     names = ctx.names
     try:
-        server = servers.database_server(ctx.spec, names.namespace, ctx.settings)
+        server = club_servers.database_server(ctx.spec, names.namespace, ctx.settings)
         host, port = server.host, server.port
-    except servers.ServerNotConfigured as exc:
+    except club_servers.ServerNotConfigured as exc:
         out.failed(Type.DATABASE_READY, Reason.SERVER_SECRET_MISSING, str(exc))
         return None
     except database.InvalidServer as exc:
@@ -291,8 +278,8 @@ def ensure_isolation_probe(ctx: Context, out: Outcome, tenant: Provisioned | Non
 def ensure_storage(ctx: Context, out: Outcome) -> None:
     names = ctx.names
     try:
-        server = servers.storage_server(ctx.spec, names.namespace, ctx.settings)
-    except servers.ServerNotConfigured as exc:
+        server = club_servers.storage_server(ctx.spec, names.namespace, ctx.settings)
+    except club_servers.ServerNotConfigured as exc:
         out.failed(Type.STORAGE_READY, Reason.SERVER_SECRET_MISSING, str(exc))
         return
     existing = kube.read_secret(names.namespace, names.storage_secret)

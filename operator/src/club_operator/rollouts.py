@@ -1,134 +1,71 @@
-"""Clubs waiting for their Deployments to roll out.
+"""A Club's Deployments rolling out, as kopf's index of Deployments holds them (main.py: `deployments`,
+fed by kopf's own watch of the Deployments labelled as the operator's).
 
-A whole reconcile that found nothing left to do but wait for the Deployments registers the Club
-here and ends (no retry loop, no write to the Club meanwhile). Every change the Deployment informer
-sees to one of a waiting Club's Deployments queues a re-check, which reads the Deployments from the
-informer's copy (no request) and, once all are available, writes WorkloadsReady and Ready. The
-resync timer re-checks waiting Clubs too, so a missed event costs at most one resync interval.
-
-Each Club's reconciles and re-checks hold the same lock (`lock`), so they never interleave."""
+A whole reconcile that found nothing left to do but wait for its Deployments reports RollingOut and
+ends, naming the generation of each Deployment it waits for (Outcome.rolling_out). Each change kopf
+sees to a waiting Club's Deployment then settles the rollout from the index, with no request to the
+API server: once every Deployment has rolled out that generation, the same Outcome is reported with
+WorkloadsReady True (status_writer.report). Pure: no kopf, no client."""
 
 from __future__ import annotations
 
-import contextvars
-import logging
-import queue
-import threading
-import time
-from collections import defaultdict
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from club_operator import naming, publish
-from club_operator.config import OperatorSettings
-from club_operator.outcome import ClubObject, Outcome
-from club_operator.reconcile import recheck_rollout
+from club_operator.conditions import Reason, Type
+from club_operator.outcome import Outcome
 
-log = logging.getLogger(__name__)
-
-_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-
-
-def lock(uid: str) -> threading.Lock:
-    """The Club's lock: its handlers, its resync and its rollout re-checks run one at a time."""
-    return _locks[uid]
+AVAILABLE = "the API and both worker pools are available"
 
 
 @dataclass(frozen=True)
-class Waiting:
-    """A whole reconcile that found nothing left to do but wait for the Deployments' rollout."""
+class Rollout:
+    """One Deployment's rollout: the generation it is at, and what it still waits for (None: rolled
+    out and available)."""
 
-    club: ClubObject
-    outcome: Outcome
-    status: dict[str, Any]  # the Club's status as that reconcile left it
-    at: float  # when the whole reconcile ran (time.monotonic())
-
-
-_waiting: dict[tuple[str, str], Waiting] = {}
-_queued: set[tuple[str, str]] = set()
-_queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-_state_lock = threading.Lock()
+    name: str
+    generation: int
+    waiting: str | None
 
 
-def wait(club: ClubObject, outcome: Outcome, status: dict[str, Any], whole_at: float) -> None:
-    """Register the Club as waiting; `whole_at`: when the whole reconcile behind `outcome` ran.
-    A re-check is queued at once: a Deployment that became available after the reconcile read it
-    but before this registration would otherwise wait for the next resync."""
-    key = (club.namespace, club.name)
-    with _state_lock:
-        _waiting[key] = Waiting(club, outcome, status, whole_at)
-    _queue_recheck(key)
+def waiting_for(live: Mapping[str, Any] | None) -> str | None:
+    """None when the Deployment is rolled out and available, else what it is waiting for."""
+    if live is None:
+        return "not created"
+    spec, status = live.get("spec") or {}, live.get("status") or {}
+    want = spec.get("replicas", 1)
+    if (status.get("observedGeneration") or 0) < (live["metadata"].get("generation") or 0):
+        return "rollout not observed yet"
+    if (status.get("updatedReplicas") or 0) < want:
+        return f"{status.get('updatedReplicas') or 0}/{want} pods updated"
+    if (status.get("availableReplicas") or 0) < want:
+        return f"{status.get('availableReplicas') or 0}/{want} pods available"
+    return None
 
 
-def take(club: ClubObject, max_age_sec: float) -> Waiting | None:
-    """The Club's registration if it is for this generation and younger than `max_age_sec`
-    (removed either way: the caller registers again if it still waits)."""
-    with _state_lock:
-        found = _waiting.pop((club.namespace, club.name), None)
-    if found is None or found.club.uid != club.uid or found.club.generation != club.generation:
-        return None
-    return found if time.monotonic() - found.at < max_age_sec else None
+def rollout_of(live: Mapping[str, Any]) -> Rollout:
+    meta = live["metadata"]
+    return Rollout(str(meta["name"]), int(meta.get("generation") or 0), waiting_for(live))
 
 
-def drop(club: ClubObject) -> None:
-    with _state_lock:
-        _waiting.pop((club.namespace, club.name), None)
-
-
-def deployment_changed(deployment: dict[str, Any]) -> None:
-    """The Deployment informer's callback (its thread: only queues)."""
-    meta = deployment.get("metadata") or {}
-    club = (meta.get("labels") or {}).get(naming.CLUB_LABEL)
-    _queue_recheck((str(meta.get("namespace") or ""), str(club or "")))
-
-
-def _queue_recheck(key: tuple[str, str]) -> None:
-    with _state_lock:
-        if key not in _waiting or key in _queued:
-            return
-        _queued.add(key)
-    _queue.put(key)
-
-
-_started = threading.Event()
-
-
-def start(settings: OperatorSettings) -> None:
-    """Start the re-check thread, once. Call from a Club handler: the thread keeps the handler's
-    context, which kopf's Event posting needs (a startup handler's context lacks it)."""
-    with _state_lock:
-        if _started.is_set():
-            return
-        _started.set()
-    context = contextvars.copy_context()
-    threading.Thread(target=context.run, args=(_loop, settings), name="club-rollouts", daemon=True).start()
-
-
-def _loop(settings: OperatorSettings) -> None:
-    while True:
-        key = _queue.get()
-        with _state_lock:
-            _queued.discard(key)
-        try:
-            _recheck(key, settings)
-        except Exception:
-            log.exception("re-checking the rollout of Club %s/%s failed", *key)
-
-
-def _recheck(key: tuple[str, str], settings: OperatorSettings) -> None:
-    with _state_lock:
-        found = _waiting.get(key)
-    if found is None:
-        return
-    with lock(found.club.uid):
-        with _state_lock:
-            waiting = _waiting.get(key)
-        if waiting is None or waiting.club.uid != found.club.uid:
-            return  # a reconcile finished meanwhile
-        outcome = recheck_rollout(waiting.club, settings, waiting.outcome)
-        # Still rolling out: nothing to write yet. A Deployment gone: drift, for the next resync.
-        if outcome is None or outcome.rolling_out:
-            return
-        with _state_lock:
-            _waiting.pop(key, None)
-        publish.publish(waiting.club, outcome, waiting.status)
+def settle(previous: Outcome, found: Iterable[Rollout]) -> Outcome:
+    """`previous` (a whole reconcile that waits only for its rollout) once `found` shows every awaited
+    Deployment rolled out at the generation awaited, or later: WorkloadsReady True and nothing left
+    to wait for. Otherwise `previous` itself."""
+    latest: dict[str, Rollout] = {}
+    for rollout in found:
+        if rollout.name not in latest or rollout.generation > latest[rollout.name].generation:
+            latest[rollout.name] = rollout
+    for name, generation in previous.rolling_out.items():
+        seen = latest.get(name)
+        if seen is None or seen.generation < generation or seen.waiting is not None:
+            return previous
+    settled = dataclasses.replace(
+        previous,
+        conditions=[c for c in previous.conditions if c.type != Type.WORKLOADS_READY],
+        rolling_out={},
+    )
+    settled.condition(Type.WORKLOADS_READY, True, Reason.AVAILABLE, AVAILABLE)
+    return settled

@@ -14,6 +14,9 @@ from club_operator.outcome import Outcome
 # A condition False for one of these reasons is the expected way there, not a problem: its Event is
 # Normal, so that an alert on Warning Events does not fire for every new Club's rollout.
 EXPECTED_FALSE = frozenset({str(conditions.Reason.ROLLING_OUT), str(conditions.Reason.SUSPENDED)})
+# Not counted as errors either: a probe that waits for the database (the database's own condition
+# carries the problem).
+_CONSEQUENCES = frozenset({str(conditions.Reason.PROBE_SKIPPED)})
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,14 @@ def transitions(current: dict[str, Any], desired: dict[str, Any]) -> list[Transi
         Transition(c["type"], c["status"], c["reason"], c["message"], _problem(c, found))
         for c in found
         if before.get(c["type"]) != c["status"]
+    ]
+
+
+def problems(outcome: Outcome) -> list[Condition]:
+    """The conditions a reconcile found False for a real problem (the errors metric counts these):
+    not a rollout in progress, a suspension, or a step that only waits for another's problem."""
+    return [
+        c for c in outcome.conditions if not c.status and str(c.reason) not in EXPECTED_FALSE | _CONSEQUENCES
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from club_operator import credentials, kube, redis_acl
+from club_operator import credentials, kube, redis_acl, rollouts
 from club_operator.builders import (
     api_deployment,
     api_service,
@@ -29,8 +29,9 @@ from club_operator.builders.inputs import (
     host_destination,
     url_destination,
 )
+from club_operator.club import Context
 from club_operator.conditions import Reason, Type
-from club_operator.outcome import Context, Outcome
+from club_operator.outcome import Outcome
 from club_operator.redis_target import RedisTarget, club_prefix, parse_redis_url, queue_name, with_user
 
 KEDA_CRDS = ("scaledobjects.keda.sh", "triggerauthentications.keda.sh")
@@ -225,41 +226,25 @@ def ensure_workloads(ctx: Context, out: Outcome) -> None:
     report_rollout(ctx, out)
 
 
-def _rolled_out(live: dict[str, Any] | None) -> str | None:
-    """None when the Deployment is rolled out and available, else what it is waiting for."""
-    if live is None:
-        return "not created"
-    spec, status = live.get("spec") or {}, live.get("status") or {}
-    want = spec.get("replicas", 1)
-    if (status.get("observedGeneration") or 0) < (live["metadata"].get("generation") or 0):
-        return "rollout not observed yet"
-    if (status.get("updatedReplicas") or 0) < want:
-        return f"{status.get('updatedReplicas') or 0}/{want} pods updated"
-    if (status.get("availableReplicas") or 0) < want:
-        return f"{status.get('availableReplicas') or 0}/{want} pods available"
-    return None
-
-
-def report_rollout(ctx: Context, out: Outcome) -> bool:
-    """Read the Deployments and report WorkloadsReady from their rollout. Returns False when one of
-    them does not exist: that is drift, which only a whole reconcile repairs."""
+def report_rollout(ctx: Context, out: Outcome) -> None:
+    """Read the Deployments and report WorkloadsReady from their rollout; while one is rolling out,
+    name each Deployment's generation awaited (rollouts.py settles it when its Deployments change)."""
     names = ctx.names
     if ctx.spec.suspend:
         out.condition(
             Type.WORKLOADS_READY, False, Reason.SUSPENDED, "suspended: every workload is scaled to zero"
         )
-        return True
+        return
     waiting = []
-    present = True
+    generations = {}
     for name in (names.api, *(names.worker(p) for p in POOLS)):
         live = kube.read_object(*DEPLOYMENT, names.namespace, name)
-        present = present and live is not None
-        problem = _rolled_out(live)
+        generations[name] = int((live or {}).get("metadata", {}).get("generation") or 0)
+        problem = rollouts.waiting_for(live)
         if problem:
             waiting.append(f"{name}: {problem}")
     if waiting:
         out.condition(Type.WORKLOADS_READY, False, Reason.ROLLING_OUT, "; ".join(waiting))
-        out.rolling_out = True
-        return present
-    out.condition(Type.WORKLOADS_READY, True, Reason.AVAILABLE, "the API and both worker pools are available")
-    return present
+        out.rolling_out = generations
+        return
+    out.condition(Type.WORKLOADS_READY, True, Reason.AVAILABLE, rollouts.AVAILABLE)

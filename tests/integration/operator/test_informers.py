@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client as k8s
 
-from club_operator import kube
+from club_operator import kube_client
 from club_operator.informers import Informer
 from tests.support import clubs
 
@@ -21,7 +21,7 @@ def informer(kube_api: k8s.ApiClient, namespace: str) -> Iterator[Informer]:
         "ConfigMap",
         f"/api/v1/namespaces/{namespace}/configmaps",
         "app.kubernetes.io/managed-by=informer-test",
-        kube.watch_request(kube_api),
+        kube_client.watch_request(kube_api),
     )
     yield watched
     watched.stop()

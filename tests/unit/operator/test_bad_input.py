@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from club_operator import credentials, naming, servers
+from club_operator import club_servers as servers
+from club_operator import credentials, naming
 from club_operator.database import InvalidServer, Server
 from club_operator.models import ClubSpec
 from tests.support import crds

@@ -1,49 +1,53 @@
-"""Which reconcile may stand on a registered rollout wait instead of running whole."""
+"""A rollout settles from the Deployments kopf's index holds: only once every awaited Deployment
+has rolled out the generation awaited, and then as the same outcome with WorkloadsReady True."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 from club_operator import rollouts
-from club_operator.config import OperatorSettings
-from club_operator.outcome import ClubObject, Outcome
+from club_operator.conditions import Reason, Type
+from club_operator.outcome import Outcome
+from club_operator.rollouts import Rollout
 
 
-def _club(generation: int = 1, uid: str = "00000000-0000-4000-8000-000000000001") -> ClubObject:
-    return ClubObject(namespace="ns", name="fc", uid=uid, generation=generation, spec={})
+def _waiting() -> Outcome:
+    out = Outcome(fields={"bucket": "b"}, rolling_out={"api": 2, "worker": 1})
+    out.condition(Type.DATABASE_READY, True, Reason.PROVISIONED, "ok")
+    out.condition(Type.WORKLOADS_READY, False, Reason.ROLLING_OUT, "api: 0/1 pods available")
+    return out
 
 
-def test_a_wait_is_taken_once_by_the_same_generation() -> None:
-    rollouts.wait(_club(), Outcome(rolling_out=True), {"phase": "Provisioning"}, time.monotonic())
-    found = rollouts.take(_club(), max_age_sec=60)
-    assert found is not None
-    assert found.status == {"phase": "Provisioning"}
-    assert rollouts.take(_club(), max_age_sec=60) is None
+def test_settles_once_every_awaited_deployment_rolled_out_its_generation() -> None:
+    previous = _waiting()
+    settled = rollouts.settle(previous, [Rollout("api", 2, None), Rollout("worker", 1, None)])
+    assert settled.rolling_out == {}
+    assert not settled.waits_only_for_rollout
+    workloads = [c for c in settled.conditions if c.type == Type.WORKLOADS_READY]
+    assert [(c.status, c.reason) for c in workloads] == [(True, Reason.AVAILABLE)]
+    assert settled.fields == {"bucket": "b"}
+    assert previous.rolling_out  # the waiting outcome is left as it was
 
 
-def test_a_new_generation_or_a_new_club_of_the_same_name_runs_whole() -> None:
-    rollouts.wait(_club(), Outcome(rolling_out=True), {}, time.monotonic())
-    assert rollouts.take(_club(generation=2), max_age_sec=60) is None
-    rollouts.wait(_club(), Outcome(rolling_out=True), {}, time.monotonic())
-    assert rollouts.take(_club(uid="00000000-0000-4000-8000-000000000002"), max_age_sec=60) is None
+def test_an_older_generation_or_a_pod_still_coming_does_not_settle() -> None:
+    previous = _waiting()
+    assert rollouts.settle(previous, [Rollout("api", 1, None), Rollout("worker", 1, None)]) is previous
+    assert rollouts.settle(
+        previous, [Rollout("api", 2, "0/1 pods available"), Rollout("worker", 1, None)]
+    ) is (previous)
+    assert rollouts.settle(previous, [Rollout("api", 2, None)]) is previous  # worker not seen
 
 
-def test_a_wait_older_than_the_resync_interval_runs_whole() -> None:
-    # Re-checks keep the time of the whole reconcile they stand on: a rollout that never ends
-    # still gets a whole reconcile (drift repair, isolation probe) every resync interval.
-    rollouts.wait(_club(), Outcome(rolling_out=True), {}, time.monotonic() - 61)
-    assert rollouts.take(_club(), max_age_sec=60) is None
-
-
-def test_a_dropped_club_is_not_waiting() -> None:
-    rollouts.wait(_club(), Outcome(rolling_out=True), {}, time.monotonic())
-    rollouts.drop(_club())
-    assert rollouts.take(_club(), max_age_sec=60) is None
-
-
-def test_one_recheck_thread_however_many_handlers_start_it() -> None:
-    settings = OperatorSettings()
-    for _ in range(3):
-        rollouts.start(settings)
-    assert sum(t.name == "club-rollouts" for t in threading.enumerate()) == 1
+def test_what_a_deployment_waits_for() -> None:
+    meta = {"name": "api", "generation": 3}
+    assert rollouts.waiting_for(None) == "not created"
+    assert rollouts.waiting_for({"metadata": meta, "status": {"observedGeneration": 2}}) == (
+        "rollout not observed yet"
+    )
+    live = {
+        "metadata": meta,
+        "spec": {"replicas": 2},
+        "status": {"observedGeneration": 3, "updatedReplicas": 2},
+    }
+    assert rollouts.waiting_for(live) == "0/2 pods available"
+    live["status"] |= {"availableReplicas": 2}
+    assert rollouts.waiting_for(live) is None
+    assert rollouts.rollout_of(live) == Rollout("api", 3, None)

@@ -99,3 +99,15 @@ def test_a_conflict_is_a_warning_naming_the_resource_and_the_others_carry_on() -
     assert moved["StorageReady"].reason == "Conflict"
     assert "bucket media" in moved["StorageReady"].message
     assert _cond(built, Type.DATABASE_READY)["status"] == "True"  # the other conditions carry on
+
+
+def test_only_real_problems_count_as_errors() -> None:
+    out = Outcome()
+    out.condition(Type.WORKLOADS_READY, False, Reason.ROLLING_OUT, "0/1 pods available")
+    out.condition(Type.TENANT_ISOLATION_VERIFIED, False, Reason.PROBE_SKIPPED, "needs the database")
+    out.condition(Type.DATABASE_READY, False, Reason.SERVER_UNAVAILABLE, "refused")
+    out.condition(Type.STORAGE_READY, True, Reason.PROVISIONED, "ok")
+    assert [c.reason for c in status.problems(out)] == [Reason.SERVER_UNAVAILABLE]
+    suspended = Outcome()
+    suspended.condition(Type.WORKLOADS_READY, False, Reason.SUSPENDED, "scaled to zero")
+    assert status.problems(suspended) == []

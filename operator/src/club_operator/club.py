@@ -1,0 +1,75 @@
+"""The Club a reconcile works on: the object as read once at the handler's edge (`ClubObject`), and
+the Context a reconcile passes to its steps (that object, its parsed spec, its names, the
+settings). Pure data, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from club_operator import credentials, naming
+from club_operator.config import OperatorSettings
+from club_operator.models import ClubSpec
+
+
+@dataclass(frozen=True)
+class ClubObject:
+    """What a reconcile needs of the Club, read once from the object at the handler's edge."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    spec: dict[str, Any]
+    api_version: str = f"{naming.GROUP}/{naming.VERSION}"
+    provisioned_role: str | None = None  # status.databaseRole: keeps names derived by an older rule
+    # The club_id of the Club's rows and object keys, as status last reported it: the uid, or that of
+    # an earlier Club whose data this one adopted. The role's ownership record decides it when the
+    # database is reachable; this keeps the runtime's CLUB_ID steady when it is not.
+    tenant_id: str | None = None
+
+    @property
+    def owner(self) -> credentials.Owner:
+        return credentials.Owner(self.api_version, "Club", self.name, self.uid)
+
+    @property
+    def club_id(self) -> uuid.UUID:
+        # The tenant id is the Club's uid: stable for the object's life, unique across the cluster.
+        return uuid.UUID(self.uid)
+
+    @property
+    def reference(self) -> dict[str, Any]:
+        """The Club as an Event's involved object."""
+        return {
+            "apiVersion": self.api_version,
+            "kind": "Club",
+            "metadata": {"namespace": self.namespace, "name": self.name, "uid": self.uid},
+        }
+
+
+def from_body(body: Mapping[str, Any]) -> ClubObject:
+    """The Club as kopf hands it to a handler."""
+    meta = body["metadata"]
+    status = body.get("status") or {}
+    return ClubObject(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta["uid"],
+        generation=int(meta.get("generation") or 1),
+        spec=dict(body.get("spec") or {}),
+        api_version=body.get("apiVersion", f"{naming.GROUP}/{naming.VERSION}"),
+        provisioned_role=status.get("databaseRole"),
+        tenant_id=status.get("tenantId"),
+    )
+
+
+@dataclass(frozen=True)
+class Context:
+    """One reconcile's view of a Club: the object, its parsed spec, its names, the settings."""
+
+    club: ClubObject
+    spec: ClubSpec
+    names: naming.ClubNames
+    settings: OperatorSettings
