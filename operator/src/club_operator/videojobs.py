@@ -27,7 +27,8 @@ from typing import Any
 
 import kopf
 
-from club_operator import bucket_objects, kube, rq_job, s3_server, servers, video_metrics, video_queue
+from club_operator import bucket_objects, kube, rq_job, s3_server, video_metrics, video_queue
+from club_operator import club_servers as servers
 from club_operator import videojob_status as vj
 from club_operator.builders.config_map import UPLOAD_MAX_SIZE_MB
 from club_operator.club_view import ClubView
@@ -116,11 +117,11 @@ def _report(body: kopf.Body, ref: JobRef, current: dict[str, Any], desired: dict
         return current
     kube.patch_status(PLURAL, ref.namespace, ref.name, patch)
     video_metrics.observe_transition(ref.uid, current, desired)
-    phase = desired.get("phase")
+    phase = VideoJobPhase(desired["phase"])
     if phase != current.get("phase"):
         message = str(desired.get("message") or "")
         warning = phase == VideoJobPhase.FAILED
-        kube.event(body, warning=warning, reason=str(phase), message=message[:1000])
+        kube.event(body, warning=warning, reason=vj.event_reason(phase), message=message[:1000])
         log.info("%s/%s is %s: %s", ref.namespace, ref.name, phase, message)
     return {k: v for k, v in {**current, **patch}.items() if v is not None}
 
@@ -151,7 +152,7 @@ async def follow(
         ) as exc:
             if str(exc) != last_error:  # once per distinct problem, not once a second
                 log.warning("%s/%s: %s; retrying", ref.namespace, ref.name, exc)
-                kube.event(body, warning=True, reason="Retrying", message=str(exc)[:1000])
+                kube.event(body, warning=True, reason=vj.Reason.RETRYING, message=str(exc)[:1000])
                 last_error = str(exc)
         await stopped.wait(POLL_SEC)
     if not stopped and spec.ttl_seconds_after_finished is not None:
