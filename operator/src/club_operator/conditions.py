@@ -22,7 +22,6 @@ class Type(enum.StrEnum):
 
 class Reason(enum.StrEnum):
     PROVISIONED = "Provisioned"
-    RECONCILING = "Reconciling"
     SERVER_UNAVAILABLE = "ServerUnavailable"
     SERVER_SECRET_MISSING = "ServerSecretMissing"  # noqa: S105 - a reason, not a secret
     INVALID_SPEC = "InvalidSpec"

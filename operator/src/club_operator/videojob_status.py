@@ -1,6 +1,6 @@
 """What a VideoJob's status should say, from what the operator knows: the Club (club_view, from its
 watch) and the job on the club's queue (rq_job.JobView, from Redis); the phases, and the reasons of
-its status. Pure: no kopf, no Kubernetes, Redis or S3 client.
+its status and Events. Pure: no kopf, no Kubernetes, Redis or S3 client.
 
 The operator enqueues a VideoJob exactly once, as the RQ job `contract.video_job_id(<uid>)` (the
 VideoJob's uid is also the id of the video it adds to the club's library, so the worker's outputs land
@@ -26,20 +26,37 @@ from club_operator.rq_job import JobView
 
 
 class Reason(enum.StrEnum):
+    """The reasons of a VideoJob's status, conditions and Events."""
+
+    # Entering a phase (the Event of a phase change; `event_reason`)
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    # Pending: waiting for the Club
     CLUB_NOT_FOUND = "ClubNotFound"
     CLUB_NOT_READY = "ClubNotReady"
     NO_GPU_WORKERS = "NoGpuWorkers"
-    SOURCE_NOT_FOUND = "SourceNotFound"
-    QUEUED = "Queued"
+    # Queued again after a failed attempt; as an Event, the operator retries after an error of its own
+    # (Redis, S3 or the API server unreachable)
     RETRYING = "Retrying"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
+    # Failed. The worker records InvalidSource, ProcessingFailed and WorkerLost in the job's metadata.
+    SOURCE_NOT_FOUND = "SourceNotFound"
     INVALID_SOURCE = "InvalidSource"
     PROCESSING_FAILED = "ProcessingFailed"
     WORKER_LOST = "WorkerLost"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     CANCELLED = "Cancelled"
-    JOB_LOST = "JobLost"
+
+
+_WORKER_FAILURES = frozenset({Reason.INVALID_SOURCE, Reason.PROCESSING_FAILED, Reason.WORKER_LOST})
+"""The reasons a worker records in a failed job's metadata (`failure`)."""
+
+
+def event_reason(phase: VideoJobPhase) -> Reason:
+    """The reason of the Event posted when a VideoJob enters `phase`: the phase's own name."""
+    return Reason(str(phase))
 
 
 def waiting_for_club(spec: VideoJobSpec, club: ClubView | None) -> tuple[Reason, str] | None:
@@ -187,10 +204,8 @@ def from_job(spec: VideoJobSpec, job: JobView, prefix: str, now: datetime) -> di
 def _failure_reason(job: JobView) -> Reason:
     if job.status in ("stopped", "canceled"):
         return Reason.CANCELLED
-    try:
-        return Reason(str(job.meta.get("failure")))
-    except ValueError:
-        return Reason.PROCESSING_FAILED
+    failure = str(job.meta.get("failure"))
+    return Reason(failure) if failure in _WORKER_FAILURES else Reason.PROCESSING_FAILED
 
 
 def changes(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def _report(body: kopf.Body, ref: JobRef, current: dict[str, Any], desired: dict
     if phase != current.get("phase"):
         message = str(desired.get("message") or "")
         warning = phase == VideoJobPhase.FAILED
-        kube.event(body, warning=warning, reason=vj.event_reason(phase), message=message[:1000])
+        kube.event(body, warning=warning, reason=str(vj.event_reason(phase)), message=message[:1000])
         log.info("%s/%s is %s: %s", ref.namespace, ref.name, phase, message)
     return {k: v for k, v in {**current, **patch}.items() if v is not None}
 
@@ -152,7 +152,7 @@ async def follow(
         ) as exc:
             if str(exc) != last_error:  # once per distinct problem, not once a second
                 log.warning("%s/%s: %s; retrying", ref.namespace, ref.name, exc)
-                kube.event(body, warning=True, reason=vj.Reason.RETRYING, message=str(exc)[:1000])
+                kube.event(body, warning=True, reason=str(vj.Reason.RETRYING), message=str(exc)[:1000])
                 last_error = str(exc)
         await stopped.wait(POLL_SEC)
     if not stopped and spec.ttl_seconds_after_finished is not None:

@@ -9,7 +9,7 @@ import pytest
 
 from club_operator import videojob_status as vj
 from club_operator.club_view import ClubView
-from club_operator.models import ClubSpec, VideoJobSpec
+from club_operator.models import ClubSpec, VideoJobPhase, VideoJobSpec
 from club_operator.rq_job import JobView
 from club_runtime import contract
 from tests.support import crds
@@ -131,6 +131,8 @@ def test_a_result_without_a_recorded_folder_names_the_legacy_one() -> None:
         (job("failed", failure="WorkerLost", error="the worker died"), "WorkerLost", "died"),
         (job("failed"), "ProcessingFailed", "the job was failed"),
         (job("stopped"), "Cancelled", "stopped"),
+        # Only the failures a worker records are taken from its metadata.
+        (job("failed", failure="Succeeded", error="odd"), "ProcessingFailed", "odd"),
     ],
 )
 def test_a_failed_job_says_why(view: JobView, reason: str, words: str) -> None:
@@ -159,3 +161,7 @@ def test_a_source_is_queued_only_if_it_exists_within_the_upload_limit() -> None:
     assert large is not None
     assert large[0] == vj.Reason.INVALID_SOURCE
     assert "over the limit of 2048 MB (UPLOAD_MAX_SIZE_MB)" in large[1]
+
+
+def test_each_phase_has_the_reason_of_its_event() -> None:
+    assert [vj.event_reason(phase) for phase in VideoJobPhase] == [str(phase) for phase in VideoJobPhase]
