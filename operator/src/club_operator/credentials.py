@@ -46,13 +46,6 @@ class Owner:
         }
 
 
-@dataclass(frozen=True)
-class Credentials:
-    database_password: str
-    storage_secret_key: str
-    jwt_key_id: str
-
-
 def generate_password() -> str:
     return secrets.token_urlsafe(32)
 

@@ -281,17 +281,6 @@ def _drop_tenant(server: Server, tenant: Tenant, drop_role: bool, drop_database:
         raise translate(exc, f"dropping the tenant of {tenant.slug}") from exc
 
 
-def tenant_exists(server: Server, tenant: Tenant) -> bool:
-    """Whether the club's role or (dedicated) database is still on the server. Reads only."""
-    try:
-        with _connect(server.admin(), autocommit=True) as conn:
-            role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [tenant.role]).fetchone()
-            db = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [tenant.database]).fetchone()
-            return bool(role) or (tenant.dedicated and bool(db))
-    except psycopg.Error as exc:
-        raise translate(exc, "looking up the tenant") from exc
-
-
 def _role_as_planned(server: Server, tenant: Tenant) -> bool:
     """Whether the role's connection limit and settings are the plan's and its password is stored as
     a SCRAM verifier (read where the admin may read pg_authid). False when the role is missing."""

@@ -55,8 +55,6 @@ def with_database(url: str, database: int) -> str:
 
 
 _PLAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
-MIN_SERVER_VERSION = (6, 2, 0)
-"""Pub/Sub channel rules (`&pattern`) came with Redis 6.2."""
 
 
 def club_prefix(namespace: str, name: str) -> str:
@@ -106,7 +104,7 @@ def acl_rules(prefix: str, password_sha256: str, *, database: int) -> tuple[str,
         "on",
         f"#{password_sha256}",
         f"~{prefix}:*",
-        f"&{prefix}:*",
+        f"&{prefix}:*",  # channel rules (Pub/Sub) need Redis 6.2 or later
         "-@all",
         *(f"+{c}" for c in commands),
     )
