@@ -132,6 +132,7 @@ def wait_events(
 
 
 PROBE_TIME = "club_operator_tenant_isolation_last_probe_timestamp_seconds"
+WHOLE_RECONCILES = "club_operator_club_whole_reconciles_total"
 
 
 def probe_time(port: int, namespace: str, name: str) -> float | None:
@@ -139,19 +140,22 @@ def probe_time(port: int, namespace: str, name: str) -> float | None:
     return metric_value(metrics_text(port), PROBE_TIME, namespace=namespace, club=name)
 
 
+def whole_reconciles(port: int, namespace: str, name: str) -> float:
+    """How many whole reconciles of the Club the operator completed (its own per-Club counter)."""
+    found = metric_value(metrics_text(port), WHOLE_RECONCILES, namespace=namespace, club=name)
+    return found or 0
+
+
 def wait_reconciles(port: int, namespace: str, name: str, count: int, timeout: float = 90) -> None:
     """Wait until `count` whole reconciles of the Club have both started and finished after this call.
 
-    The operator's reconcile counters carry no Club label, but every whole reconcile of a Club whose
-    database is ready sets the Club's isolation-probe time (after its database step, before its
-    storage and workloads steps), and one Club's reconciles run one at a time. So of the new values
-    seen, the first may come from a reconcile that began before this call, and the last from one
-    still running: `count + 2` new values mean `count` whole reconciles in between. Polling may
-    miss a value; that only makes this wait longer, never shorter."""
-    seen = {probe_time(port, namespace, name)}
-
-    def advanced() -> bool:
-        seen.add(probe_time(port, namespace, name))
-        return len(seen) - 1 >= count + 2
-
-    wait_for(f"{count} whole reconciles of {namespace}/{name}", advanced, timeout, interval=0.1)
+    The operator counts a Club's whole reconciles once each has reported its status, and one Club's
+    reconciles run one at a time: the first counted after this call may have begun before it, so
+    `count + 1` more mean `count` whole reconciles in between."""
+    start = whole_reconciles(port, namespace, name)
+    wait_for(
+        f"{count} whole reconciles of {namespace}/{name}",
+        lambda: whole_reconciles(port, namespace, name) >= start + count + 1,
+        timeout,
+        interval=0.1,
+    )

@@ -1,7 +1,7 @@
 """Operator settings: the one place that reads the environment (variables prefixed CLUB_OPERATOR_).
 
 The default servers are used by every Club that names no Secret of its own; in a cluster they come
-from a Secret mounted as environment variables by the chart."""
+from a Secret mounted as environment variables."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ deletion. Every status write goes through status_writer.report."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import time
@@ -49,10 +50,12 @@ def reconcile_club(body: kopf.Body, index: Rollouts, settings: OperatorSettings)
     found = club.from_body(body)
     with status_writer.lock(found.uid):
         with metrics.RECONCILE_SECONDS.time():
-            outcome, whole_at = _reconcile(found, index, settings)
+            outcome, whole_at, whole = _reconcile(found, index, settings)
         for problem in status.problems(outcome):
             metrics.ERRORS.labels(str(problem.reason)).inc()
         status_writer.report(found, outcome, body, whole_at=whole_at)
+        if whole:
+            metrics.CLUB_RECONCILES.labels(found.namespace, found.name).inc()
     if outcome.permanent:
         metrics.RECONCILES.labels("permanent_error").inc()
         raise kopf.PermanentError(outcome.permanent)
@@ -66,10 +69,11 @@ def reconcile_club(body: kopf.Body, index: Rollouts, settings: OperatorSettings)
     metrics.RECONCILES.labels("changed" if outcome.changes else "unchanged").inc()
 
 
-def _reconcile(found: ClubObject, index: Rollouts, settings: OperatorSettings) -> tuple[Outcome, float]:
+def _reconcile(found: ClubObject, index: Rollouts, settings: OperatorSettings) -> tuple[Outcome, float, bool]:
     """A whole reconcile, or only the rollout's check when that is all a recent one left pending.
-    Returns the outcome and when the whole reconcile it stands on ran (time.monotonic()): one still
-    runs at least every resync interval, so drift is repaired as often while a rollout drags on."""
+    Returns the outcome, when the whole reconcile it stands on ran (time.monotonic()), and whether
+    one ran now: one still runs at least every resync interval, so drift is repaired as often while
+    a rollout drags on."""
     key = (found.namespace, found.name)
     waiting = status_writer.waiting(*key)
     if (
@@ -78,25 +82,35 @@ def _reconcile(found: ClubObject, index: Rollouts, settings: OperatorSettings) -
         and waiting.club.generation == found.generation
         and time.monotonic() - waiting.at < settings.resync_interval_sec
     ):
-        return rollouts.settle(waiting.outcome, index.get(key, [])), waiting.at
+        return rollouts.settle(waiting.outcome, index.get(key, [])), waiting.at, False
     outcome = reconcile(found, settings)
     if outcome.waits_only_for_rollout:
         # The index may have seen the rollout complete before this reconcile read the Deployments.
         outcome = rollouts.settle(outcome, index.get(key, []))
-    return outcome, time.monotonic()
+    return outcome, time.monotonic(), True
 
 
-def rollout_changed(namespace: str, club_name: str, index: Rollouts) -> None:
-    """One of the Club's Deployments changed: if the Club waits for its rollout, settle it from the
-    index (updated by kopf before this handler runs) and report it once it is complete."""
-    waiting = status_writer.waiting(namespace, club_name)
+async def rollout_changed(namespace: str, club_name: str, index: Rollouts) -> None:
+    """One of the Club's Deployments changed: if the Club waits for its rollout and the index (updated
+    by kopf before this runs) shows it complete, report it. Most changes concern a Club that waits
+    for nothing, or a rollout not complete yet: those are answered here, on kopf's event loop; only
+    a report takes a thread (it waits for the Club's lock and writes)."""
+    key = (namespace, club_name)
+    waiting = status_writer.waiting(*key)
+    if waiting is None or rollouts.settle(waiting.outcome, index.get(key, [])).rolling_out:
+        return
+    await asyncio.to_thread(_settle, key, index)
+
+
+def _settle(key: tuple[str, str], index: Rollouts) -> None:
+    waiting = status_writer.waiting(*key)
     if waiting is None:
         return
     with status_writer.lock(waiting.club.uid):
-        waiting = status_writer.waiting(namespace, club_name)  # a reconcile may have run meanwhile
+        waiting = status_writer.waiting(*key)  # a reconcile may have run meanwhile
         if waiting is None:
             return
-        settled = rollouts.settle(waiting.outcome, index.get((namespace, club_name), []))
+        settled = rollouts.settle(waiting.outcome, index.get(key, []))
         if not settled.rolling_out:
             status_writer.report(waiting.club, settled, None, whole_at=waiting.at)
 

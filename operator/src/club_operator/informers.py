@@ -27,8 +27,6 @@ RETRY_SEC = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 # (path, query, read timeout) -> the server's response: a readable, streamable body.
 Request = Callable[[str, list[tuple[str, str]], float | None], Any]
-# Told of every object the watch adds, changes or deletes (in the informer's thread: keep it short).
-Listener = Callable[[dict[str, Any]], None]
 
 
 class WatchExpired(Exception):
@@ -57,12 +55,9 @@ def newer(candidate: dict[str, Any], current: dict[str, Any] | None) -> bool:
 class Informer:
     """A watched copy of one kind's labelled objects under `path` (a namespace's or the cluster's)."""
 
-    def __init__(
-        self, name: str, path: str, selector: str, request: Request, on_change: Listener | None = None
-    ) -> None:
+    def __init__(self, name: str, path: str, selector: str, request: Request) -> None:
         self.name, self.path, self.selector = name, path, selector
         self._request = request
-        self._on_change = on_change
         self._objects: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._synced = threading.Event()
@@ -177,8 +172,6 @@ class Informer:
                 self._objects.pop(key, None)
             elif changed:
                 self._objects[key] = obj
-        if changed and self._on_change is not None:
-            self._on_change(obj)
         return str(version) if version else None
 
 

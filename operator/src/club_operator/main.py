@@ -84,17 +84,18 @@ def delete(body: kopf.Body, runtime: datetime.timedelta, **_: Any) -> None:
 
 
 @kopf.index(*DEPLOYMENTS, labels=OURS)
-def deployments(
+async def deployments(
     namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
 ) -> dict[tuple[str, str], rollouts.Rollout]:
-    """Each of the operator's Deployments' rollout, by its Club, kept current by kopf's watch."""
+    """Each of the operator's Deployments' rollout, by its Club, kept current by kopf's watch.
+    Async, like the handler below: pure and quick, so kept off kopf's thread pool (the reconciles')."""
     return {(namespace or "", labels.get(naming.CLUB_LABEL, "")): rollouts.rollout_of(body)}
 
 
 @kopf.on.event(*DEPLOYMENTS, labels=OURS)
-def deployment_changed(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
+async def deployment_changed(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
     """A Club waiting for its rollout settles it (the index above is updated before this runs)."""
-    handlers.rollout_changed(namespace or "", labels.get(naming.CLUB_LABEL, ""), kwargs["deployments"])
+    await handlers.rollout_changed(namespace or "", labels.get(naming.CLUB_LABEL, ""), kwargs["deployments"])
 
 
 @kopf.index(*CLUBS)

@@ -31,6 +31,11 @@ WRITES = Counter(
 )  # kind: secret, database, schema, canary, role, storage, redis, workload
 
 
+CLUB_RECONCILES = Counter(
+    "club_operator_club_whole_reconciles_total",
+    "Whole reconciles of the club completed, its status reported (not rollout checks alone)",
+    ["namespace", "club"],
+)
 RECONCILE_SECONDS = Histogram(
     "club_operator_reconcile_duration_seconds",
     "Time one reconcile of a Club took",
@@ -51,6 +56,6 @@ PENDING_RECONCILES = Gauge(
 
 def forget(namespace: str, club: str) -> None:
     """Drop a deleted club's series."""
-    for gauge in (ISOLATION_VERIFIED, ISOLATION_PROBE_TIME, CLUB_READY):
+    for series in (ISOLATION_VERIFIED, ISOLATION_PROBE_TIME, CLUB_READY, CLUB_RECONCILES):
         with contextlib.suppress(KeyError):
-            gauge.remove(namespace, club)
+            series.remove(namespace, club)

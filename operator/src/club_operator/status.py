@@ -12,7 +12,7 @@ from club_operator.models import ClubPhase
 from club_operator.outcome import Outcome
 
 # A condition False for one of these reasons is the expected way there, not a problem: its Event is
-# Normal, so that an alert on Warning Events does not fire for every new Club's rollout.
+# Normal (every new Club rolls out; a Warning should mean that something needs a person).
 EXPECTED_FALSE = frozenset({str(conditions.Reason.ROLLING_OUT), str(conditions.Reason.SUSPENDED)})
 # Not counted as errors either: a probe that waits for the database (the database's own condition
 # carries the problem).
