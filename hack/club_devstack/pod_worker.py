@@ -51,8 +51,51 @@ def pod_environment(api: k8s.ApiClient, namespace: str, deployment: str) -> tupl
     return list(container["command"]), env
 
 
-class PodWorker:
-    """`club-runtime worker` as the Club's `<club>-worker-<pool>` Deployment would run it."""
+class _PodProcess:
+    """One container of a Club's Deployment run here: `club-runtime <component> <args>` with the
+    environment the kubelet would give it; SIGTERM to stop, as the kubelet does."""
+
+    stop_grace_sec = 30.0
+
+    def __init__(self, component: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        env.update(PATH=os.environ["PATH"])
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "club_runtime", component, *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=self.stop_grace_sec)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def tail(self) -> str:
+        return self.log.read_text()[-4000:] if self.log.exists() else ""
+
+
+def _command(
+    api: k8s.ApiClient, namespace: str, deployment: str, component: str
+) -> tuple[list[str], dict[str, str]]:
+    command, env = pod_environment(api, namespace, deployment)
+    if command[:2] != ["club-runtime", component]:
+        raise ValueError(f"not a {component} command: {command}")
+    return command[2:], env
+
+
+class PodWorker(_PodProcess):
+    """`club-runtime worker` as the Club's `<club>-worker-<pool>` Deployment would run it; stopping it
+    lets the worker finish its job first."""
+
+    stop_grace_sec = 60.0
 
     def __init__(
         self,
@@ -65,64 +108,28 @@ class PodWorker:
         burst: bool = False,
         **env_overrides: str,
     ) -> None:
-        command, env = pod_environment(api, namespace, f"{club}-worker-{pool}")
-        if command[:2] != ["club-runtime", "worker"]:
-            raise ValueError(f"not a worker command: {command}")
-        args = command[2:]
+        args, env = _command(api, namespace, f"{club}-worker-{pool}", "worker")
         args[args.index("--metrics-port") + 1] = "0"  # several workers share this machine's ports
         if burst:
             args.append("--burst")
-        env.update(PATH=os.environ["PATH"], **env_overrides)
+        env.update(env_overrides)
         self.queues = args[args.index("--queues") + 1].split(",")
-        self.log = log
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "club_runtime", "worker", *args],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def stop(self) -> None:
-        """SIGTERM, as the kubelet does: the worker finishes its job and exits."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        super().__init__("worker", args, env, log)
 
     def wait(self, timeout: float) -> int:
         return self.process.wait(timeout=timeout)
 
-    def tail(self) -> str:
-        return self.log.read_text()[-4000:] if self.log.exists() else ""
 
-
-class PodApi:
+class PodApi(_PodProcess):
     """`club-runtime api` as the Club's `<club>-api` Deployment would run it, on a free local port."""
 
     def __init__(self, api: k8s.ApiClient, namespace: str, club: str, log: Path) -> None:
-        command, env = pod_environment(api, namespace, f"{club}-api")
-        if command[:2] != ["club-runtime", "api"]:
-            raise ValueError(f"not an API command: {command}")
-        args = command[2:]
+        args, env = _command(api, namespace, f"{club}-api", "api")
         port = tools.free_port()
         args[args.index("--host") + 1] = "127.0.0.1"
         args[args.index("--port") + 1] = str(port)
-        env.update(PATH=os.environ["PATH"])
         self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "club_runtime", "api", *args],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        super().__init__("api", args, env, log)
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until `/readyz` answers 200 (database, Redis, S3 and migrations checked by the API)."""
@@ -137,15 +144,3 @@ class PodApi:
                 return False
 
         wait_until(ready, timeout=timeout, what=f"the API at {self.url} to be ready")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-    def tail(self) -> str:
-        return self.log.read_text()[-4000:] if self.log.exists() else ""
