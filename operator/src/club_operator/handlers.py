@@ -5,6 +5,7 @@ deletion. Every status write goes through status_writer.report."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import time
@@ -54,6 +55,13 @@ def reconcile_club(body: kopf.Body, index: Rollouts, settings: OperatorSettings)
         for problem in status.problems(outcome):
             metrics.ERRORS.labels(str(problem.reason)).inc()
         status_writer.report(found, outcome, body, whole_at=whole_at)
+        if outcome.waits_only_for_rollout:
+            # A Deployment that finished while the status was written, before the Club was known to
+            # wait, found nothing to settle: settle it now from the index, which already holds it.
+            settled = rollouts.settle(outcome, index.get((found.namespace, found.name), []))
+            if not settled.rolling_out:
+                status_writer.report(found, dataclasses.replace(settled, changes=[]), None, whole_at=whole_at)
+                outcome = settled
         if whole:
             metrics.CLUB_RECONCILES.labels(found.namespace, found.name).inc()
     if outcome.permanent:
