@@ -14,10 +14,11 @@ Why these and not kopf's indexes. A kopf index holds only what its watch deliver
 the operator's own writes, so a reconcile that follows its own apply within the watch's lag would
 read the old object and apply again. And kopf runs every event of every watched object through its
 per-object processing on the event loop that also serves the Clubs' watch. Measured with
-bench/bench_operator_scale.py (200 Clubs, 2 cores, back to back with the version before): kopf's
-watch of the Deployments alone (main.py's index, some 1,800 events while provisioning) costs 9.6 s
-of operator CPU until all are Ready (72.8 s against 63.2 s, +15%) and 7 MiB of peak RSS (433 against
-427); these copies watch nine kinds. Not measured: a version with kopf indexes for every kind."""
+bench/bench_operator_scale.py (200 Clubs, 2 cores, two runs back to back with the version before):
+kopf's watch of the Deployments alone (main.py's index, some 1,800 events while provisioning) costs
+8 to 10 s of operator CPU until all are Ready (57.3 against 48.9 s, 72.8 against 63.2 s: +15 to
+17%) and 7 to 14 MiB of peak RSS; these copies watch nine kinds. Not measured: a version with kopf
+indexes for every kind."""
 
 from __future__ import annotations
 
