@@ -146,8 +146,9 @@ def ensure_redis_user(ctx: Context, redis: RedisTarget, out: Outcome) -> bool:
         out.failed(Type.WORKLOADS_READY, Reason.SERVER_UNAVAILABLE, str(exc))
         return False
     except redis_acl.RedisConflict as exc:
+        # As a database or bucket Conflict: not the spec's fault, so not InvalidSpec; the resync
+        # looks again (a person may delete the user or record its owner).
         out.condition(Type.WORKLOADS_READY, False, Reason.CONFLICT, str(exc))
-        out.permanent = f"redis: {exc}"
         return False
     return True
 

@@ -128,6 +128,10 @@ def test_a_redis_user_the_operator_did_not_make_for_the_club_is_left_untouched(
         cond = clubs.condition(club, "WorkloadsReady")
         assert cond is not None
         assert f"Redis user {user} already exists and records no owning Club" in cond["message"]
+        ready = clubs.condition(club, "Ready")
+        assert ready is not None
+        assert ready["reason"] != "InvalidSpec", ready  # a Conflict, not a bad spec
+        assert club["status"]["phase"] != "Failed"
         assert _acl_user(admin, user) == before  # not re-passworded, rights unchanged
         _delete(custom, namespace, "squatted-fc")
         assert _acl_user(admin, user) == before  # not deleted with a Club that does not own it
