@@ -93,13 +93,13 @@ def _pod_secrets(ctx: Context, out: Outcome) -> dict[str, dict[str, str]]:
     }
 
 
-def _config_hash(inputs: WorkloadInputs, secrets: dict[str, dict[str, str]], *, api: bool) -> str:
-    """A digest of the ConfigMap and every Secret the API's (or the workers') pods read: a changed
-    value rolls those pods, and only those."""
+def _config_hash(
+    inputs: WorkloadInputs, config: dict[str, str], secrets: dict[str, dict[str, str]], *, api: bool
+) -> str:
+    """A digest of the ConfigMap's data and every Secret the API's (or the workers') pods read: a
+    changed value rolls those pods, and only those."""
     read = pod.secrets_read(inputs, api=api)
-    return config_digest(
-        config_map.build_config_map(inputs)["data"], {k: v for k, v in secrets.items() if k in read}
-    )
+    return config_digest(config, {k: v for k, v in secrets.items() if k in read})
 
 
 def _apply(manifest: dict[str, Any] | None, absent: tuple[str, str, str], out: Outcome, ns: str) -> None:
@@ -182,14 +182,16 @@ def ensure_workloads(ctx: Context, out: Outcome) -> None:
     secrets = _pod_secrets(ctx, out)
     servers = _servers(ctx, redis, secrets)
     base = _inputs(ctx, redis, keda)
+    # The ConfigMap holds none of the hashes or servers: built once, it is hashed and applied.
+    config = config_map.build_config_map(base)
     inputs = dataclasses.replace(
         base,
-        config_hash=_config_hash(base, secrets, api=True),
-        worker_config_hash=_config_hash(base, secrets, api=False),
+        config_hash=_config_hash(base, config["data"], secrets, api=True),
+        worker_config_hash=_config_hash(base, config["data"], secrets, api=False),
         servers=servers,
     )
 
-    _apply(config_map.build_config_map(inputs), ("v1", "ConfigMap", names.config_map), out, ns)
+    _apply(config, ("v1", "ConfigMap", names.config_map), out, ns)
     _apply(api_deployment.build_api_deployment(inputs), (*DEPLOYMENT, names.api), out, ns)
     _apply(api_service.build_api_service(inputs), ("v1", "Service", names.api_service), out, ns)
     for pool in POOLS:
