@@ -85,6 +85,21 @@ def wait_gone(custom: k8s.CustomObjectsApi, namespace: str, name: str, timeout: 
     wait_for(f"{name} to be deleted", lambda: get_club(custom, namespace, name) is None, timeout)
 
 
+def delete_club(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> None:
+    """Delete the Club and wait until its finalizer has run and it is gone."""
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    wait_gone(custom, namespace, name)
+
+
+def ready_status(
+    custom: k8s.CustomObjectsApi, namespace: str, name: str, timeout: float = 120
+) -> dict[str, Any]:
+    """The Club's status once it is Ready."""
+    club = wait_condition(custom, namespace, name, "Ready", "True", timeout=timeout)
+    status: dict[str, Any] = club["status"]
+    return status
+
+
 def secret_data(core: k8s.CoreV1Api, namespace: str, name: str) -> dict[str, str]:
     secret = core.read_namespaced_secret(name, namespace)
     return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}

@@ -42,13 +42,6 @@ def _login(api: PodApi, email: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def _ready(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    status: dict[str, Any] = clubs.wait_condition(custom, namespace, name, "Ready", "True", timeout=120)[
-        "status"
-    ]
-    return status
-
-
 def test_a_club_recreated_with_adopt_serves_its_retained_data_through_its_api(
     club_operator: RunningOperator,
     custom: k8s.CustomObjectsApi,
@@ -58,7 +51,7 @@ def test_a_club_recreated_with_adopt_serves_its_retained_data_through_its_api(
 ) -> None:
     name = "kept-fc"
     clubs.create_club(custom, namespace, crds.manifest("Club", {"displayName": "Kept FC"}, name))
-    before = _ready(custom, namespace, name)
+    before = clubs.ready_status(custom, namespace, name)
     owner = clubs.secret_data(core, namespace, f"{name}-owner")
     api = apis(namespace, name)
     headers = _login(api, owner["email"], owner["password"])
@@ -66,11 +59,10 @@ def test_a_club_recreated_with_adopt_serves_its_retained_data_through_its_api(
     assert created.status_code == 201, created.text
     api.stop()
 
-    custom.delete_namespaced_custom_object(clubs.GROUP, clubs.VERSION, namespace, clubs.PLURAL, name)
-    clubs.wait_gone(custom, namespace, name)
+    clubs.delete_club(custom, namespace, name)
     spec = {"displayName": "Kept FC", "adopt": {"database": True, "bucket": True}}
     clubs.create_club(custom, namespace, crds.manifest("Club", spec, name))
-    after = _ready(custom, namespace, name)
+    after = clubs.ready_status(custom, namespace, name)
     assert (after["tenantId"], after["databaseRole"], after["bucket"]) == (
         before["tenantId"],
         before["databaseRole"],
@@ -86,5 +78,4 @@ def test_a_club_recreated_with_adopt_serves_its_retained_data_through_its_api(
     assert seasons.json()["items"][0]["name"] == SEASON["name"]
 
     crds.patch(custom, namespace, "Club", name, {"spec": {"deletionPolicy": "Delete"}})
-    custom.delete_namespaced_custom_object(clubs.GROUP, clubs.VERSION, namespace, clubs.PLURAL, name)
-    clubs.wait_gone(custom, namespace, name)
+    clubs.delete_club(custom, namespace, name)

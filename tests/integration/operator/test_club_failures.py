@@ -92,8 +92,8 @@ def test_postgres_down_turns_database_ready_false_and_recovers_without_restart(
         "a ServerUnavailable Event for DatabaseReady",
         lambda: [
             e
-            for e in clubs.wait_events(core, namespace, "fragile-fc", "ServerUnavailable")
-            if e.message.startswith("DatabaseReady False: ")
+            for e in clubs.events(core, namespace, "fragile-fc")
+            if e.reason == "ServerUnavailable" and e.message.startswith("DatabaseReady False: ")
         ],
     )
     assert warnings[0].type == "Warning"

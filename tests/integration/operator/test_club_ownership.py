@@ -43,18 +43,6 @@ def _create(custom: k8s.CustomObjectsApi, namespace: str, name: str, **spec: Any
     clubs.create_club(custom, namespace, crds.manifest("Club", {"displayName": name, **spec}, name))
 
 
-def _delete(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> None:
-    custom.delete_namespaced_custom_object(clubs.GROUP, clubs.VERSION, namespace, clubs.PLURAL, name)
-    clubs.wait_gone(custom, namespace, name)
-
-
-def _ready(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    status: dict[str, Any] = clubs.wait_condition(custom, namespace, name, "Ready", "True", timeout=120)[
-        "status"
-    ]
-    return status
-
-
 def _conflict(custom: k8s.CustomObjectsApi, namespace: str, name: str, type_: str) -> dict[str, Any]:
     club = clubs.wait_condition(custom, namespace, name, type_, "False", reason="Conflict")
     cond = clubs.condition(club, type_)
@@ -113,7 +101,7 @@ def test_clubs_whose_names_differ_only_in_punctuation_get_their_own_tenants(
     spec = {"deletionPolicy": "Delete", "database": {"isolation": "dedicated"}}
     _create(custom, team, "a-x", **spec)
     _create(custom, team_a, "x", **spec)
-    first, second = _ready(custom, team, "a-x"), _ready(custom, team_a, "x")
+    first, second = clubs.ready_status(custom, team, "a-x"), clubs.ready_status(custom, team_a, "x")
     first_s3 = clubs.secret_data(core, team, "a-x-storage")
     second_s3 = clubs.secret_data(core, team_a, "x-storage")
     assert first["databaseRole"] != second["databaseRole"]
@@ -127,7 +115,7 @@ def test_clubs_whose_names_differ_only_in_punctuation_get_their_own_tenants(
     _write_season(first_dsn, "first's")
     _write_season(second_dsn, "second's")
     _own_s3(stack, first_s3).put_object(Bucket=first["bucket"], Key="a.txt", Body=b"first")
-    _delete(custom, team_a, "x")
+    clubs.delete_club(custom, team_a, "x")
     assert _seasons(first_dsn) == ["first's"]
     assert _own_s3(stack, first_s3).get_object(Bucket=first["bucket"], Key="a.txt")["Body"].read() == b"first"
     assert all(b["Name"] != second["bucket"] for b in s3.list_buckets()["Buckets"])
@@ -142,7 +130,7 @@ def test_a_club_naming_another_clubs_bucket_gets_conflict_and_changes_nothing(
     s3: Any,
 ) -> None:
     _create(custom, namespace, "owner-fc", deletionPolicy="Delete")
-    owner = _ready(custom, namespace, "owner-fc")
+    owner = clubs.ready_status(custom, namespace, "owner-fc")
     bucket = owner["bucket"]
     owner_s3 = clubs.secret_data(core, namespace, "owner-fc-storage")
     own = _own_s3(stack, owner_s3)
@@ -173,11 +161,11 @@ def test_a_club_naming_another_clubs_bucket_gets_conflict_and_changes_nothing(
     squatter_s3 = clubs.secret_data(core, namespace, "squatter-fc-storage")
     with pytest.raises(ClientError):
         _own_s3(stack, squatter_s3).list_objects_v2(Bucket=bucket)
-    _delete(custom, namespace, "squatter-fc")
+    clubs.delete_club(custom, namespace, "squatter-fc")
     untouched()
     kept = clubs.wait_events(core, namespace, "squatter-fc", "Conflict")
     assert any(bucket in e.message for e in kept)
-    _delete(custom, namespace, "owner-fc")
+    clubs.delete_club(custom, namespace, "owner-fc")
     assert all(b["Name"] != bucket for b in s3.list_buckets()["Buckets"])
 
 
@@ -189,7 +177,7 @@ def test_a_club_naming_another_clubs_database_gets_conflict_and_changes_nothing(
     stack: StackInfo,
 ) -> None:
     _create(custom, namespace, "home-fc", deletionPolicy="Delete", database={"isolation": "dedicated"})
-    home = _ready(custom, namespace, "home-fc")
+    home = clubs.ready_status(custom, namespace, "home-fc")
     home_db = clubs.secret_data(core, namespace, "home-fc-database")
     _write_season(home_db["dsn"], "home's")
     comment = _role_comment(stack, home["databaseRole"])
@@ -208,9 +196,9 @@ def test_a_club_naming_another_clubs_database_gets_conflict_and_changes_nothing(
             assert admin.execute("SELECT count(*) FROM public.tenant_roles").fetchone() == (1,)
 
     untouched()
-    _delete(custom, namespace, "away-fc")
+    clubs.delete_club(custom, namespace, "away-fc")
     untouched()
-    _delete(custom, namespace, "home-fc")
+    clubs.delete_club(custom, namespace, "home-fc")
 
 
 @pytest.mark.parametrize(
@@ -240,11 +228,11 @@ def test_a_club_recreated_after_retain_takes_its_data_back_only_when_it_says_so(
     stack: StackInfo,
 ) -> None:
     _create(custom, namespace, "phoenix")
-    before = _ready(custom, namespace, "phoenix")
+    before = clubs.ready_status(custom, namespace, "phoenix")
     _write_season(clubs.secret_data(core, namespace, "phoenix-database")["dsn"], "kept season")
     storage = clubs.secret_data(core, namespace, "phoenix-storage")
     _own_s3(stack, storage).put_object(Bucket=before["bucket"], Key="kept.txt", Body=b"kept")
-    _delete(custom, namespace, "phoenix")
+    clubs.delete_club(custom, namespace, "phoenix")
 
     _create(custom, namespace, "phoenix")
     database = _conflict(custom, namespace, "phoenix", "DatabaseReady")
@@ -261,7 +249,7 @@ def test_a_club_recreated_after_retain_takes_its_data_back_only_when_it_says_so(
     )
 
     crds.patch(custom, namespace, "Club", "phoenix", {"spec": {"adopt": {"database": True, "bucket": True}}})
-    after = _ready(custom, namespace, "phoenix")
+    after = clubs.ready_status(custom, namespace, "phoenix")
     assert (after["databaseRole"], after["bucket"]) == (before["databaseRole"], before["bucket"])
     assert after["tenantId"] == before["tenantId"]
     # The runtime serves the same tenant: its CLUB_ID keys the rows' club_id and the object keys.
@@ -273,7 +261,7 @@ def test_a_club_recreated_after_retain_takes_its_data_back_only_when_it_says_so(
         _own_s3(stack, storage).get_object(Bucket=after["bucket"], Key="kept.txt")["Body"].read() == b"kept"
     )
     crds.patch(custom, namespace, "Club", "phoenix", {"spec": {"deletionPolicy": "Delete"}})
-    _delete(custom, namespace, "phoenix")
+    clubs.delete_club(custom, namespace, "phoenix")
     assert _role_comment(stack, before["databaseRole"]) is None
 
 
@@ -286,7 +274,7 @@ def test_the_clubs_role_has_its_limits_no_temporary_tables_and_a_scram_verifier(
 ) -> None:
     limits = {"connectionLimit": 7, "statementTimeout": "2s", "tempFileLimit": "64Mi"}
     _create(custom, namespace, "limited-fc", deletionPolicy="Delete", database={"limits": limits})
-    role = _ready(custom, namespace, "limited-fc")["databaseRole"]
+    role = clubs.ready_status(custom, namespace, "limited-fc")["databaseRole"]
     db = clubs.secret_data(core, namespace, "limited-fc-database")
 
     def settings() -> tuple[int, set[str], str]:
@@ -359,7 +347,7 @@ def test_a_club_provisioned_before_names_were_injective_keeps_its_names_and_data
     crds.patch(custom, namespace, "Club", "veteran-fc", {"status": {"databaseRole": role}}, status=True)
 
     crds.patch(custom, namespace, "Club", "veteran-fc", {"spec": {"suspend": False}})
-    status = _ready(custom, namespace, "veteran-fc")
+    status = clubs.ready_status(custom, namespace, "veteran-fc")
     assert (status["databaseRole"], status["bucket"]) == (role, bucket)
     assert _seasons(clubs.secret_data(core, namespace, "veteran-fc-database")["dsn"]) == ["veteran season"]
     own = _own_s3(stack, clubs.secret_data(core, namespace, "veteran-fc-storage"))

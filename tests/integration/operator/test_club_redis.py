@@ -38,11 +38,6 @@ def _login(core: k8s.CoreV1Api, namespace: str, name: str) -> tuple[dict[str, st
     return secret, redis.Redis.from_url(secret["url"])
 
 
-def _delete(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> None:
-    custom.delete_namespaced_custom_object(clubs.GROUP, clubs.VERSION, namespace, clubs.PLURAL, name)
-    clubs.wait_gone(custom, namespace, name)
-
-
 def test_each_club_logs_in_as_its_own_user_and_deletion_removes_it_and_its_keys(
     custom: k8s.CustomObjectsApi,
     core: k8s.CoreV1Api,
@@ -98,7 +93,7 @@ def test_each_club_logs_in_as_its_own_user_and_deletion_removes_it_and_its_keys(
     with pytest.raises(redis.exceptions.NoPermissionError):
         north_conn.hset(redis_acl.OWNERS_KEY, north, "{}")
 
-    _delete(custom, namespace, "north-fc")
+    clubs.delete_club(custom, namespace, "north-fc")
     assert _acl_user(admin, north) is None
     assert list(admin.scan_iter(match=f"{north}:*")) == []
     assert admin.hget(redis_acl.OWNERS_KEY, north) is None
@@ -133,7 +128,7 @@ def test_a_redis_user_the_operator_did_not_make_for_the_club_is_left_untouched(
         assert ready["reason"] != "InvalidSpec", ready  # a Conflict, not a bad spec
         assert club["status"]["phase"] != "Failed"
         assert _acl_user(admin, user) == before  # not re-passworded, rights unchanged
-        _delete(custom, namespace, "squatted-fc")
+        clubs.delete_club(custom, namespace, "squatted-fc")
         assert _acl_user(admin, user) == before  # not deleted with a Club that does not own it
     finally:
         cast(Any, admin).execute_command("ACL", "DELUSER", user)

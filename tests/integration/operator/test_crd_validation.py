@@ -253,4 +253,5 @@ def test_a_club_name_the_operator_cannot_carry_is_refused(
 
 def test_the_longest_club_name_is_accepted(custom: k8s.CustomObjectsApi, namespace: str) -> None:
     name = "a" + "-b" * 31  # 63 characters
-    assert crds.create(custom, namespace, crds.manifest("Club", MINIMAL_CLUB, name), dry_run=True)
+    created = crds.create(custom, namespace, crds.manifest("Club", MINIMAL_CLUB, name), dry_run=True)
+    assert created["metadata"]["name"] == name

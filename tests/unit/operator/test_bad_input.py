@@ -98,7 +98,7 @@ def _valid(name: str, pattern: re.Pattern[str], limit: int) -> bool:
 
 def _accepted(name: str) -> bool:
     limit, pattern = _name_rule()
-    return len(name) <= limit and pattern.fullmatch(name) is not None
+    return _valid(name, pattern, limit)
 
 
 @pytest.mark.parametrize("name", ["river.side", "1fc", "River-FC", "fc-", "-fc", "a" * 64, "fc_1"])
