@@ -87,7 +87,7 @@ def record_owner(server: Server, kind: str, name: str, owner: Owner) -> None:
 
 
 def _mapped_to(server: Server, tenant: Tenant, uid: str) -> bool:
-    if not _database_exists(server, tenant.database):
+    if not _described(server, "database", tenant.database)[0]:
         return False
     with pg_connections.admin(server.admin(tenant.database)) as conn:
         if conn.execute("SELECT to_regclass('public.tenant_roles')").fetchone() in (None, (None,)):
@@ -106,11 +106,6 @@ def _only_club(server: Server, database: str, uid: str) -> bool:
             "SELECT club_id FROM public.clubs WHERE club_id <> %s", [CANARY_CLUB_ID]
         ).fetchall()
     return {str(r[0]) for r in rows} <= {uid}
-
-
-def _database_exists(server: Server, name: str) -> bool:
-    with pg_connections.admin(server.admin()) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
 
 
 def drop_owned(server: Server, tenant: Tenant, uid: str) -> list[str]:

@@ -88,12 +88,20 @@ def ensure_storage(server: S3Server, plan: StoragePlan) -> StorageResult:
     changed: list[str] = []
     with translated(server, f"ensuring storage for bucket {plan.bucket!r}"):
         s3, admin = admin_s3(server), admin_client(server)
-        claim = _claim_bucket(s3, admin, plan)
-        user = _admin_json(admin.user_info, plan.user)  # re-adding a user keeps its policies
-        policy = _admin_json(admin.policy_info, plan.policy_name)
+        # The bucket's existence and the Club's policy are each read once. The first request stays
+        # what it was: with an owner, the bucket's existence (to claim it); without, the user.
+        claim = None
         if plan.owner is not None:
+            exists = _bucket_exists(s3, plan.bucket)
+            policy = _admin_json(admin.policy_info, plan.policy_name)
+            claim = _claim_bucket(s3, plan, plan.owner, exists, policy)
+            user = _admin_json(admin.user_info, plan.user)  # re-adding a user keeps its policies
             _check_user(plan, policy)
-        if _ensure_bucket(s3, plan.bucket):
+        else:
+            user = _admin_json(admin.user_info, plan.user)
+            policy = _admin_json(admin.policy_info, plan.policy_name)
+            exists = _bucket_exists(s3, plan.bucket)
+        if _ensure_bucket(s3, plan.bucket, exists):
             changed.append("bucket")
         if claim is not None and (claim.write or "bucket" in changed):
             _tag_bucket(s3, plan.bucket, claim.owner)
@@ -127,9 +135,11 @@ def delete_storage(server: S3Server, plan: StoragePlan) -> list[str]:
                 log.info("Deleted bucket %s", plan.bucket)
             else:
                 kept.append(f"bucket {plan.bucket}")
-        if plan.owner is not None and _grants_other_buckets(admin, plan.policy_name, plan.bucket):
-            kept.append(f"user {plan.user}")
-            return kept
+        if plan.owner is not None:
+            policy = _admin_json(admin.policy_info, plan.policy_name)
+            if policy is not None and _buckets_of(policy) - {plan.bucket}:
+                kept.append(f"user {plan.user}")
+                return kept
         # The user first: MinIO refuses to remove a policy that is still attached.
         # MinIO answers 404 for a missing user but removes a missing policy without complaint.
         for kind, remove, name in (
@@ -157,8 +167,8 @@ def storage_ready(server: S3Server, plan: StoragePlan) -> bool:
 # Steps: each reads, compares and writes only on a difference; True when it wrote.
 
 
-def _ensure_bucket(s3: S3Client, bucket: str) -> bool:
-    if _bucket_exists(s3, bucket):
+def _ensure_bucket(s3: S3Client, bucket: str, exists: bool) -> bool:
+    if exists:
         return False
     try:
         s3.create_bucket(Bucket=bucket)
@@ -253,28 +263,23 @@ def _tag_bucket(s3: S3Client, bucket: str, owner: Owner) -> None:
     log.info("Recorded the owner of bucket %s", bucket)
 
 
-def _claim_bucket(s3: S3Client, admin: Any, plan: StoragePlan) -> ownership.Claim | None:
-    """Whether the Club may use the bucket (ownership.judge); None when the plan has no owner."""
-    if plan.owner is None:
-        return None
-    if not _bucket_exists(s3, plan.bucket):
-        return ownership.judge("bucket", plan.bucket, Found(False), plan.owner, adopt=False, adopt_field="")
+def _claim_bucket(
+    s3: S3Client, plan: StoragePlan, owner: Owner, exists: bool, policy: dict[str, Any] | None
+) -> ownership.Claim:
+    """Whether the Club `owner` may use the bucket (ownership.judge), given whether it exists and
+    the Club's policy as read."""
+    if not exists:
+        return ownership.judge("bucket", plan.bucket, Found(False), owner, adopt=False, adopt_field="")
     record = Owner.from_tags(_bucket_tags(s3, plan.bucket))
     # Unrecorded: the operator made it for this Club if the Club's policy already grants it (an
     # operator older than records), or, for a derived name, if it is still empty (a crash between
     # creating it and tagging it).
     ours = record is None and (
-        _policy_grants_only(admin, plan.policy_name, plan.bucket)
+        (policy is not None and _buckets_of(policy) == {plan.bucket})
         or (not plan.bucket_from_spec and _is_empty(s3, plan.bucket))
     )
     found = Found(True, record, ours)
-    return ownership.judge("bucket", plan.bucket, found, plan.owner, adopt=plan.adopt, adopt_field="bucket")
-
-
-def _policy_buckets(admin: Any, policy: str) -> set[str] | None:
-    """The buckets a policy's statements name; None when there is no such policy."""
-    document = _admin_json(admin.policy_info, policy)
-    return None if document is None else _buckets_of(document)
+    return ownership.judge("bucket", plan.bucket, found, owner, adopt=plan.adopt, adopt_field="bucket")
 
 
 def _buckets_of(document: dict[str, Any]) -> set[str]:
@@ -283,14 +288,6 @@ def _buckets_of(document: dict[str, Any]) -> set[str]:
         for resource in statement.get("Resource", []):
             found.add(str(resource).removeprefix("arn:aws:s3:::").split("/", 1)[0])
     return found
-
-
-def _policy_grants_only(admin: Any, policy: str, bucket: str) -> bool:
-    return _policy_buckets(admin, policy) == {bucket}
-
-
-def _grants_other_buckets(admin: Any, policy: str, bucket: str) -> bool:
-    return bool((_policy_buckets(admin, policy) or set()) - {bucket})
 
 
 def _check_user(plan: StoragePlan, policy: dict[str, Any] | None) -> None:
