@@ -30,6 +30,10 @@ PROCESS_VIDEO = "club_runtime.worker.jobs.video.process_video"
 VIDEO_STOPPED = "club_runtime.worker.jobs.video.on_stopped"
 """RQ's stopped callback for a video job: records the stop on the video."""
 
+VIDEO_CONTAINERS = "MP4, MOV, MKV, WebM, AVI or MPEG-TS"
+"""The containers a source may be (an upload's signature check, ffprobe's demuxers accept), as
+messages name them."""
+
 
 def video_job_id(video_id: object) -> str:
     """The RQ job id of a video's processing: one per video (a VideoJob's uid or an API upload's id),

@@ -13,6 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from club_runtime import contract
 from club_runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ else:
 
 PART_SIZE = 8 * 1024 * 1024
 SNIFF_BYTES = 192
-VIDEO_CONTAINERS = "MP4, MOV, MKV, WebM, AVI or MPEG-TS"
+VIDEO_CONTAINERS = contract.VIDEO_CONTAINERS
 """The containers `is_video_signature` accepts, as messages name them."""
 
 
@@ -174,10 +175,8 @@ def delete(bucket: Bucket, key: str) -> None:
         raise _wrap(exc, "deleting an object") from exc
 
 
-def delete_prefix(bucket: Bucket, prefix: str) -> int:
-    """Delete every object whose key starts with `prefix` (a page of up to 1,000 per request);
-    returns how many were deleted."""
-    deleted = 0
+def delete_prefix(bucket: Bucket, prefix: str) -> None:
+    """Delete every object whose key starts with `prefix` (a page of up to 1,000 per request)."""
     try:
         for page in bucket.client.get_paginator("list_objects_v2").paginate(
             Bucket=bucket.name, Prefix=prefix
@@ -190,10 +189,8 @@ def delete_prefix(bucket: Bucket, prefix: str) -> int:
             )
             if answer.get("Errors"):
                 raise StorageError(f"deleting objects failed: {answer['Errors'][0].get('Code', 'error')}")
-            deleted += len(contents)
     except (BotoCoreError, ClientError) as exc:
         raise _wrap(exc, "deleting objects") from exc
-    return deleted
 
 
 MAX_PRESIGN_SEC = 7 * 24 * 3600

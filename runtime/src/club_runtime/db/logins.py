@@ -38,7 +38,7 @@ UPDATE public.users SET
         ELSE NULL
     END
 WHERE email = %(email)s
-RETURNING id, role, token_version, failed_logins, locked_until
+RETURNING id, role, token_version, failed_logins
 """
 
 
@@ -48,8 +48,6 @@ class Attempt:
 
     user: Row
     admitted: bool
-    failed_logins: int
-    locked_until: datetime | None
 
 
 async def password_hash(conn: Conn, email: str) -> str | None:
@@ -71,12 +69,7 @@ async def record_attempt(
     row = await cur.fetchone()
     if row is None:
         return None
-    return Attempt(
-        user=row,
-        admitted=verified and row["failed_logins"] == 0,
-        failed_logins=row["failed_logins"],
-        locked_until=row["locked_until"],
-    )
+    return Attempt(user=row, admitted=verified and row["failed_logins"] == 0)
 
 
 async def start_family(conn: Conn, user_id: uuid.UUID, jti: uuid.UUID, expires_at: datetime) -> uuid.UUID:

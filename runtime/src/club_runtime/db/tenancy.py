@@ -173,8 +173,10 @@ def drop_club(admin_dsn: str, club_id: uuid.UUID | str, role_name: str | None) -
                 "DELETE FROM public.tenant_roles WHERE role_name = %s OR club_id = %s", [role_name, cid]
             )
             conn.execute("DELETE FROM public.clubs WHERE club_id = %s", [cid])
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role_name]).fetchone()
-            if role_name and exists:
+            if (
+                role_name
+                and conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role_name]).fetchone()
+            ):
                 ident = sql.Identifier(role_name)
                 conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(ident))
                 conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(ident))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from club_runtime.contract import VIDEO_CONTAINERS
 from club_runtime.media.errors import InvalidMediaError
 
 
@@ -39,7 +40,7 @@ CONTAINERS = ("mov", "matroska", "avi", "mpegts", "mpeg")
 """The demuxers (as ffmpeg names them) a source may be read with: MP4/MOV, Matroska/WebM, AVI, MPEG
 transport and program streams, the containers an upload's signature check accepts. Each reads one
 self-contained file; demuxers that open other files or URLs are not among them."""
-REFUSED = "the source is not a single video file (MP4, MOV, MKV, WebM, AVI or MPEG-TS)"
+REFUSED = f"the source is not a single video file ({VIDEO_CONTAINERS})"
 
 
 def input_args() -> list[str]:

@@ -56,7 +56,6 @@ def make_worker(settings: Settings, queue_names: Sequence[str], name: str | None
         queues,
         connection=connection,
         serializer=SERIALIZER,
-        job_class=RegisteredJob,
         name=name,
         job_monitoring_interval=settings.worker_job_monitoring_interval_sec,
         maintenance_interval=settings.worker_maintenance_interval_sec,

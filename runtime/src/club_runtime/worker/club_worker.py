@@ -89,10 +89,8 @@ class ClubWorker(Worker):
         log.error("refused job %s: %s", job.id, problem)
         job.retries_left = 0
         job.ended_at = now()
-        with self.connection.pipeline() as pipe:
-            # Where a single-queue dequeue (LMOVE) left it; the work horse would have removed it.
-            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
-            pipe.execute()
+        # Where a single-queue dequeue (LMOVE) left it; the work horse would have removed it.
+        queue.intermediate_queue.remove(job.id)
         self.handle_job_failure(
             job, queue, exc_string=f"{registry.UnregisteredFunctionError.__name__}: {problem}"
         )
