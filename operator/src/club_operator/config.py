@@ -41,6 +41,12 @@ class OperatorSettings(BaseSettings):
     # and S3, so more than kopf's default (CPUs + 4) keeps those busy while Clubs are provisioned.
     max_workers: int = 16
 
+    # The worker pools' KEDA ScaledObjects: how often KEDA reads the queues, and how long a pool stays
+    # up after its queues empty before KEDA scales it to zero (pollingInterval, cooldownPeriod), in
+    # seconds.
+    keda_polling_interval_sec: int = 15
+    keda_cooldown_sec: int = 300
+
     metrics_port: int = 8080
     # The liveness probe fails when the Club watch stays behind a direct LIST for this long.
     watch_stall_grace_sec: float = 60.0

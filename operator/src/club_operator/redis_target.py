@@ -75,10 +75,11 @@ def club_prefix(namespace: str, name: str) -> str:
 
 # Every command the Club's pods send, and nothing else: RQ 3's queues, jobs, registries, results
 # (streams), workers and scheduler; redis-py's connection setup and its Lock (the lease); KEDA's
-# redis scaler (TYPE, then LLEN or ZCARD). Not INFO (server-wide figures; RQ falls back without it),
-# KEYS, SCAN, FLUSH*, CONFIG, ACL, DEBUG, MONITOR, CLIENT LIST/KILL or SCRIPT FLUSH/KILL. EVALSHA and
-# SCRIPT LOAD run RQ's and redis-py's Lua scripts; Redis checks each command a script calls against
-# the same rules, so a script reaches no more than its caller.
+# redis scaler (EVAL of a script that calls TYPE, then LLEN or ZCARD). Not INFO (server-wide figures;
+# RQ falls back without it), KEYS, SCAN, FLUSH*, CONFIG, ACL, DEBUG, MONITOR, CLIENT LIST/KILL or
+# SCRIPT FLUSH/KILL. EVALSHA and SCRIPT LOAD run RQ's and redis-py's Lua scripts, EVAL KEDA's; Redis
+# checks each command a script calls against the same rules, so a script reaches no more than its
+# caller.
 RQ_COMMANDS = (
     "ping", "hello", "client|setname", "client|getname", "client|info",
     "exists", "type", "del", "unlink", "rename", "expire", "pexpire", "persist", "ttl", "pttl",
@@ -89,7 +90,7 @@ RQ_COMMANDS = (
     "zadd", "zrem", "zrange", "zrangebyscore", "zremrangebyscore", "zremrangebyrank", "zcard", "zscore",
     "xadd", "xrevrange", "xread", "xlen",
     "multi", "exec", "discard", "watch", "unwatch",
-    "evalsha", "script|load", "script|exists",
+    "eval", "evalsha", "script|load", "script|exists",
     "subscribe", "unsubscribe", "publish",
 )  # fmt: skip
 

@@ -62,6 +62,8 @@ def _inputs(ctx: Context, redis: RedisTarget, keda: bool) -> WorkloadInputs:
         queue_video=queue_name(names.namespace, names.name, "video"),
         redis_database=redis.database,
         redis_prefix=club_prefix(names.namespace, names.name),
+        keda_polling_interval=ctx.settings.keda_polling_interval_sec,
+        keda_cooldown=ctx.settings.keda_cooldown_sec,
     )
 
 

@@ -29,8 +29,6 @@ from typing import Any
 from club_operator.builders.inputs import API, CONFIG, Pool, WorkloadInputs, worker_component
 
 WORKER_CPU_TARGET = 75
-KEDA_POLLING_INTERVAL = 15
-KEDA_COOLDOWN = 300
 SCALE_DOWN_WINDOW = 300
 
 
@@ -142,8 +140,8 @@ def build_worker_scaler(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any] | 
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicaCount": spec.min_replicas,
             "maxReplicaCount": spec.max_replicas,
-            "pollingInterval": KEDA_POLLING_INTERVAL,
-            "cooldownPeriod": KEDA_COOLDOWN,
+            "pollingInterval": inputs.keda_polling_interval,
+            "cooldownPeriod": inputs.keda_cooldown,
             "advanced": {
                 "horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": _scale_down()}},
                 "scalingModifiers": {

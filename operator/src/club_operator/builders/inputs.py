@@ -96,6 +96,10 @@ class WorkloadInputs:
     worker_metrics_port: int = 9100
     redis_database: int = 0
     """The database index in the REDIS_URL, which KEDA must be told separately."""
+    keda_polling_interval: int = 15
+    """KEDA's pollingInterval: how often it reads the queues, in seconds (OperatorSettings)."""
+    keda_cooldown: int = 300
+    """KEDA's cooldownPeriod: how long a pool stays up after its queues empty, in seconds."""
     video_timeout_sec: int = 3600
     """VIDEO_PROCESS_TIMEOUT_SEC: the longest a video job may run; video workers' grace period follows it."""
     tenant_id: str = ""

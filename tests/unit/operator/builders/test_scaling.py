@@ -100,6 +100,15 @@ def test_keda_scales_workers_on_queued_and_running_jobs() -> None:
     assert _triggers(default)[queued]["metadata"]["listLength"] == "20"
 
 
+def test_keda_polls_and_cools_down_as_the_operator_is_set() -> None:
+    scaler = autoscaling.build_worker_scaler(inputs(), "video")
+    assert scaler is not None
+    assert (scaler["spec"]["pollingInterval"], scaler["spec"]["cooldownPeriod"]) == (15, 300)
+    quick = autoscaling.build_worker_scaler(inputs(keda_polling_interval=2, keda_cooldown=10), "video")
+    assert quick is not None
+    assert (quick["spec"]["pollingInterval"], quick["spec"]["cooldownPeriod"]) == (2, 10)
+
+
 def ast_names(formula: str) -> list[str]:
     return [n.id for n in ast.walk(ast.parse(formula, mode="eval")) if isinstance(n, ast.Name)]
 
