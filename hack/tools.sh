@@ -3,8 +3,10 @@
 # checkout (keyed by tool and version), so a fresh clone on the same machine reuses them.
 #
 #   hack/tools.sh all          everything below, skipping what is already cached
-#   hack/tools.sh apt          Debian packages (postgresql, redis-server, ffmpeg, prometheus)
+#   hack/tools.sh apt          Debian packages (postgresql, redis-server, ffmpeg, prometheus,
+#                              and the real node's containerd, runc, CNI plugins, iptables)
 #   hack/tools.sh go           etcd, Kubernetes (apiserver, controller-manager, scheduler, kubectl),
+#                              the real node's kubelet, kube-proxy and pause,
 #                              kwok, MinIO, helm; and KEDA's CRDs from its module
 #   hack/tools.sh bindir TOOL  print where TOOL's binaries live
 set -euo pipefail
@@ -17,16 +19,16 @@ CACHE_DIR=${CLUB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/club-platform}
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 export GOFLAGS=${GOFLAGS:-} CGO_ENABLED=0
 
-APT_PACKAGES=(postgresql redis-server ffmpeg prometheus)
+APT_PACKAGES=(postgresql redis-server ffmpeg prometheus containerd runc containernetworking-plugins iptables)
 # Binaries each package must provide; the check also finds PostgreSQL's versioned bin folder.
-APT_COMMANDS=(redis-server ffmpeg ffprobe promtool)
+APT_COMMANDS=(redis-server ffmpeg ffprobe promtool containerd runc iptables)
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
 version_of() {
 	case "$1" in
 	etcd) echo "$ETCD_VERSION" ;;
-	kubernetes) echo "$KUBERNETES_VERSION" ;;
+	kubernetes | kubernetes-node) echo "$KUBERNETES_VERSION" ;;
 	kwok) echo "$KWOK_VERSION" ;;
 	minio) echo "$MINIO_VERSION" ;;
 	helm) echo "$HELM_VERSION" ;;
@@ -72,18 +74,37 @@ build_etcd() {
 	(cd "$HACK_DIR/go/etcd" && go build -trimpath -ldflags '-s -w' -o "$OUT/etcd" .)
 }
 
-build_kubernetes() {
+# -ldflags that stamp the pinned version into the Kubernetes binaries, as its own build does.
+kubernetes_ldflags() {
 	local v=$KUBERNETES_VERSION minor
 	minor=${v#v*.}
 	minor=${minor%%.*}
-	local pkg flags=""
+	local pkg flags="-s -w"
 	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 		flags+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
 		flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 	done
-	(cd "$HACK_DIR/go/kubernetes" && go build -trimpath -ldflags "-s -w$flags" -o "$OUT/" \
+	echo "$flags"
+}
+
+build_kubernetes() {
+	(cd "$HACK_DIR/go/kubernetes" && go build -trimpath -ldflags "$(kubernetes_ldflags)" -o "$OUT/" \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+}
+
+# The real node's kubelet and kube-proxy, from the same module and pin as the control plane but in
+# their own cache folder, so adding them never rebuilds (or swaps out) the control plane's binaries.
+# The pause image's binary is built from its C source in that module, as its Dockerfile does.
+build_kubernetes_node() {
+	(cd "$HACK_DIR/go/kubernetes" && nice -n 10 go build -trimpath -ldflags "$(kubernetes_ldflags)" -o "$OUT/" \
+		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
+	local dir pause_version
+	dir=$(cd "$HACK_DIR/go/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+	pause_version=$(sed -n 's/^TAG ?= *//p' "$dir/build/pause/Makefile")
+	[[ -n $pause_version ]] || { echo "no pause TAG in $dir/build/pause/Makefile" >&2; return 1; }
+	gcc -Os -Wall -Werror -static -DVERSION="v$pause_version" -o "$OUT/pause" "$dir/build/pause/linux/pause.c"
+	echo "$pause_version" >"$OUT/pause.version"
 }
 
 go_install() { (cd "$OUT" && GOBIN=$OUT go install -trimpath -ldflags '-s -w' "$1"); }
@@ -108,6 +129,7 @@ install_go_tools() {
 	command -v go >/dev/null || { echo "go is not installed; it is needed to build the stack's tools" >&2; exit 1; }
 	build etcd etcd -- build_etcd
 	build kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- build_kubernetes
+	build kubernetes-node kubelet kube-proxy pause pause.version -- build_kubernetes_node
 	build kwok kwok -- build_kwok
 	build minio minio -- build_minio
 	build helm helm -- build_helm
@@ -118,6 +140,7 @@ apt_missing() {
 	local c missing=()
 	for c in "${APT_COMMANDS[@]}"; do command -v "$c" >/dev/null || missing+=("$c"); done
 	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(initdb)
+	[[ -x /usr/lib/cni/bridge ]] || missing+=(cni-bridge)
 	echo "${missing[@]}"
 }
 

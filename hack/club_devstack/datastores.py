@@ -1,4 +1,9 @@
-"""PostgreSQL, Redis and MinIO as local processes on free ports, each with a throwaway data folder."""
+"""PostgreSQL, Redis and MinIO as local processes on free ports, each with a throwaway data folder.
+
+Each listens on the host's address (tools.host_address) where it has one, not only on loopback: the
+real node's pods reach them there, and so does every process on the host, so the connection info
+handed out (and written into the Clubs' server Secrets) is that address.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +20,19 @@ from typing import Any
 import boto3
 import psycopg
 
-from club_devstack import tools
+from club_devstack import node_config, tools
 from club_devstack.procs import Process
 
 LOOPBACK = "127.0.0.1"
+
+
+def server_address() -> str:
+    """Where the stack's servers are reached: the host's address, or loopback on a machine without one."""
+    return tools.host_address() or LOOPBACK
+
+
+def _listen_addresses(address: str) -> list[str]:
+    return [LOOPBACK] if address == LOOPBACK else [LOOPBACK, address]
 
 
 @dataclass(frozen=True)
@@ -60,13 +75,17 @@ def init_postgres(root: Path) -> tuple[Path, str]:
     if done.returncode != 0:
         raise RuntimeError(f"initdb failed in {root}: {done.stderr.strip()}")
     pwfile.unlink()
+    # initdb lets TCP clients in from loopback only: also the host's address and the node's pods.
+    with (data / "pg_hba.conf").open("a") as hba:
+        for network in (f"{server_address()}/32", node_config.NODE_NETWORKS):
+            hba.write(f"host all all {network} scram-sha-256\n")
     return data, password
 
 
 def run_postgres(data: Path, info: PostgresInfo, logs: Path) -> Process:
     """Start the server of an initialised cluster and wait until it accepts connections."""
     settings = {
-        "listen_addresses": LOOPBACK,
+        "listen_addresses": ",".join(_listen_addresses(info.host)),
         # A test database needs no durability; these make it several times faster.
         "fsync": "off",
         "synchronous_commit": "off",
@@ -89,7 +108,7 @@ def run_postgres(data: Path, info: PostgresInfo, logs: Path) -> Process:
 
 def start_postgres(root: Path, logs: Path) -> tuple[Process, PostgresInfo]:
     data, password = init_postgres(root)
-    info = PostgresInfo(LOOPBACK, tools.free_port(), "postgres", password)
+    info = PostgresInfo(server_address(), tools.free_port(), "postgres", password)
     return run_postgres(data, info, logs), info
 
 
@@ -98,17 +117,29 @@ class RedisInfo:
     host: str
     port: int
     databases: int
+    # The default user's: Redis reachable beyond loopback has a password (else protected mode
+    # refuses those clients), and no pod can log in as the default user, bypassing the Clubs' ACLs.
+    password: str = ""
 
     def url(self, db: int = 0) -> str:
-        return f"redis://{self.host}:{self.port}/{db}"
+        auth = f":{urllib.parse.quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{db}"
+
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
 def start_redis(root: Path, logs: Path) -> tuple[Process, RedisInfo]:
     data = root / "redis"
     data.mkdir()
     port = tools.free_port()
-    info = RedisInfo(LOOPBACK, port, databases=256)
-    argv = [str(tools.system_binary("redis-server")), "--port", str(port), "--bind", LOOPBACK]
+    info = RedisInfo(server_address(), port, databases=256, password=secrets.token_urlsafe(24))
+    # The password goes in a file, not on the command line, where any local user could read it.
+    conf = data / "redis.conf"
+    conf.write_text(f'requirepass "{info.password}"\n')
+    conf.chmod(0o600)
+    argv = [str(tools.system_binary("redis-server")), str(conf), "--port", str(port)]
+    argv += ["--bind", *_listen_addresses(info.host)]
     argv += ["--dir", str(data), "--save", "", "--appendonly", "no", "--databases", str(info.databases)]
     proc = Process("redis", argv, logs / "redis.log")
     proc.wait_ready(lambda: tools.port_open(port), timeout=30)
@@ -136,7 +167,8 @@ def start_minio(root: Path, logs: Path) -> tuple[Process, MinioInfo]:
     data = root / "minio"
     data.mkdir()
     port, console = tools.free_port(), tools.free_port()
-    info = MinioInfo(f"http://{LOOPBACK}:{port}", "devstack-admin", secrets.token_urlsafe(24))
+    address = server_address()
+    info = MinioInfo(f"http://{address}:{port}", "devstack-admin", secrets.token_urlsafe(24))
     proc = Process(
         "minio",
         [
@@ -144,7 +176,7 @@ def start_minio(root: Path, logs: Path) -> tuple[Process, MinioInfo]:
             "server",
             str(data),
             "--address",
-            f"{LOOPBACK}:{port}",
+            f"{address}:{port}",
             "--console-address",
             f"{LOOPBACK}:{console}",
             "--quiet",

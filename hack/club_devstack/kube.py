@@ -79,7 +79,11 @@ def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int) -> Kube
         "apiserver",
         "kube-apiserver",
         server_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-        server_ips=(LOOPBACK, "10.96.0.1"),
+        server_ips=(LOOPBACK, "10.96.0.1", *_host_addresses()),
+    )
+    # For logs, exec and port-forward on the real node's kubelet (see node.py).
+    kubelet_client = ca.issue(
+        "apiserver-kubelet-client", "kube-apiserver-kubelet-client", organization="system:masters"
     )
     sa = pki.write_signing_key(certs, "service-account")
     admin = _kubeconfig(
@@ -138,13 +142,19 @@ def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int) -> Kube
         [
             str(k8s / "kube-apiserver"),
             f"--etcd-servers={etcd_url}",
-            f"--bind-address={LOOPBACK}",
-            f"--advertise-address={LOOPBACK}",
+            # On the host's address too when it has one: the real node's kubelet and pods (through
+            # the `kubernetes` Service, whose endpoint is the advertised address) reach it there.
+            f"--bind-address={'0.0.0.0' if _host_addresses() else LOOPBACK}",  # noqa: S104 - loopback too
+            f"--advertise-address={(_host_addresses() or (LOOPBACK,))[0]}",
             f"--secure-port={api_port}",
             f"--tls-cert-file={serving.cert}",
             f"--tls-private-key-file={serving.key}",
             f"--client-ca-file={ca.pair.cert}",
-            "--authorization-mode=RBAC",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            f"--kubelet-client-certificate={kubelet_client.cert}",
+            f"--kubelet-client-key={kubelet_client.key}",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
             f"--service-account-key-file={sa.cert}",
             f"--service-account-signing-key-file={sa.key}",
             "--service-account-issuer=https://kubernetes.default.svc",
@@ -241,6 +251,11 @@ def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int) -> Kube
     )
     wait_until(lambda: _default_service_account(kubectl, admin), timeout=60, what="default service account")
     return info
+
+
+def _host_addresses() -> tuple[str, ...]:
+    address = tools.host_address()
+    return (address,) if address else ()
 
 
 def _http_get(url: str, context: ssl.SSLContext | None = None) -> str:

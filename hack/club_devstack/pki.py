@@ -92,6 +92,19 @@ class Authority:
         )
         self.pair = _write(folder, "ca", self._cert, self._key)
 
+    @classmethod
+    def load(cls, folder: Path, stem: str = "ca") -> Authority:
+        """The authority created earlier in `folder` (its certificate and key files, named by `stem`)."""
+        authority = cls.__new__(cls)
+        authority.folder = folder
+        authority.pair = KeyPair(folder / f"{stem}.crt", folder / f"{stem}.key")
+        authority._cert = x509.load_pem_x509_certificate(authority.pair.cert_pem())
+        key = serialization.load_pem_private_key(authority.pair.key_pem(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise TypeError(f"{authority.pair.key} is not an EC key, as this module writes")
+        authority._key = key
+        return authority
+
     def issue(
         self,
         stem: str,

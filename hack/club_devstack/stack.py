@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -19,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from club_devstack import datastores, kube, tools
+from club_devstack import node as node_module
 from club_devstack.procs import Process
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class StackInfo:
     kubectl: Path
     ffmpeg: Path
     ffprobe: Path
+    # The real node (node.py); None when the stack runs without one.
+    node: node_module.NodeInfo | None = None
 
     def to_json(self) -> str:
         def default(value: Any) -> Any:
@@ -47,31 +53,55 @@ class StackInfo:
                 f"  export KUBECONFIG={self.kube.kubeconfig}",
                 f"  kubectl: {self.kubectl}",
                 f"PostgreSQL  {pg.dsn()}",
-                f"Redis       {self.redis.url()}  ({self.redis.databases} databases)",
+                f"Redis       redis://{self.redis.address()}  ({self.redis.databases} databases)"
+                f"  password in {self.root / 'stack.json'}",
                 f"MinIO (S3)  {self.minio.endpoint}  access key {self.minio.access_key}"
                 f"  secret key in {self.root / 'stack.json'}",
                 f"ffmpeg      {self.ffmpeg}",
+                self._describe_node(),
                 f"logs        {self.root / 'logs'}",
             ]
         )
 
+    def _describe_node(self) -> str:
+        if not self.node:
+            return "real node  none (only kwok's simulated nodes)"
+        taint = self.node.taint
+        return (
+            f"real node  {self.node.name} {self.node.address}, pods {self.node.pod_cidr};"
+            f" pods tolerate {taint['key']}={taint['value']}:{taint['effect']}"
+        )
+
 
 class Stack:
-    def __init__(self, root: Path, procs: list[Process], info: StackInfo) -> None:
+    def __init__(
+        self, root: Path, procs: list[Process], info: StackInfo, node: node_module.Node | None
+    ) -> None:
         self.root = root
         self.procs = procs
         self.info = info
+        self.node = node
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, root: Path | None = None, *, keep: bool = False, gpu_nodes: int = 1) -> Iterator[Stack]:
-        """Start everything; on exit stop it all and (unless `keep`) delete the run's folder."""
+    def start(
+        cls,
+        root: Path | None = None,
+        *,
+        keep: bool = False,
+        gpu_nodes: int = 1,
+        node: bool | None = None,
+    ) -> Iterator[Stack]:
+        """Start everything; on exit stop it all and (unless `keep`) delete the run's folder.
+        `node`: True starts the real node (node.py) or fails, None starts it where this machine can
+        run it (saying why not where it cannot), False leaves it out."""
         root = root or Path(tempfile.mkdtemp(prefix="club-stack-"))
         # PostgreSQL may run as another user (never as root): it must be able to reach its folder.
         root.chmod(0o755)
         logs = root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         procs: list[Process] = []
+        real_node: node_module.Node | None = None
         try:
             pg_proc, pg = datastores.start_postgres(root, logs)
             procs.append(pg_proc)
@@ -81,6 +111,9 @@ class Stack:
             procs.append(minio_proc)
             kube_procs, kube_info = kube.start_control_plane(root, logs, gpu_nodes=gpu_nodes)
             procs.extend(kube_procs)
+            node_info = None
+            if node is not False:
+                real_node, node_info = _start_node(root, logs, kube_info, required=bool(node))
             info = StackInfo(
                 root=root,
                 kube=kube_info,
@@ -90,19 +123,38 @@ class Stack:
                 kubectl=tools.go_binary("kubernetes", "kubectl"),
                 ffmpeg=tools.system_binary("ffmpeg"),
                 ffprobe=tools.system_binary("ffprobe"),
+                node=node_info,
             )
             stack_file = root / "stack.json"
             stack_file.write_text(info.to_json())
             stack_file.chmod(0o600)
-            yield cls(root, procs, info)
+            yield cls(root, procs, info, real_node)
         finally:
+            if real_node:
+                real_node.stop()
             for proc in reversed(procs):
                 proc.stop()
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
 
     def dead(self) -> list[str]:
-        return [p.name for p in self.procs if not p.alive()]
+        procs = self.procs + (self.node.procs if self.node else [])
+        return [p.name for p in procs if not p.alive()]
+
+
+def _start_node(
+    root: Path, logs: Path, kube_info: kube.KubeInfo, *, required: bool
+) -> tuple[node_module.Node | None, node_module.NodeInfo | None]:
+    started = time.monotonic()
+    try:
+        real_node, info = node_module.start_node(root, logs, kube_info)
+    except node_module.NodeUnavailable as exc:
+        if required:
+            raise
+        log.warning("starting the stack without a real node: %s", exc)
+        return None, None
+    log.info("real node %s Ready in %.1fs", info.name, time.monotonic() - started)
+    return real_node, info
 
 
 def load_info(stack_file: Path) -> StackInfo:
@@ -121,6 +173,7 @@ def load_info(stack_file: Path) -> StackInfo:
         kubectl=Path(raw["kubectl"]),
         ffmpeg=Path(raw["ffmpeg"]),
         ffprobe=Path(raw["ffprobe"]),
+        node=node_module.NodeInfo(**raw["node"]) if raw.get("node") else None,
     )
 
 

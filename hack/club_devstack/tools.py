@@ -67,3 +67,17 @@ def pinned_versions() -> dict[str, str]:
             name, _, value = line.partition("=")
             pins[name] = value
     return pins
+
+
+@functools.cache
+def host_address() -> str | None:
+    """The host's primary IPv4 address (the source of its default route), which the real node's pods
+    reach the stack's servers at; None on a machine with no default route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            # Connecting a UDP socket sends nothing: it only picks the route and its source address.
+            sock.connect(("203.0.113.1", 9))
+        except OSError:
+            return None
+        address: str = sock.getsockname()[0]
+    return None if address.startswith("127.") else address

@@ -81,8 +81,10 @@ def test_workloads_are_created_and_reported(
             ("TCP", stack.redis.port),
             ("TCP", int(stack.minio.endpoint.rsplit(":", 1)[1])),
         }
-        # The stack's servers are at 127.0.0.1: each is allowed at that address only.
-        assert {b.ip_block.cidr for rule in spec.egress for b in rule.to or []} == {"127.0.0.1/32"}
+        # The stack's servers share one address (the host's): each is allowed at that address only.
+        assert {b.ip_block.cidr for rule in spec.egress for b in rule.to or []} == {
+            f"{stack.postgres.host}/32"
+        }
     video = apps.read_namespaced_deployment("busy-fc-worker-video", namespace).spec.template.spec
     (scratch,) = video.volumes
     assert scratch.empty_dir.size_limit == "10Gi"
