@@ -4,12 +4,14 @@ deletion. Every status write goes through status_writer.report."""
 
 from __future__ import annotations
 
-import asyncio
+import concurrent.futures
+import contextvars
 import dataclasses
 import datetime
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import kopf
 import pydantic
@@ -20,6 +22,7 @@ from club_operator import (
     database,
     kube,
     metrics,
+    naming,
     ownership,
     pg_owners,
     rollouts,
@@ -37,28 +40,33 @@ from club_operator.workloads import delete_redis_user
 
 log = logging.getLogger(__name__)
 
-# kopf's index of the Deployments' rollouts: (namespace, Club name) -> each Deployment's Rollout.
-Rollouts = Mapping[tuple[str, str], Iterable[rollouts.Rollout]]
+# Reports of completed rollouts run here, one at a time, so that the Deployments' watch never waits
+# for a Club's lock (held through a whole reconcile).
+_settler = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollout-settle")
+# kopf's context, taken in its startup handler: posting an Event (kube.event) needs it, and the
+# settler's thread is not one of kopf's.
+_kopf_context: list[contextvars.Context] = []
 
 
 def tune(settings: kopf.OperatorSettings, ours: OperatorSettings) -> None:
-    """kopf's execution settings for this operator (called from the startup handler)."""
+    """kopf's execution settings for this operator (called from the startup handler, in kopf's context)."""
     settings.execution.max_workers = ours.max_workers
+    _kopf_context[:] = [contextvars.copy_context()]
 
 
-def reconcile_club(body: kopf.Body, index: Rollouts, settings: OperatorSettings) -> None:
+def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
     """Bring the Club's resources to its spec and report; the status is written only where it changed."""
     found = club.from_body(body)
     with status_writer.lock(found.uid):
         with metrics.RECONCILE_SECONDS.time():
-            outcome, whole_at, whole = _reconcile(found, index, settings)
+            outcome, whole_at, whole = _reconcile(found, settings)
         for problem in status.problems(outcome):
             metrics.ERRORS.labels(str(problem.reason)).inc()
         status_writer.report(found, outcome, body, whole_at=whole_at)
         if outcome.waits_only_for_rollout:
             # A Deployment that finished while the status was written, before the Club was known to
-            # wait, found nothing to settle: settle it now from the index, which already holds it.
-            settled = rollouts.settle(outcome, index.get((found.namespace, found.name), []))
+            # wait, found nothing to settle: settle it now from the copy, which already holds it.
+            settled = _settled(found.namespace, outcome)
             if not settled.rolling_out:
                 status_writer.report(found, dataclasses.replace(settled, changes=[]), None, whole_at=whole_at)
                 outcome = settled
@@ -71,13 +79,13 @@ def reconcile_club(body: kopf.Body, index: Rollouts, settings: OperatorSettings)
         metrics.RECONCILES.labels("temporary_error").inc()
         raise kopf.TemporaryError("; ".join(outcome.temporary), delay=settings.retry_delay_sec)
     if outcome.rolling_out:
-        # Done for now: a change of one of its Deployments settles the rollout (rollout_changed).
+        # Done for now: a change of one of its Deployments settles the rollout (deployment_changed).
         metrics.RECONCILES.labels("rolling_out").inc()
         return
     metrics.RECONCILES.labels("changed" if outcome.changes else "unchanged").inc()
 
 
-def _reconcile(found: ClubObject, index: Rollouts, settings: OperatorSettings) -> tuple[Outcome, float, bool]:
+def _reconcile(found: ClubObject, settings: OperatorSettings) -> tuple[Outcome, float, bool]:
     """A whole reconcile, or only the rollout's check when that is all a recent one left pending.
     Returns the outcome, when the whole reconcile it stands on ran (time.monotonic()), and whether
     one ran now: one still runs at least every resync interval, so drift is repaired as often while
@@ -90,37 +98,50 @@ def _reconcile(found: ClubObject, index: Rollouts, settings: OperatorSettings) -
         and waiting.club.generation == found.generation
         and time.monotonic() - waiting.at < settings.resync_interval_sec
     ):
-        return rollouts.settle(waiting.outcome, index.get(key, [])), waiting.at, False
+        return _settled(found.namespace, waiting.outcome), waiting.at, False
     outcome = reconcile(found, settings)
     if outcome.waits_only_for_rollout:
-        # The index may have seen the rollout complete before this reconcile read the Deployments.
-        outcome = rollouts.settle(outcome, index.get(key, []))
+        # The rollout may have completed since this reconcile read the Deployments.
+        outcome = _settled(found.namespace, outcome)
     return outcome, time.monotonic(), True
 
 
-async def rollout_changed(namespace: str, club_name: str, index: Rollouts) -> None:
-    """One of the Club's Deployments changed: if the Club waits for its rollout and the index (updated
-    by kopf before this runs) shows it complete, report it. Most changes concern a Club that waits
-    for nothing, or a rollout not complete yet: those are answered here, on kopf's event loop; only
-    a report takes a thread (it waits for the Club's lock and writes)."""
-    key = (namespace, club_name)
-    waiting = status_writer.waiting(*key)
-    if waiting is None or rollouts.settle(waiting.outcome, index.get(key, [])).rolling_out:
-        return
-    await asyncio.to_thread(_settle, key, index)
+def _settled(namespace: str, waiting: Outcome) -> Outcome:
+    """`waiting` settled against its Deployments as the watched copy holds them (no request)."""
+    found = (kube.read_object("apps/v1", "Deployment", namespace, name) for name in waiting.rolling_out)
+    return rollouts.settle(waiting, (rollouts.rollout_of(live) for live in found if live is not None))
 
 
-def _settle(key: tuple[str, str], index: Rollouts) -> None:
+def deployment_changed(deployment: Mapping[str, Any]) -> None:
+    """A version of one of the operator's Deployments, as the Deployments' watched copy takes it in
+    (kube_cache.listen; on the watch's thread, the copy already holding it). If its Club waits for its
+    rollout and the rollout is now complete, report that. Most versions concern a Club that waits
+    for nothing, or a rollout not complete yet: those are answered here; a report is handed to
+    the settler (it waits for the Club's lock and writes)."""
+    meta = deployment.get("metadata") or {}
+    key = (str(meta.get("namespace") or ""), str((meta.get("labels") or {}).get(naming.CLUB_LABEL, "")))
     waiting = status_writer.waiting(*key)
-    if waiting is None:
+    if waiting is None or _settled(key[0], waiting.outcome).rolling_out:
         return
-    with status_writer.lock(waiting.club.uid):
-        waiting = status_writer.waiting(*key)  # a reconcile may have run meanwhile
+    if _kopf_context:
+        _settler.submit(_kopf_context[0].copy().run, _settle, key)
+
+
+def _settle(key: tuple[str, str]) -> None:
+    try:
+        waiting = status_writer.waiting(*key)
         if waiting is None:
             return
-        settled = rollouts.settle(waiting.outcome, index.get(key, []))
-        if not settled.rolling_out:
-            status_writer.report(waiting.club, settled, None, whole_at=waiting.at)
+        with status_writer.lock(waiting.club.uid):
+            waiting = status_writer.waiting(*key)  # a reconcile may have run meanwhile
+            if waiting is None:
+                return
+            settled = _settled(key[0], waiting.outcome)
+            if not settled.rolling_out:
+                status_writer.report(waiting.club, settled, None, whole_at=waiting.at)
+    except Exception:
+        # The next resync reconciles the Club whole, and settles it then.
+        log.exception("settling the rollout of Club %s/%s failed", *key)
 
 
 def delete_club(body: kopf.Body, runtime: datetime.timedelta, settings: OperatorSettings) -> None:

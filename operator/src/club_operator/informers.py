@@ -9,16 +9,19 @@ in, and whenever the informer has lost its watch, `get` answers "unknown" and th
 
 Objects the operator writes are put in at once (`remember`), so the next read sees its own write
 even before the watch delivers it; an older version arriving later never replaces a newer one.
+A `listener`, where one is given, is called with each version the watch (or a new LIST) brings in,
+after the copy holds it: the Deployments' copy tells the operator when a rollout completes
+(handlers.deployment_changed), so the Deployments are watched once, here, and not also by kopf.
 
 Why these and not kopf's indexes. A kopf index holds only what its watch delivered: it cannot take
 the operator's own writes, so a reconcile that follows its own apply within the watch's lag would
 read the old object and apply again. And kopf runs every event of every watched object through its
 per-object processing on the event loop that also serves the Clubs' watch. Measured with
 bench/bench_operator_scale.py (200 Clubs, 2 cores, two runs back to back with the version before):
-kopf's watch of the Deployments alone (main.py's index, some 1,800 events while provisioning) costs
-8 to 10 s of operator CPU until all are Ready (57.3 against 48.9 s, 72.8 against 63.2 s: +15 to
-17%) and 7 to 14 MiB of peak RSS; these copies watch nine kinds. Not measured: a version with kopf
-indexes for every kind."""
+a kopf index and `on.event` handler on the Deployments beside these copies (some 1,800 events while
+provisioning) cost 8 to 10 s of operator CPU until all are Ready (57.3 against 48.9 s, 72.8 against
+63.2 s: +15 to 17%) and 7 to 14 MiB of peak RSS. These copies watch nine kinds; kopf indexes for all
+nine would put every one of their events through that per-object processing."""
 
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ RETRY_SEC = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 # (path, query, read timeout) -> the server's response: a readable, streamable body.
 Request = Callable[[str, list[tuple[str, str]], float | None], Any]
+# Called with each object version the watch brings in (never with our own writes, nor deletions).
+Listener = Callable[[dict[str, Any]], None]
 
 
 class WatchExpired(Exception):
@@ -65,9 +70,12 @@ def newer(candidate: dict[str, Any], current: dict[str, Any] | None) -> bool:
 class Informer:
     """A watched copy of one kind's labelled objects under `path` (a namespace's or the cluster's)."""
 
-    def __init__(self, name: str, path: str, selector: str, request: Request) -> None:
+    def __init__(
+        self, name: str, path: str, selector: str, request: Request, listener: Listener | None = None
+    ) -> None:
         self.name, self.path, self.selector = name, path, selector
         self._request = request
+        self._listener = listener
         self._objects: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._synced = threading.Event()
@@ -140,6 +148,8 @@ class Informer:
         with self._lock:
             self._objects = objects
         self._synced.set()
+        for item in objects.values():  # what changed while the watch was down
+            self._tell(item)
         return str(listed["metadata"]["resourceVersion"])
 
     def _watch(self, version: str) -> str:
@@ -182,7 +192,17 @@ class Informer:
                 self._objects.pop(key, None)
             elif changed:
                 self._objects[key] = obj
+        if changed and kind != "DELETED":
+            self._tell(obj)
         return str(version) if version else None
+
+    def _tell(self, obj: dict[str, Any]) -> None:
+        if self._listener is None:
+            return
+        try:
+            self._listener(obj)
+        except Exception:
+            log.exception("informer %s: the listener failed on %s/%s", self.name, *_key(obj))
 
 
 def _events(resp: Any) -> Iterator[dict[str, Any]]:

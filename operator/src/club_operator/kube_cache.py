@@ -4,7 +4,8 @@ nothing at all (some twenty GETs per Club per resync otherwise).
 
 Off until `watch_scope` is called (the operator process does so at start): then `held` answers from
 the copy, and kube.py's reads fall back to a GET only where the copy cannot answer. The operator's
-own writes are put in at once (`remember`, `forget`), so the next read sees them."""
+own writes are put in at once (`remember`, `forget`), so the next read sees them. `listen` has a
+kind's copies started at once and report each version they bring in (the Deployments', for rollouts)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from club_operator import kube_client, naming
-from club_operator.informers import Informer
+from club_operator.informers import Informer, Listener
 
 _SELECTOR = f"app.kubernetes.io/managed-by={naming.MANAGED_BY}"
 _informers: dict[tuple[str, str, str | None], Informer] = {}
@@ -21,6 +22,7 @@ _informers_lock = threading.Lock()
 # "scope": None: the copies are off (reads GET). (): one copy per kind for the whole cluster.
 # Names: one per kind and namespace.
 _watched: dict[str, tuple[str, ...] | None] = {"scope": None}
+_listeners: dict[tuple[str, str], Listener] = {}
 
 
 def watch_scope(namespaces: Sequence[str]) -> None:
@@ -52,9 +54,19 @@ def _informer(api_version: str, kind: str, namespace: str | None) -> Informer | 
                 path,
                 "" if namespace is None else _SELECTOR,
                 kube_client.watch_request(kube_client.watch_client()),
+                _listeners.get((api_version, kind)),
             )
             found.start()
         return found
+
+
+def listen(api_version: str, kind: str, listener: Listener) -> None:
+    """Start the kind's copies now (one per watched namespace, or one for the cluster) and call
+    `listener` with each version of its labelled objects they bring in. Call before the first read."""
+    _listeners[(api_version, kind)] = listener
+    watched = _watched["scope"]
+    for namespace in (watched or ("",)) if watched is not None else ():
+        _informer(api_version, kind, namespace)
 
 
 def held(api_version: str, kind: str, namespace: str | None, name: str) -> tuple[bool, dict[str, Any] | None]:

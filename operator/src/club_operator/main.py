@@ -2,10 +2,10 @@
 
 A Club's status is decided and written in one place, status_writer.report, whatever brings it:
 a create, update or resume and the resync timer (`reconcile`, `resync`), a change of one of its
-Deployments that completes a rollout (`deployment_changed`, from kopf's `deployments` index), and
-its deletion (`delete`).
+Deployments that completes a rollout (handlers.deployment_changed, called by the operator's watched
+copy of its Deployments, registered in `configure`: kube_cache.listen), and its deletion (`delete`).
 
-Run with `club-operator` (see __main__.py) or `kopf run -m club_operator.main`."""
+Run with `club-operator` (see __main__.py): it also tells the watched copies which namespaces to cover."""
 
 from __future__ import annotations
 
@@ -16,14 +16,12 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from club_operator import club_view, handlers, health, naming, rollouts, videojobs
+from club_operator import club_view, handlers, health, kube_cache, naming, videojobs
 from club_operator.club_view import ClubView
 from club_operator.config import get_settings
 
 CLUBS = (naming.GROUP, naming.VERSION, naming.CLUB_PLURAL)
 VIDEOJOBS = (naming.GROUP, naming.VERSION, videojobs.PLURAL)
-DEPLOYMENTS = ("apps", "v1", "deployments")
-OURS = {"app.kubernetes.io/managed-by": naming.MANAGED_BY}
 
 
 @kopf.on.startup()
@@ -41,6 +39,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
     ours = get_settings()
     handlers.tune(settings, ours)
+    kube_cache.listen("apps/v1", "Deployment", handlers.deployment_changed)
     if ours.metrics_port:
         prometheus_client.start_http_server(ours.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-cluster
     health.start(ours)
@@ -66,36 +65,21 @@ def watch_alive(**_: Any) -> str:
 @kopf.on.resume(*CLUBS)
 @kopf.on.create(*CLUBS)
 @kopf.on.update(*CLUBS)
-def reconcile(body: kopf.Body, **kwargs: Any) -> None:
-    handlers.reconcile_club(body, kwargs["deployments"], get_settings())
+def reconcile(body: kopf.Body, **_: Any) -> None:
+    handlers.reconcile_club(body, get_settings())
 
 
 @kopf.timer(
     *CLUBS, interval=get_settings().resync_interval_sec, initial_delay=get_settings().resync_interval_sec
 )
-def resync(body: kopf.Body, **kwargs: Any) -> None:
+def resync(body: kopf.Body, **_: Any) -> None:
     """Repair drift and re-run the isolation probe; in steady state this writes nothing."""
-    handlers.reconcile_club(body, kwargs["deployments"], get_settings())
+    handlers.reconcile_club(body, get_settings())
 
 
 @kopf.on.delete(*CLUBS)
 def delete(body: kopf.Body, runtime: datetime.timedelta, **_: Any) -> None:
     handlers.delete_club(body, runtime, get_settings())
-
-
-@kopf.index(*DEPLOYMENTS, labels=OURS)
-async def deployments(
-    namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
-) -> dict[tuple[str, str], rollouts.Rollout]:
-    """Each of the operator's Deployments' rollout, by its Club, kept current by kopf's watch.
-    Async, like the handler below: pure and quick, so kept off kopf's thread pool (the reconciles')."""
-    return {(namespace or "", labels.get(naming.CLUB_LABEL, "")): rollouts.rollout_of(body)}
-
-
-@kopf.on.event(*DEPLOYMENTS, labels=OURS)
-async def deployment_changed(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
-    """A Club waiting for its rollout settles it (the index above is updated before this runs)."""
-    await handlers.rollout_changed(namespace or "", labels.get(naming.CLUB_LABEL, ""), kwargs["deployments"])
 
 
 @kopf.index(*CLUBS)

@@ -1,11 +1,11 @@
-"""A Club's Deployments rolling out, as kopf's index of Deployments holds them (main.py: `deployments`,
-fed by kopf's own watch of the Deployments labelled as the operator's).
+"""A Club's Deployments rolling out.
 
 A whole reconcile that found nothing left to do but wait for its Deployments reports RollingOut and
-ends, naming the generation of each Deployment it waits for (Outcome.rolling_out). Each change kopf
-sees to a waiting Club's Deployment then settles the rollout from the index, with no request to the
-API server: once every Deployment has rolled out that generation, the same Outcome is reported with
-WorkloadsReady True (status_writer.report). Pure: no kopf, no client."""
+ends, naming the generation of each Deployment it waits for (Outcome.rolling_out). Each version of a
+waiting Club's Deployment that the operator's watched copy takes in then settles the rollout from
+that copy (handlers.deployment_changed), with no request to the API server: once every Deployment
+has rolled out that generation, the same Outcome is reported with WorkloadsReady
+True (status_writer.report). Pure: no kopf, no client."""
 
 from __future__ import annotations
 

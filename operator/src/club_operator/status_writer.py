@@ -1,7 +1,7 @@
 """The one place that decides a Club's status and writes it: `report` turns what a reconcile found
 (an Outcome) into the status, the Events and the Ready gauge. Every path goes through it: create,
 update, resume and the resync timer (handlers.reconcile_club), a Deployment's change that completes
-a rollout (handlers.rollout_changed), and deletion's phase (`deleting`).
+a rollout (handlers.deployment_changed), and deletion's phase (`deleting`).
 
 The status is written with a merge patch of the fields that changed, not through kopf's patch: a
 rollout completes between the Club's own handler runs, and kopf's patch, applied after a handler,
@@ -12,7 +12,7 @@ resourceVersion is what a report compares with, so a stale body neither rewrites
 posts its Events again. The same record holds the rollout a Club waits for (rollouts.py).
 
 Each Club's reports run under the Club's lock (`lock`): kopf runs a Club's timer beside its change
-handlers, and a Deployment's handler beside both."""
+handlers, and a completed rollout is reported beside both."""
 
 from __future__ import annotations
 

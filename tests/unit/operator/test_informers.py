@@ -110,3 +110,40 @@ def test_any_other_watch_error_is_an_error() -> None:
     informer._list()
     with pytest.raises(RuntimeError, match="500"):
         informer._watch("10")
+
+
+def test_the_listener_hears_each_version_taken_in_after_the_copy_holds_it() -> None:
+    informer, _ = _informer(
+        [_obj("a", "5", v="listed")],
+        [
+            {"type": "MODIFIED", "object": _obj("a", "11", v="new")},
+            {"type": "MODIFIED", "object": _obj("a", "9", v="late")},  # older: not taken in
+            {"type": "DELETED", "object": _obj("a", "12")},
+        ],
+    )
+    heard: list[tuple[str, Any]] = []
+
+    def listener(obj: dict[str, Any]) -> None:
+        # What the listener reads from the copy is already the version it is told about.
+        heard.append((obj["data"]["v"], informer.get("ns", "a")[1]))
+
+    informer._listener = listener
+    informer.remember(_obj("a", "6", v="ours"))  # our own write: not told
+    informer._list()
+    informer._watch("10")
+    assert [v for v, _ in heard] == ["listed", "new"]
+    assert all(held is not None and held["data"]["v"] == v for v, held in heard)
+
+
+def test_a_failing_listener_does_not_stop_the_watch() -> None:
+    informer, _ = _informer(
+        [], [{"type": "ADDED", "object": _obj("a", "11")}, {"type": "ADDED", "object": _obj("b", "12")}]
+    )
+
+    def listener(obj: dict[str, Any]) -> None:
+        raise ValueError("boom")
+
+    informer._listener = listener
+    informer._list()
+    assert informer._watch("10") == "12"
+    assert informer.get("ns", "b")[1] is not None

@@ -1,4 +1,4 @@
-"""A rollout settles from the Deployments kopf's index holds: only once every awaited Deployment
+"""A rollout settles from the Deployments the watched copy holds: only once every awaited Deployment
 has rolled out the generation awaited, and then as the same outcome with WorkloadsReady True."""
 
 from __future__ import annotations
