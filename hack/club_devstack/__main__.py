@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import time
@@ -16,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, help="run folder (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the run folder (data, logs) on exit")
     args = parser.parse_args(argv)
+    # The stack's own messages: the real node's start time, or why the stack runs without it.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     # Ctrl-C and SIGTERM both end the stack cleanly through the context manager.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     started = time.monotonic()

@@ -48,6 +48,8 @@ class NodeInfo:
     pause_image: str
     labels: dict[str, str]
     taint: dict[str, str]
+    # The node's state (containerd's, the kubelet's), under the stack's folder.
+    folder: str
 
     def netns_command(self, *argv: str) -> list[str]:
         """argv run in the node's network namespace: where the node's own processes see the
@@ -186,12 +188,6 @@ def _start(node: Node, logs: Path, kube_info: kube.KubeInfo, certs: Path, regist
     (paths.cni_conf_dir / "10-club-pods.conflist").write_text(
         json.dumps(node_config.build_cni_config(net, paths), indent=2)
     )
-    if registry:
-        hosts = paths.registry_hosts / registry
-        hosts.mkdir(parents=True)
-        port = registry.rsplit(":", 1)[1]
-        (hosts / "hosts.toml").write_text(node_config.build_registry_hosts(registry, f"{host}:{port}"))
-
     netns = ["nsenter", f"--net=/run/netns/{net.netns}", "--"]
     env = {"PATH": _path()}
     containerd = Process(
@@ -210,7 +206,10 @@ def _start(node: Node, logs: Path, kube_info: kube.KubeInfo, certs: Path, regist
         pause_image=pause_image,
         labels=dict(node_config.NODE_SELECTOR),
         taint=dict(node_config.TAINT),
+        folder=str(paths.base),
     )
+    if registry:
+        use_registry(info, registry)
     containerd.wait_ready(lambda: _run(*info.ctr("version"), check=False).returncode == 0, timeout=30)
     load_image(
         info,
@@ -275,6 +274,19 @@ def _start(node: Node, logs: Path, kube_info: kube.KubeInfo, certs: Path, regist
     kubectl = str(tools.go_binary("kubernetes", "kubectl"))
     kubelet.wait_ready(lambda: _node_ready(kubectl, kube_info.kubeconfig), timeout=120)
     return info
+
+
+def use_registry(info: NodeInfo, registry: str) -> None:
+    """Let the node pull images named `registry/...` (the stack's registry, `127.0.0.1:PORT` as the
+    host pushes to it) from the same port on the host's address, over plain HTTP. The registry
+    must listen there too: the node's 127.0.0.1 is its own. containerd reads this on every pull."""
+    host = tools.host_address()
+    if host is None:
+        raise NodeUnavailable("the host has no IPv4 address the node can reach its registry at")
+    port = registry.rsplit(":", 1)[1]
+    hosts = NodePaths(Path(info.folder)).registry_hosts / registry
+    hosts.mkdir(parents=True, exist_ok=True)
+    (hosts / "hosts.toml").write_text(node_config.build_registry_hosts(registry, f"{host}:{port}"))
 
 
 def load_image(info: NodeInfo, archive: bytes) -> None:

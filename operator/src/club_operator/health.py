@@ -1,6 +1,10 @@
 """The operator's own health: a background loop LISTs the Clubs every few seconds, feeds the
 watchdog (stalled watch streams fail the liveness probe) and publishes the gauges that need every
-Club at once (clubs by condition, pending reconciles)."""
+Club at once (clubs by condition, pending reconciles).
+
+A thread of its own rather than kopf's machinery: kopf's timers and daemons run per object, and the
+LIST is the API server's own view, the one thing the watch is checked against: it cannot come from
+the watch (an index) it is meant to catch stalling."""
 
 from __future__ import annotations
 
