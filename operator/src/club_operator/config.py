@@ -10,6 +10,8 @@ import functools
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from club_operator.models import Toleration
+
 
 class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLUB_OPERATOR_", case_sensitive=False, extra="ignore")
@@ -26,6 +28,12 @@ class OperatorSettings(BaseSettings):
     s3_kind: str = "minio"
 
     default_runtime_image: str = "club-runtime:0.1.0"
+    # Where every Club's pods may run, as the platform decides (JSON in the environment, e.g.
+    # CLUB_OPERATOR_POD_NODE_SELECTOR='{"pool": "clubs"}', CLUB_OPERATOR_POD_TOLERATIONS=
+    # '[{"key": "clubs", "operator": "Exists", "effect": "NoSchedule"}]'). GPU video workers add
+    # their own (spec.workers.video.gpu) to these.
+    pod_node_selector: dict[str, str] = Field(default_factory=dict)
+    pod_tolerations: tuple[Toleration, ...] = ()
 
     # The Redis the clubs' API and workers use (queues are named per club, see redis_target.py).
     redis_url: SecretStr = Field(default=SecretStr("redis://127.0.0.1:6379/0"))

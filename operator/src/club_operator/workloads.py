@@ -64,6 +64,8 @@ def _inputs(ctx: Context, redis: RedisTarget, keda: bool) -> WorkloadInputs:
         redis_prefix=club_prefix(names.namespace, names.name),
         keda_polling_interval=ctx.settings.keda_polling_interval_sec,
         keda_cooldown=ctx.settings.keda_cooldown_sec,
+        node_selector=tuple(sorted(ctx.settings.pod_node_selector.items())),
+        tolerations=ctx.settings.pod_tolerations,
     )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from club_operator import credentials, naming
-from club_operator.models import ClubSpec, WorkerPool
+from club_operator.models import ClubSpec, Toleration, WorkerPool
 from club_operator.redis_target import video_queues
 
 Pool = Literal["default", "video"]
@@ -110,6 +110,10 @@ class WorkloadInputs:
     worker_config_hash: str | None = None
     """The workers' digest, over the Secrets they read (no JWT key set, no owner account); None:
     `config_hash`, which is the API's."""
+    node_selector: tuple[tuple[str, str], ...] = ()
+    """Where every pod of the Club may run (OperatorSettings.pod_node_selector)."""
+    tolerations: tuple[Toleration, ...] = ()
+    """The taints every pod of the Club tolerates (OperatorSettings.pod_tolerations)."""
 
     def pool(self, pool: Pool) -> WorkerPool:
         return self.spec.workers.video if pool == "video" else self.spec.workers.default

@@ -17,10 +17,12 @@ leaves the template equal and rolls nothing. Each pod's hash covers the Secrets 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from club_operator import credentials
 from club_operator.builders.inputs import CONFIG_HASH_ANNOTATION, WorkloadInputs
+from club_operator.models import Toleration
 
 RUN_AS = 10001
 TMP_VOLUME = "tmp"
@@ -115,10 +117,19 @@ def pod_template(
     *,
     scratch_size: str | None = None,
     config_hash: str | None = None,
+    node_selector: Mapping[str, str] | None = None,
+    tolerations: Sequence[Toleration] = (),
     **spec: Any,
 ) -> dict[str, Any]:
     """The pod template around `main`; `scratch_size` limits /tmp; `config_hash` replaces the
-    inputs' (the API's); `spec` adds pod-level fields (grace period, scheduling)."""
+    inputs' (the API's); `node_selector` and `tolerations` add to the platform's (the inputs');
+    `spec` adds other pod-level fields (grace period)."""
+    selector = dict(inputs.node_selector) | dict(node_selector or {})
+    tolerated = [t.to_dict() for t in (*inputs.tolerations, *tolerations)]
+    if selector:
+        spec["nodeSelector"] = dict(sorted(selector.items()))
+    if tolerated:
+        spec["tolerations"] = tolerated
     return {
         "metadata": {
             "labels": inputs.names.labels(component),

@@ -7,7 +7,9 @@ is suspended, else the pool's minReplicas.
 GPU: with `gpu.enabled` the container's limits include the GPU resource (e.g. nvidia.com/gpu: 1) and
 the pod carries the pool's nodeSelector and tolerations, so it lands only on GPU nodes; ENABLE_GPU is
 `auto` (encode with NVENC when it works, else on the CPU, never a crash loop). Pools without a GPU get
-no tolerations, so the GPU nodes' taint keeps them off those nodes, and ENABLE_GPU=false.
+none of the GPU's tolerations, so the GPU nodes' taint keeps them off those nodes, and ENABLE_GPU=false.
+Every pool also carries the platform's placement (OperatorSettings.pod_node_selector and
+pod_tolerations), like the API.
 A GPU pool rolls out by removing a pod before adding one (maxSurge 0): a surge pod would wait for a
 GPU that the old pod still holds.
 
@@ -67,12 +69,6 @@ def build_worker_deployment(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any
             "failureThreshold": 3,
         },
     )
-    scheduling: dict[str, Any] = {}
-    if gpu.enabled:
-        if gpu.node_selector:
-            scheduling["nodeSelector"] = dict(sorted(gpu.node_selector.items()))
-        if gpu.tolerations:
-            scheduling["tolerations"] = [t.to_dict() for t in gpu.tolerations]
     surge, unavailable = (0, 1) if gpu.enabled else (1, 0)
     deployment_spec: dict[str, Any] = {
         "selector": {"matchLabels": names.selector(component)},
@@ -87,8 +83,9 @@ def build_worker_deployment(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any
             main,
             scratch_size=spec.scratch_size,
             config_hash=inputs.worker_config_hash,
+            node_selector=gpu.node_selector if gpu.enabled else None,
+            tolerations=gpu.tolerations if gpu.enabled else (),
             terminationGracePeriodSeconds=grace_period(inputs, pool),
-            **scheduling,
         ),
     }
     replicas = worker_replicas(inputs, pool)

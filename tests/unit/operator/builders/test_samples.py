@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from club_operator.builders import api_service, worker_deployment
 from club_operator.builders.inputs import CONFIG_HASH_ANNOTATION
+from club_operator.models import Toleration
 
 from .support import NAMESPACE, UID, all_objects, container, deployments, inputs, kinds
 
@@ -169,3 +170,25 @@ def test_the_api_runs_on_its_port_behind_the_service_with_probes() -> None:
 def test_pod_templates_carry_the_config_hash() -> None:
     for deployment in deployments(inputs()).values():
         assert deployment["spec"]["template"]["metadata"]["annotations"] == {CONFIG_HASH_ANNOTATION: "c0ffee"}
+
+
+def test_the_platforms_placement_goes_on_every_pod_and_a_gpu_pool_adds_its_own() -> None:
+    platform = Toleration.model_validate({"key": "clubs", "operator": "Exists", "effect": "NoSchedule"})
+    made = inputs("club-gpu.yaml", node_selector=(("pool", "clubs"),), tolerations=(platform,))
+    found = deployments(made)
+    for name in ("api", "worker-default"):
+        pod = found[name]["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == {"pool": "clubs"}
+        assert pod["tolerations"] == [{"key": "clubs", "operator": "Exists", "effect": "NoSchedule"}]
+    video = found["worker-video"]["spec"]["template"]["spec"]
+    gpu = made.spec.workers.video.gpu
+    assert video["nodeSelector"] == {"pool": "clubs", **gpu.node_selector}
+    assert video["tolerations"][0] == {"key": "clubs", "operator": "Exists", "effect": "NoSchedule"}
+    assert video["tolerations"][1:] == [t.to_dict() for t in gpu.tolerations]
+
+
+def test_without_a_placement_no_pod_names_a_node() -> None:
+    for name, deployment in deployments(inputs("club-minimal.yaml")).items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert "nodeSelector" not in pod, name
+        assert "tolerations" not in pod, name
