@@ -30,8 +30,8 @@ class OperatorSettings(BaseSettings):
     default_runtime_image: str = "club-runtime:0.1.0"
     # Where every Club's pods may run, as the platform decides (JSON in the environment, e.g.
     # CLUB_OPERATOR_POD_NODE_SELECTOR='{"pool": "clubs"}', CLUB_OPERATOR_POD_TOLERATIONS=
-    # '[{"key": "clubs", "operator": "Exists", "effect": "NoSchedule"}]'). GPU video workers add
-    # their own (spec.workers.video.gpu) to these.
+    # '[{"key": "clubs", "operator": "Exists", "effect": "NoSchedule"}]'). GPU video workers with a
+    # nodeSelector of their own (spec.workers.video.gpu) go there instead; their tolerations add.
     pod_node_selector: dict[str, str] = Field(default_factory=dict)
     pod_tolerations: tuple[Toleration, ...] = ()
 

@@ -122,9 +122,9 @@ def pod_template(
     **spec: Any,
 ) -> dict[str, Any]:
     """The pod template around `main`; `scratch_size` limits /tmp; `config_hash` replaces the
-    inputs' (the API's); `node_selector` and `tolerations` add to the platform's (the inputs');
-    `spec` adds other pod-level fields (grace period)."""
-    selector = dict(inputs.node_selector) | dict(node_selector or {})
+    inputs' (the API's); `node_selector` replaces the platform's (the inputs': a GPU pool names its
+    own nodes), `tolerations` add to the platform's; `spec` adds other pod-level fields."""
+    selector = dict(node_selector or inputs.node_selector)
     tolerated = [t.to_dict() for t in (*inputs.tolerations, *tolerations)]
     if selector:
         spec["nodeSelector"] = dict(sorted(selector.items()))

@@ -9,7 +9,8 @@ the pod carries the pool's nodeSelector and tolerations, so it lands only on GPU
 `auto` (encode with NVENC when it works, else on the CPU, never a crash loop). Pools without a GPU get
 none of the GPU's tolerations, so the GPU nodes' taint keeps them off those nodes, and ENABLE_GPU=false.
 Every pool also carries the platform's placement (OperatorSettings.pod_node_selector and
-pod_tolerations), like the API.
+pod_tolerations), like the API; a GPU pool's own nodeSelector, where it has one, takes the place of
+the platform's (GPU nodes are a pool of their own), and its tolerations add to the platform's.
 A GPU pool rolls out by removing a pod before adding one (maxSurge 0): a surge pod would wait for a
 GPU that the old pod still holds.
 
