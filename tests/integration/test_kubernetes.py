@@ -63,7 +63,9 @@ def test_api_server_reports_the_pinned_version(stack: StackInfo, kube_api: k8s.A
 
 
 def test_kwok_nodes_are_ready_and_the_gpu_node_is_tainted(kube_api: k8s.ApiClient) -> None:
-    listed = {n.metadata.name: n for n in k8s.CoreV1Api(kube_api).list_node().items}
+    # kwok's nodes only: the stack's real node (tests/integration/test_node.py) is no kwok node.
+    kwok_nodes = k8s.CoreV1Api(kube_api).list_node(label_selector=nodes.KWOK_LABEL).items
+    listed = {n.metadata.name: n for n in kwok_nodes}
     assert set(listed) == {*nodes.CPU_NODES, *nodes.GPU_NODES}
     for node in listed.values():
         ready = [c for c in node.status.conditions if c.type == "Ready"]
