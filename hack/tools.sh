@@ -22,6 +22,9 @@ export GOFLAGS=${GOFLAGS:-} CGO_ENABLED=0
 APT_PACKAGES=(postgresql redis-server ffmpeg prometheus containerd runc containernetworking-plugins iptables)
 # Binaries each package must provide; the check also finds PostgreSQL's versioned bin folder.
 APT_COMMANDS=(redis-server ffmpeg ffprobe promtool containerd runc iptables)
+# The images' builder and the Debian base they start from here (images/Containerfile, images.py).
+APT_PACKAGES+=(podman mmdebstrap)
+APT_COMMANDS+=(podman mmdebstrap)
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
@@ -33,6 +36,7 @@ version_of() {
 	minio) echo "$MINIO_VERSION" ;;
 	helm) echo "$HELM_VERSION" ;;
 	keda) echo "$KEDA_VERSION" ;;
+	registry) echo "$REGISTRY_VERSION" ;;
 	*) echo "unknown tool: $1" >&2; return 2 ;;
 	esac
 }
@@ -112,6 +116,10 @@ go_install() { (cd "$OUT" && GOBIN=$OUT go install -trimpath -ldflags '-s -w' "$
 build_kwok() { go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"; }
 build_minio() { go_install "github.com/minio/minio@$MINIO_VERSION"; }
 build_helm() { go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; }
+build_registry() {
+	(cd "$OUT" && GOBIN=$OUT nice -n 10 go install -trimpath -ldflags '-s -w' \
+		"github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION")
+}
 
 # Not a build: KEDA's CRDs as its module ships them (config/crd/bases), for tests with KEDA present.
 KEDA_CRDS=(keda.sh_scaledobjects.yaml keda.sh_scaledjobs.yaml keda.sh_triggerauthentications.yaml
@@ -133,6 +141,7 @@ install_go_tools() {
 	build kwok kwok -- build_kwok
 	build minio minio -- build_minio
 	build helm helm -- build_helm
+	build registry registry -- build_registry
 	build keda "${KEDA_CRDS[@]}" -- build_keda
 }
 
