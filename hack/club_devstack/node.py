@@ -11,27 +11,23 @@ A stack killed before it could do so leaves that to the next stack that claims t
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from club_devstack import kube, node_config, oci, pki, tools
+from club_devstack import kube, node_config, node_host, oci, pki, tools
 from club_devstack.node_config import NODE_NAME, NodeNetwork, NodePaths
-from club_devstack.procs import Process, wait_until
+from club_devstack.procs import Process
 
 SLOTS_DIR = Path("/run/club-devstack")
 CNI_BIN_DIR = Path("/usr/lib/cni")
-CNI_CACHE = Path("/var/lib/cni/results")
-_MNT_DETACH = 2
+_MAX_SOCKET_PATH = 107
 
 
 class NodeUnavailable(RuntimeError):
@@ -66,7 +62,7 @@ def missing_prerequisites() -> list[str]:
     if os.geteuid() != 0:
         missing.append("root (network namespaces, cgroups and mounts)")
     for command in ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "iptables", "ip", "nsenter"):
-        if not shutil.which(command, path=_path()):
+        if not shutil.which(command, path=node_host.search_path()):
             missing.append(command)
     if not (CNI_BIN_DIR / "bridge").exists():
         missing.append(f"the CNI plugins in {CNI_BIN_DIR}")
@@ -78,19 +74,6 @@ def missing_prerequisites() -> list[str]:
     if not Path("/sys/fs/cgroup/pids").is_dir():
         missing.append("cgroup v1 (this node is set up for cgroupfs on v1)")
     return missing
-
-
-def _path() -> str:
-    return os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-
-
-def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        argv, capture_output=True, text=True, check=False, env={**os.environ, "PATH": _path()}
-    )
-    if check and done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip() or done.stdout.strip()}")
-    return done
 
 
 class _Slot:
@@ -115,7 +98,7 @@ class _Slot:
             if record.exists():
                 # The last holder exited without stopping its node: clean up after it first.
                 previous = Path(json.loads(record.read_text())["base"])
-                _cleanup(net, NodePaths(previous))
+                node_host.cleanup(net, NodePaths(previous))
             record.write_text(json.dumps({"base": str(base), "pid": os.getpid()}))
             return cls(net, lock)
         raise NodeUnavailable(f"all {node_config.MAX_SLOTS} node slots are in use")
@@ -137,17 +120,14 @@ class Node:
         for proc in reversed(self.procs):
             if proc.name != "containerd":
                 proc.stop()
-        _kill_cgroup_tree(self.slot.net.cgroup_root)
+        node_host.kill_cgroup_tree(self.slot.net.cgroup_root)
         containerd = next((p for p in self.procs if p.name == "containerd"), None)
         containers: list[str] = []
         if containerd and containerd.alive():
-            containers = _delete_tasks(self.paths)
+            containers = node_host.delete_tasks(self.paths)
             containerd.stop()
-        _cleanup(self.slot.net, self.paths)
-        # What containerd's CNI library cached per pod, machine-wide, under each container's id.
-        for container in containers:
-            for cached in CNI_CACHE.glob(f"*-{container}-*"):
-                cached.unlink(missing_ok=True)
+        node_host.cleanup(self.slot.net, self.paths)
+        node_host.forget_cni_results(containers)
         self.slot.release()
 
 
@@ -159,6 +139,9 @@ def start_node(
     if missing:
         raise NodeUnavailable("the real node cannot start here; missing: " + ", ".join(missing))
     paths = NodePaths(root / "node")
+    # A unix socket's path has at most 107 bytes; containerd adds ".ttrpc" for its second socket.
+    if len(os.fsencode(paths.containerd_socket)) + len(".ttrpc") > _MAX_SOCKET_PATH:
+        raise NodeUnavailable(f"the run folder {root} is too long a path for containerd's sockets")
     node = Node(_Slot.claim(paths.base), paths)
     try:
         info = _start(node, logs, kube_info, root / "pki", registry)
@@ -175,8 +158,8 @@ def _start(node: Node, logs: Path, kube_info: kube.KubeInfo, certs: Path, regist
         raise NodeUnavailable("the host has no IPv4 address the pods can reach")
     for folder in (paths.containerd_root, paths.containerd_state, paths.cni_conf_dir, paths.kubelet_root):
         folder.mkdir(parents=True, exist_ok=True)
-    _create_network(net)
-    _create_cgroup_root(net.cgroup_root)
+    node_host.create_network(net)
+    node_host.create_cgroup_root(net.cgroup_root)
 
     node_bin = tools.bindir("kubernetes-node")
     pause_image = f"registry.k8s.io/pause:{(node_bin / 'pause.version').read_text().strip()}"
@@ -189,7 +172,7 @@ def _start(node: Node, logs: Path, kube_info: kube.KubeInfo, certs: Path, regist
         json.dumps(node_config.build_cni_config(net, paths), indent=2)
     )
     netns = ["nsenter", f"--net=/run/netns/{net.netns}", "--"]
-    env = {"PATH": _path()}
+    env = {"PATH": node_host.search_path()}
     containerd = Process(
         "containerd",
         [*netns, _which("containerd"), "--config", str(paths.containerd_config)],
@@ -210,7 +193,9 @@ def _start(node: Node, logs: Path, kube_info: kube.KubeInfo, certs: Path, regist
     )
     if registry:
         use_registry(info, registry)
-    containerd.wait_ready(lambda: _run(*info.ctr("version"), check=False).returncode == 0, timeout=30)
+    containerd.wait_ready(
+        lambda: node_host.run(*info.ctr("version"), check=False).returncode == 0, timeout=30
+    )
     load_image(
         info,
         oci.build_archive(
@@ -293,13 +278,11 @@ def load_image(info: NodeInfo, archive: bytes) -> None:
     """Import an image archive (OCI layout or docker-archive tar) into the node's containerd, where
     the kubelet finds it by name without pulling."""
     done = subprocess.run(
-        [
-            *info.ctr("images", "import", "-"),
-        ],
+        info.ctr("images", "import", "-"),
         input=archive,
         capture_output=True,
         check=False,
-        env={**os.environ, "PATH": _path()},
+        env={**os.environ, "PATH": node_host.search_path()},
     )
     if done.returncode != 0:
         raise RuntimeError(
@@ -308,7 +291,7 @@ def load_image(info: NodeInfo, archive: bytes) -> None:
 
 
 def _which(command: str) -> str:
-    found = shutil.which(command, path=_path())
+    found = shutil.which(command, path=node_host.search_path())
     if not found:
         raise NodeUnavailable(f"{command} is not installed: run `make tools` (hack/tools.sh apt)")
     return found
@@ -323,139 +306,3 @@ def _node_ready(kubectl: str, kubeconfig: Path) -> bool:
     )
     conditions = json.loads(out.stdout).get("status", {}).get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def _create_network(net: NodeNetwork) -> None:
-    _run("ip", "netns", "add", net.netns)
-    _run("ip", "link", "add", net.host_veth, "type", "veth", "peer", "name", net.node_veth)
-    _run("ip", "link", "set", net.node_veth, "netns", net.netns)
-    _run("ip", "addr", "add", f"{net.host_ip}/30", "dev", net.host_veth)
-    _run("ip", "link", "set", net.host_veth, "up")
-    ns = ("ip", "-n", net.netns)
-    _run(*ns, "link", "set", "lo", "up")
-    _run(*ns, "link", "set", net.node_veth, "name", "eth0")
-    _run(*ns, "addr", "add", f"{net.node_ip}/30", "dev", "eth0")
-    _run(*ns, "link", "set", "eth0", "up")
-    _run(*ns, "route", "add", "default", "via", net.host_ip)
-    _run("ip", "route", "add", net.pod_cidr, "via", net.node_ip)
-    # Both settings belong to the namespace: the host's own stay as they are.
-    _run(
-        "nsenter",
-        f"--net=/run/netns/{net.netns}",
-        "--",
-        "sysctl",
-        "-q",
-        "-w",
-        "net.ipv4.ip_forward=1",
-        "net.bridge.bridge-nf-call-iptables=1",
-    )
-
-
-def _cgroup_hierarchies() -> list[Path]:
-    hierarchies = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split(" - ")
-        if len(fields) == 2 and fields[1].split()[0] == "cgroup":
-            hierarchies.append(Path(line.split()[4]))
-    return hierarchies
-
-
-def _create_cgroup_root(cgroup_root: str) -> None:
-    for hierarchy in _cgroup_hierarchies():
-        (hierarchy / cgroup_root.lstrip("/")).mkdir(exist_ok=True)
-
-
-def _cgroup_pids(cgroup_root: str) -> set[int]:
-    pids: set[int] = set()
-    top = Path("/sys/fs/cgroup/pids") / cgroup_root.lstrip("/")
-    if top.is_dir():
-        for procs in top.rglob("cgroup.procs"):
-            with contextlib.suppress(OSError):
-                pids.update(int(p) for p in procs.read_text().split())
-    return pids
-
-
-def _kill_cgroup_tree(cgroup_root: str) -> None:
-    """SIGKILL every process in the pods' cgroups until none is left."""
-
-    def empty() -> bool:
-        pids = _cgroup_pids(cgroup_root)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        return not pids
-
-    wait_until(empty, timeout=30, what=f"the processes in cgroup {cgroup_root} to end")
-
-
-def _delete_tasks(paths: NodePaths) -> list[str]:
-    """Ask containerd to delete its (killed) tasks, so that their shims exit and clean up; return
-    the ids of all its containers."""
-    ctr = ["ctr", "--address", str(paths.containerd_socket), "--namespace", "k8s.io"]
-    for task in _run(*ctr, "tasks", "ls", "-q", check=False).stdout.split():
-        _run(*ctr, "tasks", "delete", "--force", task, check=False)
-    return _run(*ctr, "containers", "ls", "-q", check=False).stdout.split()
-
-
-def _shim_pids(paths: NodePaths) -> list[int]:
-    address = str(paths.containerd_socket).encode()
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                argv = (proc / "cmdline").read_bytes().split(b"\0")
-                if b"-address" in argv and address in argv:
-                    pids.append(int(proc.name))
-    return pids
-
-
-def _mounts_under(base: Path) -> list[str]:
-    prefix = str(base).rstrip("/") + "/"
-    points = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point.startswith(prefix):
-            points.append(point)
-    return points
-
-
-def _unmount_all(base: Path) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    for _ in range(5):
-        points = _mounts_under(base)
-        if not points:
-            return
-        for point in sorted(points, key=len, reverse=True):
-            libc.umount2(point.encode(), _MNT_DETACH)
-    if _mounts_under(base):
-        raise RuntimeError(f"could not unmount {', '.join(_mounts_under(base))}")
-
-
-def _remove_cgroup_root(cgroup_root: str) -> None:
-    for hierarchy in _cgroup_hierarchies():
-        top = hierarchy / cgroup_root.lstrip("/")
-        if top.is_dir():
-            for folder in sorted(
-                (p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
-            ):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-            with contextlib.suppress(OSError):
-                top.rmdir()
-
-
-def _cleanup(net: NodeNetwork, paths: NodePaths) -> None:
-    """Undo everything a node in `net` with state in `paths` may have left: idempotent."""
-    _kill_cgroup_tree(net.cgroup_root)
-    for pid in _shim_pids(paths):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not _shim_pids(paths), timeout=10, what="containerd's shims to exit")
-    _unmount_all(paths.base)
-    _remove_cgroup_root(net.cgroup_root)
-    _run("ip", "route", "del", net.pod_cidr, check=False)
-    _run("ip", "link", "del", net.host_veth, check=False)
-    _run("ip", "netns", "del", net.netns, check=False)
-    if CNI_CACHE.is_dir():
-        for cached in CNI_CACHE.glob(f"{node_config.cni_network(net)}-*"):
-            cached.unlink(missing_ok=True)
