@@ -21,6 +21,7 @@ from typing import Any
 
 from club_devstack import datastores, kube, tools
 from club_devstack import node as node_module
+from club_devstack import registry as registry_module
 from club_devstack.procs import Process
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class StackInfo:
     kubectl: Path
     ffmpeg: Path
     ffprobe: Path
+    registry: registry_module.RegistryInfo
     # The real node (node.py); None when the stack runs without one.
     node: node_module.NodeInfo | None = None
 
@@ -58,6 +60,7 @@ class StackInfo:
                 f"MinIO (S3)  {self.minio.endpoint}  access key {self.minio.access_key}"
                 f"  secret key in {self.root / 'stack.json'}",
                 f"ffmpeg      {self.ffmpeg}",
+                f"registry    {self.registry.url}  (images: make images)",
                 self._describe_node(),
                 f"logs        {self.root / 'logs'}",
             ]
@@ -109,6 +112,8 @@ class Stack:
             procs.append(redis_proc)
             minio_proc, minio = datastores.start_minio(root, logs)
             procs.append(minio_proc)
+            registry_proc, registry_info = registry_module.start_registry(root, logs)
+            procs.append(registry_proc)
             kube_procs, kube_info = kube.start_control_plane(root, logs, gpu_nodes=gpu_nodes)
             procs.extend(kube_procs)
             node_info = None
@@ -123,6 +128,7 @@ class Stack:
                 kubectl=tools.go_binary("kubernetes", "kubectl"),
                 ffmpeg=tools.system_binary("ffmpeg"),
                 ffprobe=tools.system_binary("ffprobe"),
+                registry=registry_info,
                 node=node_info,
             )
             stack_file = root / "stack.json"
@@ -175,6 +181,7 @@ def load_info(stack_file: Path) -> StackInfo:
         kubectl=Path(raw["kubectl"]),
         ffmpeg=Path(raw["ffmpeg"]),
         ffprobe=Path(raw["ffprobe"]),
+        registry=registry_module.RegistryInfo(**raw["registry"]),
         node=node_module.NodeInfo(**raw["node"]) if raw.get("node") else None,
     )
 
