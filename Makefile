@@ -79,6 +79,10 @@ stack: tools venv ## Run the local stack (Kubernetes, PostgreSQL, Redis, MinIO) 
 demo: tools venv ## Local stack + operator; sample Clubs to Ready, then a generated video through a VideoJob to Succeeded; runs until Ctrl-C
 	$(PY) -m club_devstack.demo
 
+.PHONY: images
+images: tools venv ## Build both images cold, then warm; push them to the stack's registry; print sizes and build times
+	$(PY) -m club_devstack.build_images $(if $(IMAGE_BASE),--base $(IMAGE_BASE))
+
 .PHONY: bench
 bench: tools venv ## Run the benchmarks in bench/ (print figures)
 	@shopt -s nullglob; benches=(bench/bench_*.py); \
