@@ -1,5 +1,6 @@
-"""A one-layer OCI image archive made from a few files, for images that are a single static
-binary (the pause image, test programs): what `ctr images import` loads, without a builder.
+"""A one-layer OCI image made from a few files, for images that are a single static binary (the
+pause image, test programs): as an archive `ctr images import` loads, or as the blobs a registry
+takes (`tests/support/registry_push.py`), without an image builder.
 
 The archive is deterministic: the same files and name give the same bytes, hence the same digest.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 _LAYER = "application/vnd.oci.image.layer.v1.tar"
 _CONFIG = "application/vnd.oci.image.config.v1+json"
-_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 _INDEX = "application/vnd.oci.image.index.v1+json"
 
 
@@ -44,8 +45,16 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-def build_archive(name: str, files: list[File], *, entrypoint: list[str], user: str = "65532:65532") -> bytes:
-    """An OCI image layout, as a tar, holding one image named `name` (registry/repository:tag)."""
+@dataclass(frozen=True)
+class Image:
+    """An image's blobs: one layer, its config and the manifest naming both."""
+
+    layer: bytes
+    config: bytes
+    manifest: bytes
+
+
+def build_image(files: list[File], *, entrypoint: list[str], user: str = "65532:65532") -> Image:
     layer = _tar([(f.path.lstrip("/"), f.data, f.mode) for f in files])
     config = _json(
         {
@@ -58,11 +67,17 @@ def build_archive(name: str, files: list[File], *, entrypoint: list[str], user: 
     manifest = _json(
         {
             "schemaVersion": 2,
-            "mediaType": _MANIFEST,
+            "mediaType": MANIFEST,
             "config": {"mediaType": _CONFIG, "digest": _digest(config), "size": len(config)},
             "layers": [{"mediaType": _LAYER, "digest": _digest(layer), "size": len(layer)}],
         }
     )
+    return Image(layer, config, manifest)
+
+
+def build_archive(name: str, files: list[File], *, entrypoint: list[str], user: str = "65532:65532") -> bytes:
+    """An OCI image layout, as a tar, holding one image named `name` (registry/repository:tag)."""
+    image = build_image(files, entrypoint=entrypoint, user=user)
     tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else "latest"
     index = _json(
         {
@@ -70,9 +85,9 @@ def build_archive(name: str, files: list[File], *, entrypoint: list[str], user: 
             "mediaType": _INDEX,
             "manifests": [
                 {
-                    "mediaType": _MANIFEST,
-                    "digest": _digest(manifest),
-                    "size": len(manifest),
+                    "mediaType": MANIFEST,
+                    "digest": _digest(image.manifest),
+                    "size": len(image.manifest),
                     # containerd names the image by the first; other tools read the tag.
                     "annotations": {
                         "io.containerd.image.name": name,
@@ -82,7 +97,10 @@ def build_archive(name: str, files: list[File], *, entrypoint: list[str], user: 
             ],
         }
     )
-    blobs = [(f"blobs/sha256/{_digest(b).split(':')[1]}", b, 0o644) for b in (layer, config, manifest)]
+    blobs = [
+        (f"blobs/sha256/{_digest(b).split(':')[1]}", b, 0o644)
+        for b in (image.layer, image.config, image.manifest)
+    ]
     return _tar(
         [("oci-layout", _json({"imageLayoutVersion": "1.0.0"}), 0o644), ("index.json", index, 0o644), *blobs]
     )

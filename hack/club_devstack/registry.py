@@ -113,7 +113,10 @@ def start_registry(root: Path, logs: Path) -> tuple[Process, RegistryInfo]:
     storage = storage_dir()
     storage.mkdir(parents=True, exist_ok=True)
     config_file = root / "registry.json"
-    config_file.write_text(json.dumps(config(info.host, storage), indent=2))
+    # Every address where the host has one: the real node pulls from the host's (its 127.0.0.1 is
+    # its own, see node.use_registry); images keep the name the host pushes to, `info.host`.
+    listen = f"0.0.0.0:{info.host.rsplit(':', 1)[1]}" if tools.host_address() else info.host
+    config_file.write_text(json.dumps(config(listen, storage), indent=2))
     proc = Process(
         "registry",
         [str(tools.go_binary("registry")), "serve", str(config_file)],

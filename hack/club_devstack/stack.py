@@ -118,7 +118,9 @@ class Stack:
             procs.extend(kube_procs)
             node_info = None
             if node is not False:
-                real_node, node_info = _start_node(root, logs, kube_info, required=bool(node))
+                real_node, node_info = _start_node(
+                    root, logs, kube_info, registry_info.host, required=bool(node)
+                )
             info = StackInfo(
                 root=root,
                 kube=kube_info,
@@ -151,11 +153,11 @@ class Stack:
 
 
 def _start_node(
-    root: Path, logs: Path, kube_info: kube.KubeInfo, *, required: bool
+    root: Path, logs: Path, kube_info: kube.KubeInfo, registry: str, *, required: bool
 ) -> tuple[node_module.Node | None, node_module.NodeInfo | None]:
     started = time.monotonic()
     try:
-        real_node, info = node_module.start_node(root, logs, kube_info)
+        real_node, info = node_module.start_node(root, logs, kube_info, registry)
     except node_module.NodeUnavailable as exc:
         if required:
             raise

@@ -26,6 +26,7 @@ from club_devstack import node, node_config, oci, tools
 from club_devstack.procs import wait_until
 from club_devstack.stack import Stack, StackInfo
 from tests.conftest import unique_name
+from tests.support import registry_push
 
 IMAGE = "club.local/nodeprobe:test"
 NODEPROBE = tools.HACK_DIR / "go" / "nodeprobe"
@@ -41,7 +42,7 @@ def _node_of(stack: StackInfo) -> node.NodeInfo:
 
 
 @pytest.fixture(scope="session")
-def probe_archive(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def probe_files(tmp_path_factory: pytest.TempPathFactory) -> list[oci.File]:
     binary = tmp_path_factory.mktemp("nodeprobe") / "nodeprobe"
     subprocess.run(
         ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(binary), "."],
@@ -50,7 +51,12 @@ def probe_archive(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         check=True,
         capture_output=True,
     )
-    return oci.build_archive(IMAGE, [oci.File("/nodeprobe", binary.read_bytes())], entrypoint=["/nodeprobe"])
+    return [oci.File("/nodeprobe", binary.read_bytes())]
+
+
+@pytest.fixture(scope="session")
+def probe_archive(probe_files: list[oci.File]) -> bytes:
+    return oci.build_archive(IMAGE, probe_files, entrypoint=["/nodeprobe"])
 
 
 @pytest.fixture(scope="session")
@@ -231,6 +237,30 @@ def test_kubelet_stops_a_pod_with_sigterm_and_waits_for_it_to_drain(
     wait_until(lambda: _gone(core, namespace, "draining"), timeout=60, what="the draining pod to be deleted")
     lines = (events / "log").read_text().splitlines()
     assert lines == ["listening on :8080", "received terminated; draining for 3s", "stopped cleanly"]
+
+
+def test_pod_pulls_its_image_from_the_stacks_registry(
+    stack: StackInfo,
+    real_node: node.NodeInfo,
+    kube_api: k8s.ApiClient,
+    namespace: str,
+    probe_files: list[oci.File],
+) -> None:
+    tag = unique_name("pull")
+    registry_push.push(
+        stack.registry.url, "nodeprobe", tag, oci.build_image(probe_files, entrypoint=["/nodeprobe"])
+    )
+    pod = _pod("pulled")
+    container = pod["spec"]["containers"][0]
+    # The name the host pushed to (127.0.0.1:PORT/...): containerd's hosts.toml sends the pull to
+    # the registry at the host's address, which the node reaches.
+    container["image"] = f"{stack.registry.host}/nodeprobe:{tag}"
+    container["imagePullPolicy"] = "Always"
+    core = k8s.CoreV1Api(kube_api)
+    core.create_namespaced_pod(namespace, pod)
+    wait_until(lambda: _ready(core, namespace, "pulled"), timeout=90, what="the pod of the pulled image")
+    (status,) = core.read_namespaced_pod("pulled", namespace).status.container_statuses
+    assert status.image_id.startswith(f"{stack.registry.host}/nodeprobe@sha256:")
 
 
 def _leftovers(root: Path, net: node_config.NodeNetwork) -> list[str]:
