@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -76,17 +77,19 @@ def missing_prerequisites() -> list[str]:
     return missing
 
 
-class _Slot:
-    """A node slot held for the life of the stack: an flock on a file under /run."""
+class Slot:
+    """A node slot held for the life of the stack: an flock on a file under /run. Claiming a slot
+    first cleans up what a stack killed while holding it left (its record names its folder)."""
 
     def __init__(self, net: NodeNetwork, lock: IO[str]) -> None:
         self.net = net
         self._lock = lock
 
     @classmethod
-    def claim(cls, base: Path) -> _Slot:
+    def claim(cls, base: Path, slots: Iterable[int] = range(node_config.MAX_SLOTS)) -> Slot:
+        """The first free slot of `slots`, for a node with its state in `base`."""
         SLOTS_DIR.mkdir(parents=True, exist_ok=True)
-        for slot in range(node_config.MAX_SLOTS):
+        for slot in slots:
             lock = (SLOTS_DIR / f"node-{slot}.lock").open("a+")
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -101,7 +104,7 @@ class _Slot:
                 node_host.cleanup(net, NodePaths(previous))
             record.write_text(json.dumps({"base": str(base), "pid": os.getpid()}))
             return cls(net, lock)
-        raise NodeUnavailable(f"all {node_config.MAX_SLOTS} node slots are in use")
+        raise NodeUnavailable("every node slot is in use")
 
     def release(self) -> None:
         (SLOTS_DIR / f"node-{self.net.slot}.json").unlink(missing_ok=True)
@@ -111,7 +114,7 @@ class _Slot:
 class Node:
     """The running node: its processes and what it must undo when stopped."""
 
-    def __init__(self, slot: _Slot, paths: NodePaths) -> None:
+    def __init__(self, slot: Slot, paths: NodePaths) -> None:
         self.slot = slot
         self.paths = paths
         self.procs: list[Process] = []
@@ -126,8 +129,7 @@ class Node:
         if containerd and containerd.alive():
             containers = node_host.delete_tasks(self.paths)
             containerd.stop()
-        node_host.cleanup(self.slot.net, self.paths)
-        node_host.forget_cni_results(containers)
+        node_host.cleanup(self.slot.net, self.paths, containers)
         self.slot.release()
 
 
@@ -142,7 +144,7 @@ def start_node(
     # A unix socket's path has at most 107 bytes; containerd adds ".ttrpc" for its second socket.
     if len(os.fsencode(paths.containerd_socket)) + len(".ttrpc") > _MAX_SOCKET_PATH:
         raise NodeUnavailable(f"the run folder {root} is too long a path for containerd's sockets")
-    node = Node(_Slot.claim(paths.base), paths)
+    node = Node(Slot.claim(paths.base), paths)
     try:
         info = _start(node, logs, kube_info, root / "pki", registry)
     except BaseException:

@@ -152,8 +152,12 @@ def _remove_cgroup_root(cgroup_root: str) -> None:
                 top.rmdir()
 
 
-def cleanup(net: NodeNetwork, paths: NodePaths) -> None:
-    """Undo everything a node in `net` with state in `paths` may have left: idempotent."""
+def cleanup(net: NodeNetwork, paths: NodePaths, containers: list[str] | None = None) -> None:
+    """Undo everything a node in `net` with state in `paths` may have left: idempotent.
+    `containers`: the ids of containerd's containers where it could still list them."""
+    # Tasks whose shims were killed keep their folders: they name the pods a killed stack left.
+    tasks = paths.containerd_state / "io.containerd.runtime.v2.task" / "k8s.io"
+    ids = set(containers or []) | ({t.name for t in tasks.iterdir()} if tasks.is_dir() else set())
     kill_cgroup_tree(net.cgroup_root)
     for pid in _shim_pids(paths):
         with contextlib.suppress(ProcessLookupError):
@@ -167,6 +171,7 @@ def cleanup(net: NodeNetwork, paths: NodePaths) -> None:
     if CNI_CACHE.is_dir():
         for cached in CNI_CACHE.glob(f"{node_config.cni_network(net)}-*"):
             cached.unlink(missing_ok=True)
+    forget_cni_results(sorted(ids))
 
 
 def forget_cni_results(containers: list[str]) -> None:

@@ -7,11 +7,14 @@ The pod runs hack/go/nodeprobe (a static HTTP server built here), imported as a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -307,6 +310,63 @@ def test_stopping_a_stack_leaves_nothing_of_its_node_behind(stack: StackInfo, pr
         assert _leftovers(root, net) == []
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_killed_stacks_node_is_cleaned_up_by_the_next_claim_of_its_slot(
+    stack: StackInfo, probe_archive: bytes
+) -> None:
+    _node_of(stack)
+    root = Path(tempfile.mkdtemp(prefix="club-stack-"))
+    started = subprocess.Popen(
+        [sys.executable, "-m", "club_devstack", "--dir", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        stack_file = root / "stack.json"
+        wait_until(stack_file.exists, timeout=180, what="the killed stack to start")
+        info = json.loads(stack_file.read_text())["node"]
+        killed = node.NodeInfo(**info)
+        node.load_image(killed, probe_archive)
+        kubectl = [str(stack.kubectl), "--kubeconfig", str(root / "admin.kubeconfig")]
+        subprocess.run(
+            [*kubectl, "apply", "-f", "-"], input=json.dumps(_pod("orphan")), text=True, check=True
+        )
+        subprocess.run([*kubectl, "wait", "--for=condition=Ready", "pod/orphan", "--timeout=90s"], check=True)
+        started.kill()  # no chance to stop anything: the stack's processes die with it, the pod does not
+        started.wait()
+        net = node_config.NodeNetwork(int(killed.netns.rsplit("-", 1)[1]))
+        wait_until(
+            lambda: not _processes_named(root / "node" / "containerd" / "config.toml"),
+            timeout=30,
+            what="containerd to die with its stack",
+        )
+        assert _leftovers(root / "node", net), "a killed stack's node leaves its pod running"
+        try:
+            slot = node.Slot.claim(root / "claimed", slots=[net.slot])
+        except node.NodeUnavailable:
+            pytest.skip("another stack claimed the slot first (and cleaned it up)")
+        slot.release()
+        assert _leftovers(root / "node", net) == []
+    finally:
+        started.kill()
+        # The stack's own processes die with it (parent-death signal); make sure of it.
+        for pid in _processes_named(root):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _processes_named(path: Path) -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, str(path))]
+
+
+def _cmdline_has(proc: Path, text: str) -> bool:
+    try:
+        return text in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
 
 
 def _client_config(info: StackInfo) -> k8s.Configuration:
