@@ -3,6 +3,7 @@ at the stack's PostgreSQL and MinIO, after the CRDs are applied. Used by `make d
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import urllib.request
@@ -33,6 +34,20 @@ def apply_crds(stack: StackInfo) -> None:
         capture_output=True,
         text=True,
     )
+
+
+def real_node_settings(stack: StackInfo, runtime_image: str) -> dict[str, str]:
+    """Operator settings that run every Club's pods on the stack's real node (node.py), from
+    `runtime_image` (a reference its containerd pulls: the stack's registry, images.py)."""
+    if stack.node is None:
+        raise RuntimeError("the stack runs no real node")
+    node = stack.node
+    toleration = {"key": node.taint["key"], "operator": "Equal", "value": node.taint["value"]}
+    return {
+        "default_runtime_image": runtime_image,
+        "pod_node_selector": json.dumps(node.labels),
+        "pod_tolerations": json.dumps([toleration | {"effect": node.taint["effect"]}]),
+    }
 
 
 def operator_env(stack: StackInfo, **overrides: str) -> dict[str, str]:

@@ -29,8 +29,14 @@ RESYNC_SEC = 3.0
 GIVE_UP_SEC = 8.0
 
 
+# Namespaces the session's operator leaves alone: a test there runs an operator of its own, with
+# settings of its own (test_club_real_node.py: every pod on the real node).
+OWN_OPERATOR_NAMESPACES = "node-*"
+
+
 class RunningOperator:
-    """`club-operator` as a real process for every namespace, shared by the session. A test may
+    """`club-operator` as a real process for every namespace but OWN_OPERATOR_NAMESPACES, shared
+    by the session. A test may
     SIGKILL it and start it again (the crash test): later tests get the new process through the
     same object, and the log file is appended to."""
 
@@ -60,6 +66,7 @@ class RunningOperator:
         self._current = start_operator(
             self.stack,
             self.log,
+            namespaces=[f"!{OWN_OPERATOR_NAMESPACES}"],
             resync_interval_sec=str(RESYNC_SEC),
             retry_delay_sec="1",
             deletion_give_up_after_sec=str(GIVE_UP_SEC),
