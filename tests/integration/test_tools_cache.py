@@ -10,9 +10,11 @@ from club_devstack import tools
 TOOLS = {
     "etcd": ["etcd"],
     "kubernetes": ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"],
+    "kubernetes-node": ["kubelet", "kube-proxy", "pause"],
     "kwok": ["kwok"],
     "minio": ["minio"],
     "helm": ["helm"],
+    "registry": ["registry"],
     "keda": ["keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml"],
 }
 
@@ -35,6 +37,9 @@ def test_binaries_report_their_pinned_versions() -> None:
         [str(kubectl), "version", "--client", "-o", "json"], capture_output=True, text=True, check=True
     )
     assert f'"gitVersion": "{pins["KUBERNETES_VERSION"]}"' in client.stdout
+    kubelet = tools.go_binary("kubernetes-node", "kubelet")
+    node = subprocess.run([str(kubelet), "--version"], capture_output=True, text=True, check=True)
+    assert node.stdout.strip() == f"Kubernetes {pins['KUBERNETES_VERSION']}"
     etcd = subprocess.run(
         [str(tools.go_binary("etcd")), "--version"], capture_output=True, text=True, check=True
     )
