@@ -324,13 +324,24 @@ def run_args() -> list[str]:
 
 
 def run(
-    ref: str, *args: str, entrypoint: str | None = None, pull: bool = True
+    ref: str,
+    *args: str,
+    entrypoint: str | None = None,
+    pull: bool = True,
+    env: Mapping[str, str] | None = None,
+    host_network: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run an image's command once (no network) and return what it printed; `pull` fetches it from
-    the registry its reference names (plain HTTP) instead of using what podman holds."""
-    argv = ["run", "--rm", "--network", "none", *run_args()]
+    """Run an image's command once, as its pods do (its own user, a read-only root filesystem), and
+    return what it printed. `pull` fetches the image from the registry its reference names (plain
+    HTTP) instead of using what podman holds. `env` reaches the container without appearing on any
+    command line (values may be credentials); `host_network` gives it the host's network (the
+    stack's servers), else it has none."""
+    argv = ["run", "--rm", "--read-only", *run_args()]
+    argv += ["--network", "host" if host_network else "none"]
     if pull:
         argv += ["--pull", "always", "--tls-verify=false"]
     if entrypoint:
         argv += ["--entrypoint", entrypoint]
-    return _podman(*argv, ref, *args)
+    for name in env or {}:
+        argv += ["--env", name]  # a name alone: podman passes its own value of the variable
+    return _podman(*argv, ref, *args, env=env)

@@ -7,6 +7,7 @@ import json
 import urllib.request
 from typing import Any
 
+import psycopg
 import pytest
 
 from club_devstack import images, registry
@@ -65,6 +66,14 @@ def test_the_runtime_image_runs_the_runtime_ffmpeg_and_postgres_client_tools(pus
     assert any(line.startswith("ffmpeg version ") for line in lines)
     for tool in ("pg_dump", "pg_restore", "psql"):
         assert any(line.startswith(f"{tool} (PostgreSQL) ") for line in lines), tool
+
+
+def test_the_runtime_image_migrates_a_database_of_the_stack(pushed: images.Images, database: str) -> None:
+    done = images.run(pushed.runtime, "migrate", env={"DATABASE_ADMIN_URL": database}, host_network=True)
+    assert done.returncode == 0, done.stderr
+    assert "migrations at head" in done.stdout
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()
 
 
 def test_the_operator_image_runs_the_operator(pushed: images.Images) -> None:
