@@ -323,6 +323,27 @@ def run_args() -> list[str]:
     return ["--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"]
 
 
+def run_argv(
+    ref: str,
+    args: Sequence[str],
+    *,
+    entrypoint: str | None = None,
+    pull: bool = True,
+    env_names: Sequence[str] = (),
+    host_network: bool = False,
+) -> list[str]:
+    """podman's arguments for `run`: environment by name only, so no value is on the command line."""
+    argv = ["run", "--rm", "--read-only", *run_args()]
+    argv += ["--network", "host" if host_network else "none"]
+    if pull:
+        argv += ["--pull", "always", "--tls-verify=false"]
+    if entrypoint:
+        argv += ["--entrypoint", entrypoint]
+    for name in env_names:
+        argv += ["--env", name]  # a name alone: podman passes its own value of the variable
+    return [*argv, ref, *args]
+
+
 def run(
     ref: str,
     *args: str,
@@ -336,12 +357,8 @@ def run(
     HTTP) instead of using what podman holds. `env` reaches the container without appearing on any
     command line (values may be credentials); `host_network` gives it the host's network (the
     stack's servers), else it has none."""
-    argv = ["run", "--rm", "--read-only", *run_args()]
-    argv += ["--network", "host" if host_network else "none"]
-    if pull:
-        argv += ["--pull", "always", "--tls-verify=false"]
-    if entrypoint:
-        argv += ["--entrypoint", entrypoint]
-    for name in env or {}:
-        argv += ["--env", name]  # a name alone: podman passes its own value of the variable
-    return _podman(*argv, ref, *args, env=env)
+    env = env or {}
+    argv = run_argv(
+        ref, args, entrypoint=entrypoint, pull=pull, env_names=list(env), host_network=host_network
+    )
+    return _podman(*argv, env=env)

@@ -70,3 +70,17 @@ def test_the_registry_serves_its_storage_on_its_address_and_purges_nothing() -> 
     assert registry.RegistryInfo("127.0.0.1:5000").manifest_url("club-runtime", "0.1.0") == (
         "http://127.0.0.1:5000/v2/club-runtime/manifests/0.1.0"
     )
+
+
+def test_a_run_passes_the_environment_by_name_and_never_its_values() -> None:
+    argv = images.run_argv(
+        "127.0.0.1:5000/club-runtime:0.1.0",
+        ["migrate"],
+        env_names=["DATABASE_ADMIN_URL"],
+        host_network=True,
+    )
+    assert argv[argv.index("--env") + 1] == "DATABASE_ADMIN_URL"
+    assert argv[-2:] == ["127.0.0.1:5000/club-runtime:0.1.0", "migrate"]
+    assert "--read-only" in argv
+    assert argv[argv.index("--network") + 1] == "host"
+    assert images.run_argv("ref", [])[images.run_argv("ref", []).index("--network") + 1] == "none"
