@@ -5,6 +5,7 @@ fake nodes (two CPU nodes and one GPU node)."""
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import ssl
 import subprocess
@@ -58,11 +59,13 @@ def _kubeconfig(path: Path, server: str, ca: pki.KeyPair, client: pki.KeyPair, u
     return path
 
 
-def start_control_plane(root: Path, logs: Path, *, gpu_nodes: int = 1) -> tuple[list[Process], KubeInfo]:
+def start_control_plane(
+    root: Path, logs: Path, *, gpu_nodes: int = 1, service_cidr: str = SERVICE_CIDR
+) -> tuple[list[Process], KubeInfo]:
     """Start the control plane; return its processes (in start order) and how to reach it."""
     procs: list[Process] = []
     try:
-        info = _start(root, logs, procs, gpu_nodes)
+        info = _start(root, logs, procs, gpu_nodes, service_cidr=service_cidr)
     except BaseException:
         for proc in reversed(procs):
             proc.stop()
@@ -70,7 +73,7 @@ def start_control_plane(root: Path, logs: Path, *, gpu_nodes: int = 1) -> tuple[
     return procs, info
 
 
-def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int) -> KubeInfo:
+def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int, *, service_cidr: str) -> KubeInfo:
     certs = root / "pki"
     ca = pki.Authority(certs)
     api_port = tools.free_port()
@@ -79,7 +82,8 @@ def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int) -> Kube
         "apiserver",
         "kube-apiserver",
         server_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-        server_ips=(LOOPBACK, "10.96.0.1", *_host_addresses()),
+        # The `kubernetes` Service's ClusterIP: the range's first address.
+        server_ips=(LOOPBACK, str(ipaddress.ip_network(service_cidr)[1]), *_host_addresses()),
     )
     # For logs, exec and port-forward on the real node's kubelet (see node.py).
     kubelet_client = ca.issue(
@@ -158,7 +162,7 @@ def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int) -> Kube
             f"--service-account-key-file={sa.cert}",
             f"--service-account-signing-key-file={sa.key}",
             "--service-account-issuer=https://kubernetes.default.svc",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-cluster-ip-range={service_cidr}",
             "--allow-privileged=true",
             f"--cert-dir={certs}",
             "--enable-priority-and-fairness=false",
@@ -190,7 +194,7 @@ def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int) -> Kube
             f"--root-ca-file={ca.pair.cert}",
             f"--cluster-signing-cert-file={ca.pair.cert}",
             f"--cluster-signing-key-file={certs / 'ca.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-cluster-ip-range={service_cidr}",
             # kwok's nodes have no cloud and no IPAM; everything else runs as in a real cluster,
             # but the HPA controller: with no metrics API here it can only fail, posting a Warning
             # Event per HPA every 15 s (thousands a minute at 200 Clubs), which loads the API server

@@ -40,6 +40,8 @@ class NodeInfo:
     name: str
     address: str
     pod_cidr: str
+    # The stack's Service ClusterIPs: the host routes them to this node (kube-proxy).
+    service_cidr: str
     netns: str
     containerd: str
     pause_image: str
@@ -107,8 +109,9 @@ class Slot:
         raise NodeUnavailable("every node slot is in use")
 
     def release(self) -> None:
-        (SLOTS_DIR / f"node-{self.net.slot}.json").unlink(missing_ok=True)
-        self._lock.close()
+        if not self._lock.closed:
+            (SLOTS_DIR / f"node-{self.net.slot}.json").unlink(missing_ok=True)
+            self._lock.close()
 
 
 class Node:
@@ -133,10 +136,9 @@ class Node:
         self.slot.release()
 
 
-def start_node(
-    root: Path, logs: Path, kube_info: kube.KubeInfo, registry: str | None = None
-) -> tuple[Node, NodeInfo]:
-    """Start the node and wait until it is Ready; raise NodeUnavailable if this machine cannot."""
+def claim_slot(root: Path) -> Slot:
+    """A slot for the node of the stack in `root` (its addresses, its Service range); raise
+    NodeUnavailable if this machine cannot run the node."""
     missing = missing_prerequisites()
     if missing:
         raise NodeUnavailable("the real node cannot start here; missing: " + ", ".join(missing))
@@ -144,7 +146,15 @@ def start_node(
     # A unix socket's path has at most 107 bytes; containerd adds ".ttrpc" for its second socket.
     if len(os.fsencode(paths.containerd_socket)) + len(".ttrpc") > _MAX_SOCKET_PATH:
         raise NodeUnavailable(f"the run folder {root} is too long a path for containerd's sockets")
-    node = Node(Slot.claim(paths.base), paths)
+    return Slot.claim(paths.base)
+
+
+def start_node(
+    root: Path, logs: Path, kube_info: kube.KubeInfo, registry: str | None = None, slot: Slot | None = None
+) -> tuple[Node, NodeInfo]:
+    """Start the node in `slot` (else one claimed here) and wait until it is Ready; raise
+    NodeUnavailable if this machine cannot run it."""
+    node = Node(slot or claim_slot(root), NodePaths(root / "node"))
     try:
         info = _start(node, logs, kube_info, root / "pki", registry)
     except BaseException:
@@ -186,6 +196,7 @@ def _start(node: Node, logs: Path, kube_info: kube.KubeInfo, certs: Path, regist
         name=NODE_NAME,
         address=net.node_ip,
         pod_cidr=net.pod_cidr,
+        service_cidr=net.service_cidr,
         netns=net.netns,
         containerd=str(paths.containerd_socket),
         pause_image=pause_image,

@@ -7,6 +7,7 @@ host by a veth pair: its iptables rules, bridge and ports never meet the host's 
     host                                   node's network namespace
     clubn<slot>h 10.201.<slot>.1/30  <->   eth0 10.201.<slot>.2/30, default route to the host
     route 10.200.<slot>.0/24 via node      cni0 bridge 10.200.<slot>.1/24: the pods
+    route the Service range via node       kube-proxy's rules for the ClusterIPs
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ class NodeNetwork:
     @property
     def pod_gateway(self) -> str:
         return f"10.200.{self.slot}.1"
+
+    @property
+    def service_cidr(self) -> str:
+        """The stack's Service ClusterIP range (a /18 of 10.208.0.0/12): the host routes it to this
+        node, where kube-proxy answers, so each stack's range must be its own."""
+        return f"10.{208 + self.slot // 4}.{(self.slot % 4) * 64}.0/18"
 
     @property
     def cgroup_root(self) -> str:

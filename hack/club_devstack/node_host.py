@@ -46,6 +46,7 @@ def create_network(net: NodeNetwork) -> None:
     run(*ns, "link", "set", "eth0", "up")
     run(*ns, "route", "add", "default", "via", net.host_ip)
     run("ip", "route", "add", net.pod_cidr, "via", net.node_ip)
+    run("ip", "route", "add", net.service_cidr, "via", net.node_ip)
     # Both settings belong to the namespace: the host's own stay as they are.
     run(
         "nsenter",
@@ -166,6 +167,7 @@ def cleanup(net: NodeNetwork, paths: NodePaths, containers: list[str] | None = N
     _unmount_all(paths.base)
     _remove_cgroup_root(net.cgroup_root)
     run("ip", "route", "del", net.pod_cidr, check=False)
+    run("ip", "route", "del", net.service_cidr, check=False)
     run("ip", "link", "del", net.host_veth, check=False)
     run("ip", "netns", "del", net.netns, check=False)
     if CNI_CACHE.is_dir():

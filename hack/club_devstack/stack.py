@@ -105,6 +105,7 @@ class Stack:
         logs.mkdir(parents=True, exist_ok=True)
         procs: list[Process] = []
         real_node: node_module.Node | None = None
+        slot: node_module.Slot | None = None
         try:
             pg_proc, pg = datastores.start_postgres(root, logs)
             procs.append(pg_proc)
@@ -114,12 +115,19 @@ class Stack:
             procs.append(minio_proc)
             registry_proc, registry_info = registry_module.start_registry(root, logs)
             procs.append(registry_proc)
-            kube_procs, kube_info = kube.start_control_plane(root, logs, gpu_nodes=gpu_nodes)
+            # The node's slot first: it decides the Service ClusterIP range, which the host routes to
+            # that node (so each stack's range is its own).
+            if node is not False:
+                slot = _claim_node_slot(root, required=bool(node))
+            service_cidr = slot.net.service_cidr if slot else kube.SERVICE_CIDR
+            kube_procs, kube_info = kube.start_control_plane(
+                root, logs, gpu_nodes=gpu_nodes, service_cidr=service_cidr
+            )
             procs.extend(kube_procs)
             node_info = None
-            if node is not False:
+            if slot:
                 real_node, node_info = _start_node(
-                    root, logs, kube_info, registry_info.host, required=bool(node)
+                    root, logs, kube_info, registry_info.host, slot, required=bool(node)
                 )
             info = StackInfo(
                 root=root,
@@ -141,6 +149,8 @@ class Stack:
             try:
                 if real_node:
                     real_node.stop()
+                elif slot:
+                    slot.release()
             finally:
                 for proc in reversed(procs):
                     proc.stop()
@@ -152,12 +162,22 @@ class Stack:
         return [p.name for p in procs if not p.alive()]
 
 
+def _claim_node_slot(root: Path, *, required: bool) -> node_module.Slot | None:
+    try:
+        return node_module.claim_slot(root)
+    except node_module.NodeUnavailable as exc:
+        if required:
+            raise
+        log.warning("starting the stack without a real node: %s", exc)
+        return None
+
+
 def _start_node(
-    root: Path, logs: Path, kube_info: kube.KubeInfo, registry: str, *, required: bool
+    root: Path, logs: Path, kube_info: kube.KubeInfo, registry: str, slot: node_module.Slot, *, required: bool
 ) -> tuple[node_module.Node | None, node_module.NodeInfo | None]:
     started = time.monotonic()
     try:
-        real_node, info = node_module.start_node(root, logs, kube_info, registry)
+        real_node, info = node_module.start_node(root, logs, kube_info, registry, slot)
     except node_module.NodeUnavailable as exc:
         if required:
             raise

@@ -8,6 +8,7 @@ The pod runs hack/go/nodeprobe (a static HTTP server built here), imported as a 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -141,15 +142,16 @@ def probe(real_node: node.NodeInfo, kube_api: k8s.ApiClient) -> Iterator[Probe]:
     wait_until(lambda: _ready(core, namespace, "probe"), timeout=90, what="the probe pod to be Ready")
     # kube-proxy rewrites its rules a moment after the endpoint turns ready: until then, a refusal.
     url = f"http://{service.spec.cluster_ip}/healthz"
-    wait_until(
-        lambda: bool(_get_in_node_network(real_node, url)),
-        timeout=30,
-        what="kube-proxy's rules for the Service",
-    )
+    wait_until(lambda: bool(_get(url)), timeout=30, what="kube-proxy's rules for the Service")
     yield Probe(
         core.read_namespaced_pod("probe", namespace), service.spec.cluster_ip, service.spec.ports[0].node_port
     )
     core.delete_namespace(namespace, propagation_policy="Background")
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - http URLs built here
+        return str(resp.read().decode())
 
 
 def _get_in_node_network(info: node.NodeInfo, url: str) -> str:
@@ -203,26 +205,26 @@ def test_pod_logs_are_read_through_the_api_server(stack: StackInfo, probe: Probe
 def test_cluster_ip_service_reaches_the_pod_through_kube_proxy(
     real_node: node.NodeInfo, probe: Probe
 ) -> None:
+    # From the host: the stack's Service range is routed to its node, where kube-proxy answers.
+    assert ipaddress.ip_address(probe.cluster_ip) in ipaddress.ip_network(real_node.service_cidr)
+    assert _get(f"http://{probe.cluster_ip}/healthz") == "ok\n"
+    # And from the node's own network, as its host-network processes see it.
     assert _get_in_node_network(real_node, f"http://{probe.cluster_ip}/healthz") == "ok\n"
 
 
 def test_node_port_reaches_the_pod_from_the_host(real_node: node.NodeInfo, probe: Probe) -> None:
-    url = f"http://{real_node.address}:{probe.node_port}/healthz"
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        assert resp.read() == b"ok\n"
+    assert _get(f"http://{real_node.address}:{probe.node_port}/healthz") == "ok\n"
 
 
 def test_pod_reaches_the_stacks_servers_at_the_address_the_stack_hands_out(
-    stack: StackInfo, real_node: node.NodeInfo, probe: Probe
+    stack: StackInfo, kube_api: k8s.ApiClient, probe: Probe
 ) -> None:
     minio = stack.minio.endpoint.removeprefix("http://")
     for address in (f"{stack.postgres.host}:{stack.postgres.port}", stack.redis.address(), minio):
-        answer = _get_in_node_network(real_node, f"http://{probe.cluster_ip}/dial?addr={address}")
-        assert answer == "connected\n", address
+        assert _get(f"http://{probe.cluster_ip}/dial?addr={address}") == "connected\n", address
     # And the API server, through the `kubernetes` Service, as in-cluster clients do.
-    assert (
-        _get_in_node_network(real_node, f"http://{probe.cluster_ip}/dial?addr=10.96.0.1:443") == "connected\n"
-    )
+    api = k8s.CoreV1Api(kube_api).read_namespaced_service("kubernetes", "default").spec.cluster_ip
+    assert _get(f"http://{probe.cluster_ip}/dial?addr={api}:443") == "connected\n"
 
 
 def test_kubelet_stops_a_pod_with_sigterm_and_waits_for_it_to_drain(

@@ -32,6 +32,15 @@ def test_slots_get_disjoint_networks_inside_the_node_networks() -> None:
     assert all(len(NodeNetwork(s).host_veth) <= 15 for s in range(node_config.MAX_SLOTS))  # IFNAMSIZ
 
 
+def test_each_slot_has_a_service_range_of_its_own_apart_from_the_default() -> None:
+    ranges = [ipaddress.ip_network(NodeNetwork(s).service_cidr) for s in range(node_config.MAX_SLOTS)]
+    assert all(r.prefixlen == 18 for r in ranges)
+    assert len(set(ranges)) == node_config.MAX_SLOTS
+    assert all(r.subnet_of(ipaddress.IPv4Network("10.208.0.0/12")) for r in ranges)
+    others = (ipaddress.IPv4Network("10.96.0.0/16"), ipaddress.IPv4Network(node_config.NODE_NETWORKS))
+    assert not any(r.overlaps(o) for r in ranges for o in others)
+
+
 def test_a_slot_outside_the_range_is_refused() -> None:
     with pytest.raises(ValueError, match="outside"):
         NodeNetwork(node_config.MAX_SLOTS)
