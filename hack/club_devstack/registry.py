@@ -1,6 +1,8 @@
 """The stack's container registry: the CNCF distribution registry (built by hack/tools.sh from its Go
-module), serving plain HTTP on 127.0.0.1 and a free port, where `make images` pushes the runtime and
-operator images and the real node's containerd pulls them from, the way a cluster's nodes do.
+module), serving plain HTTP on a free port, where `make images` pushes the runtime and operator
+images and the real node's containerd pulls them from, the way a cluster's nodes do. Images are
+named by `127.0.0.1:PORT` (`RegistryInfo.host`); the node, whose 127.0.0.1 is its own, reaches the
+same port at the host's address (start_registry).
 
 Every stack's registry serves the same storage, a folder in the tool cache outside the checkout
 (`storage_dir`), so an image pushed once is there for every later stack: nothing is pushed again
