@@ -202,6 +202,34 @@ def test_pod_logs_are_read_through_the_api_server(stack: StackInfo, probe: Probe
     assert "listening on :8080" in done.stdout
 
 
+def test_exec_and_port_forward_reach_the_container(stack: StackInfo, probe: Probe) -> None:
+    kubectl = [
+        str(stack.kubectl),
+        "--kubeconfig",
+        str(stack.kube.kubeconfig),
+        "-n",
+        probe.pod.metadata.namespace,
+    ]
+    done = subprocess.run(
+        [*kubectl, "exec", "probe", "--", "/nodeprobe", "echo", "from", "inside"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == "from inside\n"
+    forward = subprocess.Popen(
+        [*kubectl, "port-forward", "pod/probe", ":8080"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert forward.stdout is not None
+        line = forward.stdout.readline()  # "Forwarding from 127.0.0.1:PORT -> 8080"
+        port = line.split("127.0.0.1:", 1)[1].split()[0]
+        assert _get(f"http://127.0.0.1:{port}/healthz") == "ok\n"
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
 def test_cluster_ip_service_reaches_the_pod_through_kube_proxy(
     real_node: node.NodeInfo, probe: Probe
 ) -> None:

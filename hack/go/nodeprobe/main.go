@@ -5,6 +5,8 @@
 //	GET /healthz              200 "ok"
 //	GET /dial?addr=HOST:PORT  200 "connected" if a TCP connection opens within 3 s, else 502 and why
 //
+// `nodeprobe echo WORDS...` prints the words and exits (what a test runs through `kubectl exec`).
+//
 // Settings: LISTEN (default ":8080"), DRAIN_SECONDS (default 2), EVENTS_FILE (optional: each event
 // is appended there too, for a test to read after the pod is gone).
 package main
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -48,6 +51,10 @@ func dial(w http.ResponseWriter, r *http.Request) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "echo" {
+		fmt.Println(strings.Join(os.Args[2:], " "))
+		return
+	}
 	listen := os.Getenv("LISTEN")
 	if listen == "" {
 		listen = ":8080"
