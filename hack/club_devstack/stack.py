@@ -71,7 +71,8 @@ class StackInfo:
             return "real node  none (only kwok's simulated nodes)"
         taint = self.node.taint
         return (
-            f"real node  {self.node.name} {self.node.address}, pods {self.node.pod_cidr};"
+            f"real node  {self.node.name} {self.node.address}, pods {self.node.pod_cidr},"
+            f" Services {self.node.service_cidr};"
             f" pods tolerate {taint['key']}={taint['value']}:{taint['effect']}"
         )
 
