@@ -7,7 +7,7 @@
 #                              and the real node's containerd, runc, CNI plugins, iptables)
 #   hack/tools.sh go           etcd, Kubernetes (apiserver, controller-manager, scheduler, kubectl),
 #                              the real node's kubelet, kube-proxy and pause,
-#                              kwok, MinIO, helm; and KEDA's CRDs from its module
+#                              kwok, MinIO, helm, KEDA (operator, metrics adapter, CRDs)
 #   hack/tools.sh bindir TOOL  print where TOOL's binaries live
 set -euo pipefail
 
@@ -121,9 +121,14 @@ build_registry() {
 		"github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION")
 }
 
-# Not a build: KEDA's CRDs as its module ships them (config/crd/bases), for tests with KEDA present.
+# KEDA's operator (keda) and metrics API server (keda-adapter), built in its own module's folder so
+# that its go.sum and replace directives hold (`go install pkg@version` refuses a module with
+# replaces), and its CRDs as the module ships them (config/crd/bases). Every scaler is compiled
+# in: the biggest build here (see README), so it runs niced, one command after the other.
 KEDA_CRDS=(keda.sh_scaledobjects.yaml keda.sh_scaledjobs.yaml keda.sh_triggerauthentications.yaml
-	keda.sh_clustertriggerauthentications.yaml)
+	keda.sh_clustertriggerauthentications.yaml eventing.keda.sh_cloudeventsources.yaml
+	eventing.keda.sh_clustercloudeventsources.yaml)
+KEDA_BINARIES=(keda keda-adapter)
 build_keda() {
 	local dir
 	dir=$(cd "$OUT" && go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" |
@@ -131,6 +136,9 @@ build_keda() {
 	[[ -d $dir/config/crd/bases ]] || { echo "KEDA module has no config/crd/bases" >&2; return 1; }
 	local f
 	for f in "${KEDA_CRDS[@]}"; do cp "$dir/config/crd/bases/$f" "$OUT/$f"; done
+	local ldflags="-s -w -X github.com/kedacore/keda/v2/version.Version=$KEDA_VERSION"
+	(cd "$dir" && nice -n 10 go build -trimpath -ldflags "$ldflags" -o "$OUT/keda" ./cmd/operator)
+	(cd "$dir" && nice -n 10 go build -trimpath -ldflags "$ldflags" -o "$OUT/keda-adapter" ./cmd/adapter)
 }
 
 install_go_tools() {
@@ -142,7 +150,7 @@ install_go_tools() {
 	build minio minio -- build_minio
 	build helm helm -- build_helm
 	build registry registry -- build_registry
-	build keda "${KEDA_CRDS[@]}" -- build_keda
+	build keda "${KEDA_CRDS[@]}" "${KEDA_BINARIES[@]}" -- build_keda
 }
 
 apt_missing() {

@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="club_devstack", description=__doc__)
     parser.add_argument("--dir", type=Path, help="run folder (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the run folder (data, logs) on exit")
+    parser.add_argument("--keda", action="store_true", help="run KEDA's operator and metrics adapter too")
     args = parser.parse_args(argv)
     # The stack's own messages: the real node's start time, or why the stack runs without it.
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dir:
         args.dir.mkdir(parents=True, exist_ok=True)
     try:
-        with Stack.start(args.dir, keep=args.keep) as stack:
+        with Stack.start(args.dir, keep=args.keep, keda=args.keda) as stack:
             print(f"Stack up in {time.monotonic() - started:.1f}s\n", flush=True)
             print(stack.info.describe(), flush=True)
             print(

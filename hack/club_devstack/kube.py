@@ -60,12 +60,13 @@ def _kubeconfig(path: Path, server: str, ca: pki.KeyPair, client: pki.KeyPair, u
 
 
 def start_control_plane(
-    root: Path, logs: Path, *, gpu_nodes: int = 1, service_cidr: str = SERVICE_CIDR
+    root: Path, logs: Path, *, gpu_nodes: int = 1, hpa: bool = False, service_cidr: str = SERVICE_CIDR
 ) -> tuple[list[Process], KubeInfo]:
-    """Start the control plane; return its processes (in start order) and how to reach it."""
+    """Start the control plane; return its processes (in start order) and how to reach it. `hpa`
+    runs the HPA controller too (for a stack with a metrics API, e.g. KEDA's)."""
     procs: list[Process] = []
     try:
-        info = _start(root, logs, procs, gpu_nodes, service_cidr=service_cidr)
+        info = _start(root, logs, procs, gpu_nodes, hpa, service_cidr=service_cidr)
     except BaseException:
         for proc in reversed(procs):
             proc.stop()
@@ -73,9 +74,16 @@ def start_control_plane(
     return procs, info
 
 
-def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int, *, service_cidr: str) -> KubeInfo:
+def _start(
+    root: Path, logs: Path, procs: list[Process], gpu_nodes: int, hpa: bool, *, service_cidr: str
+) -> KubeInfo:
     certs = root / "pki"
     ca = pki.Authority(certs)
+    # The aggregation layer: the API server proxies an APIService's requests (KEDA's external
+    # metrics) with this client certificate; the server behind it trusts the user it names through
+    # this CA, which the API server publishes in kube-system/extension-apiserver-authentication.
+    front_proxy = pki.Authority(certs, "front-proxy-ca")
+    proxy_client = front_proxy.issue("front-proxy-client", "front-proxy-client")
     api_port = tools.free_port()
     server = f"https://{LOOPBACK}:{api_port}"
     serving = ca.issue(
@@ -166,6 +174,13 @@ def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int, *, serv
             "--allow-privileged=true",
             f"--cert-dir={certs}",
             "--enable-priority-and-fairness=false",
+            f"--requestheader-client-ca-file={front_proxy.pair.cert}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={proxy_client.cert}",
+            f"--proxy-client-key-file={proxy_client.key}",
             "--v=1",
         ],
         logs / "kube-apiserver.log",
@@ -196,10 +211,13 @@ def _start(root: Path, logs: Path, procs: list[Process], gpu_nodes: int, *, serv
             f"--cluster-signing-key-file={certs / 'ca.key'}",
             f"--service-cluster-ip-range={service_cidr}",
             # kwok's nodes have no cloud and no IPAM; everything else runs as in a real cluster,
-            # but the HPA controller: with no metrics API here it can only fail, posting a Warning
-            # Event per HPA every 15 s (thousands a minute at 200 Clubs), which loads the API server
-            # and buries the operator's own Events. The HPAs themselves are still created and checked.
-            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-horizontalpodautoscaling",
+            # but the HPA controller unless asked: with no metrics API it can only fail, posting a
+            # Warning Event per HPA every 15 s (thousands a minute at 200 Clubs), which loads the API
+            # server and buries the operator's own Events. The HPAs themselves are still created and
+            # checked. With one (KEDA's), it syncs every 5 s, so tests see a scale soon after a change.
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller"
+            + ("" if hpa else ",-horizontalpodautoscaling"),
+            *(["--horizontal-pod-autoscaler-sync-period=5s"] if hpa else []),
             # A loaded 2-core machine can delay kwok's heartbeats: do not evict pods over it.
             "--node-monitor-grace-period=2m",
             *common,

@@ -57,14 +57,16 @@ def _write(folder: Path, stem: str, cert: x509.Certificate, key: ec.EllipticCurv
 
 
 class Authority:
-    """A throwaway certificate authority that signs the stack's certificates."""
+    """A throwaway certificate authority that signs the stack's certificates (`stem` names its files:
+    a second one, `front-proxy-ca`, signs only the API server's client certificate for aggregated
+    APIs, as kubeadm keeps them apart)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, stem: str = "ca") -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._key = _new_key()
         now = datetime.datetime.now(datetime.UTC)
-        name = _name("club-devstack-ca")
+        name = _name(f"club-devstack-{stem}")
         self._cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -90,7 +92,7 @@ class Authority:
             )
             .sign(self._key, hashes.SHA256())
         )
-        self.pair = _write(folder, "ca", self._cert, self._key)
+        self.pair = _write(folder, stem, self._cert, self._key)
 
     @classmethod
     def load(cls, folder: Path, stem: str = "ca") -> Authority:
@@ -113,12 +115,16 @@ class Authority:
         organization: str | None = None,
         server_names: tuple[str, ...] = (),
         server_ips: tuple[str, ...] = (),
+        client_too: bool = False,
     ) -> KeyPair:
-        """Issue a certificate: a server certificate when names or IPs are given, else a client one."""
+        """Issue a certificate: a server certificate when names or IPs are given, else a client one;
+        `client_too` makes a server certificate a client one as well (both ends of mutual TLS)."""
         key = _new_key()
         now = datetime.datetime.now(datetime.UTC)
         is_server = bool(server_names or server_ips)
         usage = [ExtendedKeyUsageOID.SERVER_AUTH] if is_server else [ExtendedKeyUsageOID.CLIENT_AUTH]
+        if is_server and client_too:
+            usage.append(ExtendedKeyUsageOID.CLIENT_AUTH)
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(common_name, organization))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from club_devstack import datastores, kube, tools
+from club_devstack import datastores, keda, kube, tools
 from club_devstack import node as node_module
 from club_devstack import registry as registry_module
 from club_devstack.procs import Process
@@ -94,9 +94,11 @@ class Stack:
         *,
         keep: bool = False,
         gpu_nodes: int = 1,
+        keda: bool = False,
         node: bool | None = None,
     ) -> Iterator[Stack]:
-        """Start everything; on exit stop it all and (unless `keep`) delete the run's folder.
+        """Start everything; on exit stop it all and (unless `keep`) delete the run's folder. With
+        `keda`, KEDA's operator and metrics adapter too, and the HPA controller (see keda.py).
         `node`: True starts the real node (node.py) or fails, None starts it where this machine can
         run it (saying why not where it cannot), False leaves it out."""
         root = root or Path(tempfile.mkdtemp(prefix="club-stack-"))
@@ -122,9 +124,11 @@ class Stack:
                 slot = _claim_node_slot(root, required=bool(node))
             service_cidr = slot.net.service_cidr if slot else kube.SERVICE_CIDR
             kube_procs, kube_info = kube.start_control_plane(
-                root, logs, gpu_nodes=gpu_nodes, service_cidr=service_cidr
+                root, logs, gpu_nodes=gpu_nodes, hpa=keda, service_cidr=service_cidr
             )
             procs.extend(kube_procs)
+            if keda:
+                procs.extend(_start_keda(root, logs, kube_info))
             node_info = None
             if slot:
                 real_node, node_info = _start_node(
@@ -161,6 +165,10 @@ class Stack:
     def dead(self) -> list[str]:
         procs = self.procs + (self.node.procs if self.node else [])
         return [p.name for p in procs if not p.alive()]
+
+
+def _start_keda(root: Path, logs: Path, kube_info: kube.KubeInfo) -> list[Process]:
+    return keda.start_keda(root, logs, kube_info, tools.go_binary("kubernetes", "kubectl"))
 
 
 def _claim_node_slot(root: Path, *, required: bool) -> node_module.Slot | None:

@@ -15,7 +15,7 @@ TOOLS = {
     "minio": ["minio"],
     "helm": ["helm"],
     "registry": ["registry"],
-    "keda": ["keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml"],
+    "keda": ["keda", "keda-adapter", "keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml"],
 }
 
 
