@@ -1,4 +1,5 @@
-"""`club-runtime`: `migrate` (schema to head), `api` (serve the API), `worker` (run the RQ workers)."""
+"""`club-runtime`: `migrate` (schema to head), `api` (serve the API), `worker` (run the RQ workers),
+`backup`, `verify` and `restore` (the club's rows to and from the backup bucket)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ def _worker(args: argparse.Namespace) -> int:
     return result
 
 
+_BACKUP_COMMANDS = ("backup", "verify", "restore")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="club-runtime", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     api.set_defaults(run=_api)
     worker = sub.add_parser("worker", help="run the RQ workers", add_help=False)
     worker.set_defaults(run=_worker)
+    from club_runtime.backup import cli as backup_cli
+
+    backup_cli.add_parsers(sub)
     # The worker parses its own options (`club-runtime worker --help`); argparse.REMAINDER would
     # not capture options that come first, such as `worker --burst`.
     args, rest = parser.parse_known_args(argv)
@@ -66,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(level=get_settings().log_level.upper())
-    code: int = args.run(args)
+    code: int = args.run(args, get_settings()) if args.command in _BACKUP_COMMANDS else args.run(args)
     return code
 
 

@@ -122,3 +122,25 @@ def content_type(key: str) -> str:
     name = key.rsplit("/", 1)[-1]
     suffix = name[name.rfind(".") :] if "." in name else ""
     return CONTENT_TYPES.get(suffix, "application/octet-stream")
+
+
+# -- backups ----------------------------------------------------------------------------------------
+# A backup of one club is a folder `<prefix><club id>/<backup id>/` in the backup bucket: one object
+# per tenant table (its rows as PostgreSQL COPY text, gzip-compressed) and `manifest.json`, written
+# last: a folder without a manifest is an unfinished backup, never one to restore.
+
+BACKUP_MANIFEST_NAME = "manifest.json"
+
+
+def backup_folder(prefix: str, club_id: object, backup_id: str) -> str:
+    """The folder of one backup (with its trailing slash); `prefix` is empty or ends with `/`."""
+    return f"{prefix}{club_id}/{backup_id}/"
+
+
+def backup_manifest(prefix: str, club_id: object, backup_id: str) -> str:
+    return backup_folder(prefix, club_id, backup_id) + BACKUP_MANIFEST_NAME
+
+
+def backup_table(prefix: str, club_id: object, backup_id: str, table: str) -> str:
+    """The object holding one table's rows."""
+    return f"{backup_folder(prefix, club_id, backup_id)}tables/{table}.copy.gz"

@@ -80,6 +80,25 @@ class Settings(BaseSettings):
     worker_maintenance_interval_sec: int = 60
     worker_metrics_port: int = 9100
 
+    # Backups (`club-runtime backup | verify | restore`): a bucket (or a prefix of one) of their own,
+    # reached with credentials of their own that the club's runtime does not hold. Unset endpoint and
+    # region fall back to the club's S3 settings.
+    backup_s3_endpoint_url: str = ""
+    backup_s3_region: str = ""
+    backup_s3_bucket: str = ""
+    backup_s3_prefix: str = Field(default="", description="empty or ending with '/'")
+    backup_s3_access_key_id: SecretStr = Field(default=SecretStr(""))
+    backup_s3_secret_access_key: SecretStr = Field(default=SecretStr(""))
+    backup_id: str = Field(default="", description="the backup to take (default: one named by time) or read")
+    backup_club_id: str = Field(default="", description="whose backup a restore reads (default: CLUB_ID)")
+    backup_part_size_mb: int = Field(default=8, ge=5, le=512, description="multipart upload part size")
+    backup_compression_level: int = Field(default=6, ge=0, le=9, description="gzip level")
+    backup_verify_admin_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="DSN of a role that may create databases and roles, where verify restores into a "
+        "scratch database (default: DATABASE_ADMIN_URL)",
+    )
+
     # HTTP server of `club-runtime api`.
     api_host: str = "0.0.0.0"  # noqa: S104 - the pod's port; NetworkPolicy decides who reaches it
     api_port: int = 8000

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from sqlalchemy.pool import NullPool
 
 from club_runtime.db import tenancy
@@ -62,3 +63,13 @@ def migrations_at_head(dsn: str) -> bool:
     except psycopg.Error:
         return False
     return {row[0] for row in rows} == head_revisions()
+
+
+def lineage(revision: str) -> list[str] | None:
+    """`revision` and every revision before it, newest first; None when this runtime's migrations do
+    not know `revision` (a schema newer than this code)."""
+    script = ScriptDirectory.from_config(_config())
+    try:
+        return [r.revision for r in script.iterate_revisions(revision, "base")]
+    except RevisionError:
+        return None

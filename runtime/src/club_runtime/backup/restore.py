@@ -1,0 +1,210 @@
+"""Restore a backup into a club's tenant: its own (a rollback) or another, already provisioned one
+(a clone: a new club started from the backup).
+
+Either way, in one transaction on the club's database as its admin: the target club's rows are
+deleted from every tenant table (children first) and the backup's rows loaded (parents first), each
+table streamed from the bucket through gzip into COPY. Nothing else is touched: every DELETE and
+every COPY is limited to the target's `club_id` (COPY ... WHERE drops any row of another club, and
+a count that then falls short of the manifest's fails the restore), so other clubs of a shared
+database keep every row. Each table's stream is checked against the manifest (size, sha256, rows)
+before the transaction commits: a corrupted object rolls everything back.
+
+The club's own row in `clubs` (its identity: id, slug, name, which the operator provisions) stays
+as it is; the target must be provisioned first. Into another club, `club_id` becomes the target's
+and every key uuid is remapped (plan.py): the clone shares no row id with the original.
+
+A backup's schema revision must be the database's or an earlier one: a newer schema (a revision
+this runtime's migrations do not know) is refused, and so is a database not yet migrated to the
+backup's revision."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from club_runtime import contract
+from club_runtime.backup import catalog, codec, errors, manifest, plan, store
+from club_runtime.db import migrate
+
+log = logging.getLogger(__name__)
+
+
+class RestoreError(RuntimeError):
+    """The backup cannot be restored here; nothing was changed."""
+
+
+class CorruptBackup(RestoreError):
+    """An object of the backup does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    admin_dsn: str
+    source_club: uuid.UUID
+    target_club: uuid.UUID
+    backup_id: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    rows: dict[str, int]
+    seconds: float
+
+
+def read_manifest(bucket: store.Store, club_id: uuid.UUID, backup_id: str) -> manifest.Manifest:
+    key = contract.backup_manifest(bucket.prefix, club_id, backup_id)
+    try:
+        raw = store.get_bytes(bucket, key)
+    except store.BackupMissing as exc:
+        raise RestoreError(
+            f"no complete backup {backup_id} of club {club_id} (no {key}; an unfinished backup has none)"
+        ) from exc
+    try:
+        found = manifest.parse(raw)
+    except manifest.ManifestError as exc:
+        raise CorruptBackup(str(exc)) from exc
+    if found.club_id != club_id or found.backup_id != backup_id:
+        raise CorruptBackup(f"{key} describes backup {found.backup_id} of club {found.club_id}")
+    return found
+
+
+def check_revision(backup_revision: str, database_revision: str | None) -> None:
+    """Refuse a backup whose schema is newer than this runtime's, or than the database's."""
+    if migrate.lineage(backup_revision) is None:
+        heads = ", ".join(sorted(migrate.head_revisions()))
+        raise RestoreError(
+            f"the backup's schema revision {backup_revision} is newer than this runtime's ({heads}): "
+            "restore it with a runtime that has that migration"
+        )
+    if database_revision is None:
+        return
+    lineage = migrate.lineage(database_revision)
+    if lineage is None or backup_revision not in lineage:
+        raise RestoreError(
+            f"the backup's schema revision {backup_revision} is not in the database's history "
+            f"(at {database_revision}): migrate the database first"
+        )
+
+
+def restore(request: RestoreRequest, bucket: store.Store) -> Loaded:
+    """Replace the target club's rows with the backup's, in one transaction."""
+    found = read_manifest(bucket, request.source_club, request.backup_id)
+    check_revision(found.schema_revision, None)
+    started = time.monotonic()
+    try:
+        with psycopg.connect(request.admin_dsn, connect_timeout=10) as conn:
+            conn.execute("SET LOCAL statement_timeout = 0")
+            check_revision(found.schema_revision, catalog.schema_revision(conn))
+            schema = catalog.read_schema(conn)
+            _lock_target(conn, schema, request.target_club)
+            for table in reversed(schema.tables):
+                if not table.is_root:
+                    conn.execute(
+                        sql.SQL("DELETE FROM {} WHERE club_id = %s").format(
+                            sql.Identifier("public", table.name)
+                        ),
+                        [request.target_club],
+                    )
+            rows = load(conn, bucket, found, schema, target=request.target_club, include_root=False)
+    except psycopg.Error as exc:
+        raise RestoreError(f"restoring failed: {errors.describe(exc)}") from exc
+    return Loaded(rows=rows, seconds=time.monotonic() - started)
+
+
+def _lock_target(conn: psycopg.Connection[Any], schema: plan.Schema, club: uuid.UUID) -> None:
+    roots = [t for t in schema.tables if t.is_root]
+    if len(roots) != 1:
+        raise RestoreError(f"the schema has {len(roots)} tables keyed by club_id alone, expected one (clubs)")
+    found = conn.execute(
+        sql.SQL("SELECT 1 FROM {} WHERE club_id = %s FOR UPDATE").format(
+            sql.Identifier("public", roots[0].name)
+        ),
+        [club],
+    ).fetchone()
+    if found is None:
+        raise RestoreError(f"club {club} is not provisioned in this database: provision it, then restore")
+
+
+def load(
+    conn: psycopg.Connection[Any],
+    bucket: store.Store,
+    found: manifest.Manifest,
+    schema: plan.Schema,
+    *,
+    target: uuid.UUID,
+    include_root: bool,
+) -> dict[str, int]:
+    """Load every table of the backup into `target`'s rows (parents first), checking each stream
+    against the manifest; returns the rows loaded per table. The caller owns the transaction."""
+    missing = [t.name for t in found.tables if t.name not in schema.names]
+    if missing:
+        raise RestoreError(
+            f"the database has no tenant table {', '.join(missing)}: a schema this runtime lost"
+        )
+    remapped = plan.remapped_columns(schema) if target != found.club_id else {}
+    rows: dict[str, int] = {}
+    for table in schema.tables:
+        entry = found.table(table.name)
+        if entry is None or (table.is_root and not include_root):
+            continue
+        rewriter = None
+        if target != found.club_id:
+            rewriter = plan.LineRewriter(
+                plan.RowRewriter.for_columns(target, entry.columns, remapped.get(table.name, frozenset()))
+            )
+        rows[table.name] = _load_table(conn, bucket, entry, target, rewriter)
+    return rows
+
+
+def _load_table(
+    conn: psycopg.Connection[Any],
+    bucket: store.Store,
+    entry: manifest.TableEntry,
+    target: uuid.UUID,
+    rewriter: plan.LineRewriter | None,
+) -> int:
+    size = store.size_of(bucket, entry.key)
+    if size != entry.compressed_bytes:
+        raise CorruptBackup(
+            f"table {entry.name}: the object has {size} bytes, the manifest says {entry.compressed_bytes}"
+        )
+    decoder = codec.Decoder()
+    query = sql.SQL("COPY {} ({}) FROM STDIN WHERE club_id = {}").format(
+        sql.Identifier("public", entry.name),
+        sql.SQL(", ").join(sql.Identifier(c) for c in entry.columns),
+        sql.Literal(target),
+    )
+    with conn.cursor() as cur:
+        try:
+            with cur.copy(query) as copy:
+                for piece in _pieces(store.read_chunks(bucket, entry.key), decoder, rewriter):
+                    copy.write(piece)
+        except (codec.CorruptData, ValueError) as exc:
+            raise CorruptBackup(f"table {entry.name}: {exc}") from exc
+        loaded = cur.rowcount
+    if decoder.sha256 != entry.sha256:
+        raise CorruptBackup(f"table {entry.name}: sha256 {decoder.sha256} differs from the manifest's")
+    if decoder.rows != entry.rows:
+        raise CorruptBackup(f"table {entry.name}: {decoder.rows} rows, the manifest says {entry.rows}")
+    if loaded != entry.rows:
+        raise CorruptBackup(
+            f"table {entry.name}: {entry.rows - loaded} of its rows belong to another club: refused"
+        )
+    log.info("restored %s: %d rows", entry.name, loaded)
+    return loaded
+
+
+def _pieces(
+    chunks: Iterator[bytes], decoder: codec.Decoder, rewriter: plan.LineRewriter | None
+) -> Iterator[bytes]:
+    for piece in codec.decode_all(chunks, decoder):
+        yield rewriter.feed(piece) if rewriter else piece
+    if rewriter:
+        rewriter.finish()
