@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from club_devstack.operator import start_operator
+from club_devstack.operator import RunningOperator, start_operator
 from club_devstack.stack import Stack, StackInfo
 from club_operator import video_queue
 from club_operator.redis_target import club_prefix, queue_name
@@ -32,8 +32,9 @@ def keda_stack() -> Iterator[StackInfo]:
 
 
 @pytest.fixture(scope="module")
-def keda_api(keda_stack: StackInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[k8s.ApiClient]:
-    """The stack's API, with the club operator running against it."""
+def keda_operator(
+    keda_stack: StackInfo, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningOperator]:
     running = start_operator(
         keda_stack,
         tmp_path_factory.mktemp("keda-operator") / "club-operator.log",
@@ -42,10 +43,14 @@ def keda_api(keda_stack: StackInfo, tmp_path_factory: pytest.TempPathFactory) ->
         keda_polling_interval_sec=str(POLLING_SEC),
         keda_cooldown_sec=str(COOLDOWN_SEC),
     )
-    try:
-        yield k8s_config.new_client_from_config(config_file=str(keda_stack.kube.kubeconfig))
-    finally:
-        running.process.stop()
+    yield running
+    running.process.stop()
+
+
+@pytest.fixture(scope="module")
+def keda_api(keda_stack: StackInfo, keda_operator: RunningOperator) -> k8s.ApiClient:
+    """The stack's API, with the club operator running against it."""
+    return k8s_config.new_client_from_config(config_file=str(keda_stack.kube.kubeconfig))
 
 
 @pytest.fixture
@@ -58,7 +63,7 @@ def keda_namespace(keda_api: k8s.ApiClient) -> Iterator[str]:
 
 
 def test_keda_scales_the_video_workers_from_zero_on_the_queue_and_back(
-    keda_api: k8s.ApiClient, keda_namespace: str
+    keda_api: k8s.ApiClient, keda_operator: RunningOperator, keda_namespace: str
 ) -> None:
     namespace, name = keda_namespace, "busy-fc"
     custom, core = k8s.CustomObjectsApi(keda_api), k8s.CoreV1Api(keda_api)
@@ -75,6 +80,15 @@ def test_keda_scales_the_video_workers_from_zero_on_the_queue_and_back(
         deployment = apps.read_namespaced_deployment(workers, namespace)
         return deployment.spec.replicas or 0, deployment.status.ready_replicas or 0
 
+    def scaled_object_ready() -> bool:
+        found = custom.get_namespaced_custom_object(
+            "keda.sh", "v1alpha1", namespace, "scaledobjects", workers
+        )
+        conditions = found.get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    # Ready: KEDA took the triggers and reached Redis with the TriggerAuthentication's credentials.
+    clubs.wait_for("KEDA to accept the video pool's ScaledObject", scaled_object_ready, timeout=120)
     clubs.wait_for("KEDA to take the idle video pool to zero", lambda: replicas() == (0, 0), timeout=120)
 
     # Six jobs on the normal-priority queue, enqueued as the Club's API does: as the Club's own
@@ -95,6 +109,9 @@ def test_keda_scales_the_video_workers_from_zero_on_the_queue_and_back(
     assert hpa.status.desired_replicas == 3
     (metric,) = hpa.status.current_metrics
     assert metric.type == "External"
+    # The operator's resyncs leave the count to KEDA: its Deployment has no `replicas` to restore.
+    clubs.wait_reconciles(keda_operator.metrics_port, namespace, name, 2)
+    assert replicas() == (3, 3)
 
     for job in jobs:
         assert video_queue.stop(club, job) == "queued"
