@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     backup_id: str = Field(default="", description="the backup to take (default: one named by time) or read")
     backup_club_id: str = Field(default="", description="whose backup a restore reads (default: CLUB_ID)")
     backup_part_size_mb: int = Field(default=8, ge=5, le=512, description="multipart upload part size")
-    backup_compression_level: int = Field(default=6, ge=0, le=9, description="gzip level")
+    backup_compression_level: int = Field(default=1, ge=0, le=9, description="gzip level (1: fastest)")
     backup_verify_admin_url: SecretStr = Field(
         default=SecretStr(""),
         description="DSN of a role that may create databases and roles, where verify restores into a "

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from club_devstack.stack import StackInfo
 from club_runtime import contract
-from club_runtime.backup import manifest, restore, snapshot, store, verify
+from club_runtime.backup import codec, manifest, restore, snapshot, store, verify
 from club_runtime.settings import Settings
 from tests.integration.runtime.conftest import provision, seed
 
@@ -399,3 +399,36 @@ def _scratch_databases(admin_dsn: str) -> list[str]:
         return [
             r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'club_verify_%'")
         ]
+
+
+def test_a_backup_missing_rows_that_others_reference_is_refused(
+    make_tenant: Callable[..., Tenant],
+    settings_for: Callable[..., Settings],
+    database: str,
+    s3: Any,
+    bucket: str,
+) -> None:
+    """A manifest and objects that agree but lack rows other rows point at (players, here) are
+    refused at the foreign key check, and the club keeps its rows."""
+    a = make_tenant("a")
+    settings = settings_for(a)
+    taken = take(settings)
+    players = taken.table("players")
+    assert players is not None
+    empty = codec.Encoder(1)
+    body = empty.feed(b"") + empty.finish()
+    s3.put_object(Bucket=bucket, Key=players.key, Body=body)
+    tables = tuple(
+        t.model_copy(update={"rows": 0, "sha256": empty.sha256, "compressed_bytes": len(body)})
+        if t.name == "players"
+        else t
+        for t in taken.tables
+    )
+    key = contract.backup_manifest("backups/", a.club_id, taken.backup_id)
+    s3.put_object(Bucket=bucket, Key=key, Body=taken.model_copy(update={"tables": tables}).to_json())
+    before = fingerprint(database, a.club_id)
+
+    with pytest.raises(restore.RestoreError, match="players"):
+        restore_into(settings, a.club_id, taken.backup_id)
+
+    assert fingerprint(database, a.club_id) == before

@@ -46,6 +46,16 @@ ORDER BY c.relname, k.conname
 """
 
 
+_OUTSIDE = """
+SELECT DISTINCT c.relname
+FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class f ON f.oid = k.confrelid
+JOIN pg_namespace fn ON fn.oid = f.relnamespace
+WHERE k.contype = 'f' AND fn.nspname = 'public' AND f.relname = ANY(%s)
+  AND NOT (c.relnamespace = fn.oid AND c.relname = ANY(%s))
+ORDER BY 1
+"""
+
+
 def read_schema(conn: psycopg.Connection[Any]) -> plan.Schema:
     """The tenant tables in load order (parents first) and the foreign keys between them."""
     names = [str(row[0]) for row in conn.execute(_TABLES).fetchall()]
@@ -77,7 +87,8 @@ def read_schema(conn: psycopg.Connection[Any]) -> plan.Schema:
         )
         for name in order
     )
-    return plan.Schema(tables=tables, foreign_keys=tuple(foreign))
+    outside = tuple(str(r[0]) for r in conn.execute(_OUTSIDE, [names, names]).fetchall())
+    return plan.Schema(tables=tables, foreign_keys=tuple(foreign), referenced_from=outside)
 
 
 def schema_revision(conn: psycopg.Connection[Any]) -> str:

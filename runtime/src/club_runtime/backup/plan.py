@@ -52,6 +52,9 @@ class Table:
 class Schema:
     tables: tuple[Table, ...]
     foreign_keys: tuple[ForeignKey, ...]
+    # Tables outside the tenant schema with a foreign key into it: a restore that skips row-by-row
+    # foreign key actions would leave their references dangling, so it does not skip them then.
+    referenced_from: tuple[str, ...] = ()
 
     def table(self, name: str) -> Table:
         for table in self.tables:

@@ -11,11 +11,12 @@ a misconfigured admin DSN from dumping every club). The role must map to CLUB_ID
 
 from __future__ import annotations
 
+import collections
 import logging
 import secrets
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 FEED_CHUNK = 256 * 1024
 """COPY hands over one row at a time: rows are gathered into chunks this size before hashing and
 compressing (per-row calls into zlib and hashlib cost more than the work itself)."""
+
+
+PIPELINE_DEPTH = 2
 
 
 class BackupError(RuntimeError):
@@ -100,17 +104,23 @@ def _snapshot(
         )
     revision = catalog.schema_revision(conn)
     schema = catalog.read_schema(conn)
-    entries = [_copy_table(conn, request, bucket, pool, table) for table in schema.tables]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-gzip") as compressor:
+        job = _Job(conn, request, bucket, pool, compressor)
+        entries = [_copy_table(job, table) for table in schema.tables]
     return _Read(entries, revision, conn.info.server_version)
 
 
-def _copy_table(
-    conn: psycopg.Connection[Any],
-    request: BackupRequest,
-    bucket: store.Store,
-    pool: ThreadPoolExecutor,
-    table: plan.Table,
-) -> manifest.TableEntry:
+@dataclass(frozen=True)
+class _Job:
+    conn: psycopg.Connection[Any]
+    request: BackupRequest
+    bucket: store.Store
+    uploads: ThreadPoolExecutor
+    compressor: ThreadPoolExecutor
+
+
+def _copy_table(job: _Job, table: plan.Table) -> manifest.TableEntry:
+    conn, request, bucket = job.conn, job.request, job.bucket
     key = contract.backup_table(bucket.prefix, request.club_id, request.backup_id, table.name)
     query = sql.SQL("COPY (SELECT {} FROM {} WHERE club_id = {}) TO STDOUT").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in table.columns),
@@ -119,14 +129,18 @@ def _copy_table(
     )
     encoder = codec.Encoder(request.compression_level)
     chunk = bytearray()
-    with store.ObjectWriter(bucket, key, pool=pool) as writer:
+    with (
+        store.ObjectWriter(bucket, key, pool=job.uploads) as writer,
+        _Pipeline(encoder, writer, job.compressor) as pipeline,
+    ):
         with conn.cursor().copy(query) as copy:
             for row in copy:
                 chunk += row
                 if len(chunk) >= FEED_CHUNK:
-                    writer.write(encoder.feed(chunk))
+                    pipeline.feed(bytes(chunk))
                     chunk.clear()
-        writer.write(encoder.feed(chunk))
+        pipeline.feed(bytes(chunk))
+        pipeline.drain()
         writer.write(encoder.finish())
         writer.close()
     log.info("backed up %s: %d rows, %d bytes compressed", table.name, encoder.rows, writer.size)
@@ -138,3 +152,35 @@ def _copy_table(
         sha256=encoder.sha256,
         compressed_bytes=writer.size,
     )
+
+
+class _Pipeline:
+    """Hashing and compressing on a thread of their own (zlib and hashlib let go of the GIL), in
+    order, while this thread reads the next rows: at most PIPELINE_DEPTH chunks wait."""
+
+    def __init__(
+        self, encoder: codec.Encoder, writer: store.ObjectWriter, compressor: ThreadPoolExecutor
+    ) -> None:
+        self._encoder = encoder
+        self._writer = writer
+        self._compressor = compressor
+        self._pending: collections.deque[Future[bytes]] = collections.deque()
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for future in self._pending:
+            future.cancel()
+        for future in self._pending:
+            if not future.cancelled():
+                future.exception()
+
+    def feed(self, chunk: bytes) -> None:
+        if len(self._pending) >= PIPELINE_DEPTH:
+            self._writer.write(self._pending.popleft().result())
+        self._pending.append(self._compressor.submit(self._encoder.feed, chunk))
+
+    def drain(self) -> None:
+        while self._pending:
+            self._writer.write(self._pending.popleft().result())
