@@ -7,7 +7,7 @@
 #                              and the real node's containerd, runc, CNI plugins, iptables)
 #   hack/tools.sh go           etcd, Kubernetes (apiserver, controller-manager, scheduler, kubectl),
 #                              the real node's kubelet, kube-proxy and pause,
-#                              kwok, MinIO, helm, KEDA (operator, metrics adapter, CRDs)
+#                              kwok, MinIO, helm, KEDA (operator, metrics adapter, CRDs), metrics-server
 #   hack/tools.sh bindir TOOL  print where TOOL's binaries live
 set -euo pipefail
 
@@ -36,6 +36,7 @@ version_of() {
 	minio) echo "$MINIO_VERSION" ;;
 	helm) echo "$HELM_VERSION" ;;
 	keda) echo "$KEDA_VERSION" ;;
+	metrics-server) echo "$METRICS_SERVER_VERSION" ;;
 	registry) echo "$REGISTRY_VERSION" ;;
 	*) echo "unknown tool: $1" >&2; return 2 ;;
 	esac
@@ -116,6 +117,7 @@ go_install() { (cd "$OUT" && GOBIN=$OUT go install -trimpath -ldflags '-s -w' "$
 build_kwok() { go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"; }
 build_minio() { go_install "github.com/minio/minio@$MINIO_VERSION"; }
 build_helm() { go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; }
+build_metrics_server() { go_install "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"; }
 build_registry() {
 	(cd "$OUT" && GOBIN=$OUT nice -n 10 go install -trimpath -ldflags '-s -w' \
 		"github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION")
@@ -151,6 +153,7 @@ install_go_tools() {
 	build helm helm -- build_helm
 	build registry registry -- build_registry
 	build keda "${KEDA_CRDS[@]}" "${KEDA_BINARIES[@]}" -- build_keda
+	build metrics-server metrics-server -- build_metrics_server
 }
 
 apt_missing() {

@@ -60,7 +60,8 @@ def start_keda(root: Path, logs: Path, kube: KubeInfo, kubectl: Path) -> list[Pr
     return procs
 
 
-def _kubectl(kubectl: Path, kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
+def run_kubectl(kubectl: Path, kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
+    """kubectl's output; a failure raises with its message."""
     done = subprocess.run(
         [str(kubectl), "--kubeconfig", str(kubeconfig), *args],
         input=stdin,
@@ -107,8 +108,8 @@ def _start(root: Path, logs: Path, kube: KubeInfo, kubectl: Path, procs: list[Pr
     operator_bin, adapter_bin = tools.go_binary("keda", "keda"), tools.go_binary("keda", "keda-adapter")
     crds = tools.bindir("keda")  # kubectl reads only the YAML files of the folder: the CRDs
     kubeconfig = kube.kubeconfig
-    _kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(crds))
-    _kubectl(kubectl, kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds))
+    run_kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(crds))
+    run_kubectl(kubectl, kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds))
 
     certs = root / "keda"
     ca = pki.Authority(certs, "ca")
@@ -125,7 +126,7 @@ def _start(root: Path, logs: Path, kube: KubeInfo, kubectl: Path, procs: list[Pr
         "kind": "List",
         "items": build_registration(adapter_port, ca.pair.cert_pem()),
     }
-    _kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=json.dumps(registration))
+    run_kubectl(kubectl, kubeconfig, "apply", "-f", "-", stdin=json.dumps(registration))
 
     # Where a pod would read them from its service account and downward API.
     env = {
@@ -173,7 +174,7 @@ def _start(root: Path, logs: Path, kube: KubeInfo, kubectl: Path, procs: list[Pr
         env=env,
     )
     procs.append(adapter)
-    adapter.wait_ready(lambda: _api_service_available(kubectl, kubeconfig), timeout=120)
+    adapter.wait_ready(lambda: api_service_available(kubectl, kubeconfig), timeout=120)
 
 
 def _http_ok(url: str) -> bool:
@@ -181,7 +182,7 @@ def _http_ok(url: str) -> bool:
         return bool(resp.status == 200)
 
 
-def _api_service_available(kubectl: Path, kubeconfig: Path) -> bool:
-    found = json.loads(_kubectl(kubectl, kubeconfig, "get", "apiservice", API_SERVICE, "-o", "json"))
+def api_service_available(kubectl: Path, kubeconfig: Path, name: str = API_SERVICE) -> bool:
+    found = json.loads(run_kubectl(kubectl, kubeconfig, "get", "apiservice", name, "-o", "json"))
     conditions = found.get("status", {}).get("conditions", [])
     return any(c["type"] == "Available" and c["status"] == "True" for c in conditions)

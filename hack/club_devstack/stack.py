@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from club_devstack import datastores, keda, kube, tools
+from club_devstack import datastores, keda, kube, metrics_server, tools
 from club_devstack import node as node_module
 from club_devstack import registry as registry_module
 from club_devstack.procs import Process
@@ -95,10 +95,13 @@ class Stack:
         keep: bool = False,
         gpu_nodes: int = 1,
         keda: bool = False,
+        metrics_server: bool = False,
         node: bool | None = None,
     ) -> Iterator[Stack]:
         """Start everything; on exit stop it all and (unless `keep`) delete the run's folder. With
-        `keda`, KEDA's operator and metrics adapter too, and the HPA controller (see keda.py).
+        `keda`, KEDA's operator and metrics adapter too, and the HPA controller (see keda.py); with
+        `metrics_server`, metrics-server for the real node's pods (it needs the node) and the HPA
+        controller.
         `node`: True starts the real node (node.py) or fails, None starts it where this machine can
         run it (saying why not where it cannot), False leaves it out."""
         root = root or Path(tempfile.mkdtemp(prefix="club-stack-"))
@@ -124,7 +127,7 @@ class Stack:
                 slot = _claim_node_slot(root, required=bool(node))
             service_cidr = slot.net.service_cidr if slot else kube.SERVICE_CIDR
             kube_procs, kube_info = kube.start_control_plane(
-                root, logs, gpu_nodes=gpu_nodes, hpa=keda, service_cidr=service_cidr
+                root, logs, gpu_nodes=gpu_nodes, hpa=keda or metrics_server, service_cidr=service_cidr
             )
             procs.extend(kube_procs)
             if keda:
@@ -134,6 +137,8 @@ class Stack:
                 real_node, node_info = _start_node(
                     root, logs, kube_info, registry_info.host, slot, required=bool(node)
                 )
+            if metrics_server:
+                procs.append(_start_metrics_server(root, logs, kube_info, node_info))
             info = StackInfo(
                 root=root,
                 kube=kube_info,
@@ -165,6 +170,16 @@ class Stack:
     def dead(self) -> list[str]:
         procs = self.procs + (self.node.procs if self.node else [])
         return [p.name for p in procs if not p.alive()]
+
+
+def _start_metrics_server(
+    root: Path, logs: Path, kube_info: kube.KubeInfo, node_info: node_module.NodeInfo | None
+) -> Process:
+    if node_info is None:
+        raise RuntimeError("metrics-server reads the real node's kubelet, and the stack runs no real node")
+    selector = ",".join(f"{k}={v}" for k, v in node_info.labels.items())
+    kubectl = tools.go_binary("kubernetes", "kubectl")
+    return metrics_server.start_metrics_server(root, logs, kube_info, kubectl, selector)
 
 
 def _start_keda(root: Path, logs: Path, kube_info: kube.KubeInfo) -> list[Process]:

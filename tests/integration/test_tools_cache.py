@@ -16,6 +16,7 @@ TOOLS = {
     "helm": ["helm"],
     "registry": ["registry"],
     "keda": ["keda", "keda-adapter", "keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml"],
+    "metrics-server": ["metrics-server"],
 }
 
 
