@@ -54,7 +54,7 @@ INSERT INTO public.players (id, club_id, first_name, last_name, position, prefer
 SELECT md5(%(club)s::text || ':p' || i)::uuid, %(club)s::uuid, 'First ' || i, md5(i::text),
     (ARRAY['GK', 'DF', 'MF', 'FW'])[1 + i %% 4], (ARRAY['left', 'right', 'both'])[1 + i %% 3], 1 + i %% 99,
     date '1990-01-01' + i %% 9000, md5(i::text || 'guardian') || ' ' || md5(i::text || 'name'),
-    md5(i::text || 'mail') || '@example.org', '+44 ' || (i * 7919) %% 1000000000, i %% 2 = 0,
+    md5(i::text || 'mail') || '@example.org', '+44 ' || (i::bigint * 7919) %% 1000000000, i %% 2 = 0,
     date '2030-01-01' + i %% 365
 FROM generate_series(1, %(n)s) i
 """

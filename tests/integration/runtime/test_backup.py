@@ -302,11 +302,11 @@ def test_a_backup_that_fails_mid_stream_aborts_its_upload(
     bucket: str,
 ) -> None:
     a = make_tenant("a")
-    with psycopg.connect(database) as conn:  # ~12 MiB of rows that do not compress: several parts
+    with psycopg.connect(database) as conn:  # ~40 MiB of rows that compress little: eight parts or so
         conn.execute(
             "INSERT INTO players (club_id, first_name, last_name, position, preferred_foot, birth_date, "
             "guardian_name) SELECT %s, 'P', 'N', 'GK', 'left', '2000-01-01', "
-            "encode(gen_random_bytes(1024), 'base64') FROM generate_series(1, 9000)",
+            "encode(gen_random_bytes(1024), 'base64') FROM generate_series(1, 30000)",
             [a.club_id],
         )
     settings = settings_for(a, backup_part_size_mb=5)
@@ -319,6 +319,7 @@ def test_a_backup_that_fails_mid_stream_aborts_its_upload(
 
     assert killer.terminated
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    assert not store.exists(bucket_store, key)
     assert not store.exists(bucket_store, contract.backup_manifest("backups/", a.club_id, "failing"))
 
 
@@ -432,3 +433,18 @@ def test_a_backup_missing_rows_that_others_reference_is_refused(
         restore_into(settings, a.club_id, taken.backup_id)
 
     assert fingerprint(database, a.club_id) == before
+
+
+def test_a_manifest_is_never_overwritten(
+    settings_for: Callable[..., Settings], make_tenant: Callable[..., Tenant]
+) -> None:
+    """Even past the check at the start (two backups racing with one id), S3's conditional write
+    keeps the first manifest."""
+    bucket_store = store.connect(settings_for(make_tenant("a", seeded=False)))
+    key = contract.backup_manifest("backups/", uuid.uuid4(), "race")
+
+    store.put_manifest(bucket_store, key, b"{}")
+    with pytest.raises(store.BackupExists, match="never overwritten"):
+        store.put_manifest(bucket_store, key, b"{ }")
+
+    assert store.get_bytes(bucket_store, key) == b"{}"

@@ -19,28 +19,46 @@ class CorruptData(ValueError):
     """A compressed stream that does not decode, ends early, or does not match its checksum."""
 
 
-class Encoder:
-    """COPY text in, gzip out; counts the rows (COPY text ends every row with a newline) and hashes
-    the text."""
+class Digest:
+    """The sha256 and row count of a COPY text stream (COPY text ends every row with a newline and
+    escapes the newlines inside values)."""
 
-    def __init__(self, level: int) -> None:
-        self._zlib = zlib.compressobj(level, zlib.DEFLATED, GZIP_WBITS)
+    def __init__(self) -> None:
         self._sha = hashlib.sha256()
         self.rows = 0
         self.raw_bytes = 0
 
-    def feed(self, data: bytes | bytearray) -> bytes:
+    def feed(self, data: bytes | bytearray) -> None:
         self._sha.update(data)
         self.rows += data.count(b"\n")
         self.raw_bytes += len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+
+class Encoder:
+    """COPY text in, gzip out, digested on the way."""
+
+    def __init__(self, level: int) -> None:
+        self.digest = Digest()
+        self._zlib = zlib.compressobj(level, zlib.DEFLATED, GZIP_WBITS)
+
+    def feed(self, data: bytes | bytearray) -> bytes:
+        self.digest.feed(data)
         return self._zlib.compress(data)
 
     def finish(self) -> bytes:
         return self._zlib.flush()
 
     @property
+    def rows(self) -> int:
+        return self.digest.rows
+
+    @property
     def sha256(self) -> str:
-        return self._sha.hexdigest()
+        return self.digest.sha256
 
 
 class Decoder:
@@ -48,10 +66,8 @@ class Decoder:
     checks the stream ended where gzip says it does."""
 
     def __init__(self) -> None:
+        self.digest = Digest()
         self._zlib = zlib.decompressobj(GZIP_WBITS)
-        self._sha = hashlib.sha256()
-        self.rows = 0
-        self.raw_bytes = 0
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         pending = data
@@ -64,7 +80,8 @@ class Decoder:
                 raise CorruptData(f"the compressed stream does not decode ({exc})") from exc
             pending = self._zlib.unconsumed_tail or self._zlib.unused_data
             if out:
-                yield self._count(out)
+                self.digest.feed(out)
+                yield out
             elif not self._zlib.unconsumed_tail:
                 break
 
@@ -74,15 +91,13 @@ class Decoder:
         if self._zlib.unused_data:
             raise CorruptData("data after the end of the compressed stream")
 
-    def _count(self, out: bytes) -> bytes:
-        self._sha.update(out)
-        self.rows += out.count(b"\n")
-        self.raw_bytes += len(out)
-        return out
+    @property
+    def rows(self) -> int:
+        return self.digest.rows
 
     @property
     def sha256(self) -> str:
-        return self._sha.hexdigest()
+        return self.digest.sha256
 
 
 def decode_all(chunks: Iterable[bytes], decoder: Decoder) -> Iterator[bytes]:

@@ -93,7 +93,7 @@ def _check(
 
 
 def _check_copy(conn: psycopg.Connection[Any], entry: manifest.TableEntry) -> None:
-    encoder = codec.Encoder(0)
+    digest = codec.Digest()
     query = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in entry.columns), sql.Identifier("public", entry.name)
     )
@@ -102,14 +102,12 @@ def _check_copy(conn: psycopg.Connection[Any], entry: manifest.TableEntry) -> No
         for row in copy:
             chunk += row
             if len(chunk) >= 256 * 1024:
-                encoder.feed(chunk)
+                digest.feed(chunk)
                 chunk.clear()
-    encoder.feed(chunk)
-    if encoder.rows != entry.rows:
-        raise VerifyFailed(
-            f"table {entry.name}: {encoder.rows} rows restored, the manifest says {entry.rows}"
-        )
-    if encoder.sha256 != entry.sha256:
+    digest.feed(chunk)
+    if digest.rows != entry.rows:
+        raise VerifyFailed(f"table {entry.name}: {digest.rows} rows restored, the manifest says {entry.rows}")
+    if digest.sha256 != entry.sha256:
         raise VerifyFailed(f"table {entry.name}: the restored rows differ from the backed-up ones (sha256)")
 
 
