@@ -81,6 +81,9 @@ def test_the_operator_image_runs_the_operator(pushed: images.Images) -> None:
     assert done.returncode == 0, done.stderr
     assert "club-operator" in done.stdout
     assert "--namespace" in done.stdout
+    # Every module the running operator loads imports in the image (--help loads only __main__).
+    loaded = images.run(pushed.operator, "-c", "import club_operator.main", entrypoint="python3")
+    assert loaded.returncode == 0, loaded.stderr
 
 
 def test_a_second_ensure_finds_both_images_and_builds_nothing(
