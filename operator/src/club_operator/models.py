@@ -113,11 +113,6 @@ class TaintEffect(enum.StrEnum):
     NO_EXECUTE = "NoExecute"
 
 
-class RuntimeSpec(_Model):
-    image: str | None = None
-    image_pull_policy: ImagePullPolicy = ImagePullPolicy.IF_NOT_PRESENT
-
-
 class ResourceList(_Model):
     cpu: Quantity | None = None
     memory: Quantity | None = None
@@ -223,6 +218,15 @@ class Toleration(_Model):
     value: str | None = None
     effect: TaintEffect | None = None
     toleration_seconds: int | None = None
+
+
+class RuntimeSpec(_Model):
+    image: str | None = None
+    image_pull_policy: ImagePullPolicy = ImagePullPolicy.IF_NOT_PRESENT
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    """Where every pod of the Club runs; replaces the operator's placement when set."""
+    tolerations: tuple[Toleration, ...] = ()
+    """Added to the operator's."""
 
 
 class GpuSpec(_Model):

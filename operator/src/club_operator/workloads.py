@@ -27,6 +27,7 @@ from club_operator.builders.inputs import (
     WorkloadInputs,
     config_digest,
     host_destination,
+    placement,
     url_destination,
 )
 from club_operator.club import Context
@@ -49,6 +50,9 @@ def keda_installed() -> bool:
 def _inputs(ctx: Context, redis: RedisTarget, keda: bool) -> WorkloadInputs:
     """The inputs, short of what depends on the Secrets' values (the config hashes, the servers)."""
     names = ctx.names
+    node_selector, tolerations = placement(
+        ctx.spec, ctx.settings.pod_node_selector, ctx.settings.pod_tolerations
+    )
     return WorkloadInputs(
         names=names,
         spec=ctx.spec,
@@ -64,8 +68,8 @@ def _inputs(ctx: Context, redis: RedisTarget, keda: bool) -> WorkloadInputs:
         redis_prefix=club_prefix(names.namespace, names.name),
         keda_polling_interval=ctx.settings.keda_polling_interval_sec,
         keda_cooldown=ctx.settings.keda_cooldown_sec,
-        node_selector=tuple(sorted(ctx.settings.pod_node_selector.items())),
-        tolerations=ctx.settings.pod_tolerations,
+        node_selector=node_selector,
+        tolerations=tolerations,
     )
 
 

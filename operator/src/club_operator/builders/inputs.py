@@ -75,6 +75,15 @@ def host_destination(host: str | None, port: str | None) -> Destination | None:
     return Destination(host, int(port))
 
 
+def placement(
+    spec: ClubSpec, node_selector: Mapping[str, str], tolerations: tuple[Toleration, ...]
+) -> tuple[tuple[tuple[str, str], ...], tuple[Toleration, ...]]:
+    """Where the Club's pods run, given the operator's placement: the Club's own nodeSelector
+    (spec.runtime) replaces the operator's; its tolerations add to the operator's."""
+    selector = spec.runtime.node_selector or node_selector
+    return tuple(sorted(selector.items())), (*tolerations, *spec.runtime.tolerations)
+
+
 @dataclass(frozen=True)
 class WorkloadInputs:
     names: naming.ClubNames
@@ -111,9 +120,11 @@ class WorkloadInputs:
     """The workers' digest, over the Secrets they read (no JWT key set, no owner account); None:
     `config_hash`, which is the API's."""
     node_selector: tuple[tuple[str, str], ...] = ()
-    """Where every pod of the Club may run (OperatorSettings.pod_node_selector)."""
+    """Where every pod of the Club may run: spec.runtime.nodeSelector, else the operator's
+    (OperatorSettings.pod_node_selector)."""
     tolerations: tuple[Toleration, ...] = ()
-    """The taints every pod of the Club tolerates (OperatorSettings.pod_tolerations)."""
+    """The taints every pod of the Club tolerates: the operator's (OperatorSettings.pod_tolerations)
+    and spec.runtime.tolerations."""
 
     def pool(self, pool: Pool) -> WorkerPool:
         return self.spec.workers.video if pool == "video" else self.spec.workers.default

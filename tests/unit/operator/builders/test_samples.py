@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from club_operator.builders import api_service, worker_deployment
-from club_operator.builders.inputs import CONFIG_HASH_ANNOTATION
+from club_operator.builders.inputs import CONFIG_HASH_ANNOTATION, placement
 from club_operator.models import Toleration
 
 from .support import NAMESPACE, UID, all_objects, container, deployments, inputs, kinds
@@ -193,3 +193,13 @@ def test_without_a_placement_no_pod_names_a_node() -> None:
         pod = deployment["spec"]["template"]["spec"]
         assert "nodeSelector" not in pod, name
         assert "tolerations" not in pod, name
+
+
+def test_a_clubs_own_placement_replaces_the_platforms_node_selector_and_adds_tolerations() -> None:
+    platform = Toleration.model_validate({"key": "clubs", "operator": "Exists", "effect": "NoSchedule"})
+    own = inputs("club-full.yaml").spec
+    selector, tolerations = placement(own, {"pool": "clubs"}, (platform,))
+    assert dict(selector) == own.runtime.node_selector
+    assert tolerations == (platform, *own.runtime.tolerations)
+    bare = inputs("club-minimal.yaml").spec
+    assert placement(bare, {"pool": "clubs"}, (platform,)) == ((("pool", "clubs"),), (platform,))
