@@ -83,6 +83,10 @@ demo: tools venv ## Local stack + operator; sample Clubs to Ready, then a genera
 images: tools venv ## Build both images cold, then warm; push them to the stack's registry; print sizes and build times
 	$(PY) -m club_devstack.build_images $(if $(IMAGE_BASE),--base $(IMAGE_BASE))
 
+.PHONY: kind-e2e
+kind-e2e: venv ## With docker, kind and kubectl: build the images, create the kind cluster (kind-cluster.yaml), run tests/e2e on it
+	PYTHON=$(PY) bash hack/kind-e2e.sh
+
 .PHONY: bench
 bench: tools venv ## Run the benchmarks in bench/ (print figures)
 	@shopt -s nullglob; benches=(bench/bench_*.py); \
