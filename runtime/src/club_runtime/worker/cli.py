@@ -49,6 +49,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 def make_worker(settings: Settings, queue_names: Sequence[str], name: str | None = None) -> ClubWorker:
     connection = redis_client.connect(settings)
+    # RQ talks to Redis as the worker is made (it names its connection) and registers it at start: a
+    # worker started during a Redis outage waits for it instead of exiting into a crash loop.
+    redis_client.wait_until_reachable(connection)
     queues = [
         Queue(q, connection=connection, serializer=SERIALIZER, job_class=RegisteredJob) for q in queue_names
     ]

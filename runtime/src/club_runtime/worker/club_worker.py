@@ -12,7 +12,14 @@
   from Redis in another worker).
 - Registered functions only. A job naming any function or callback the runtime does not register
   (`registry`) is failed at once, before the worker forks, as a permanent error naming it.
-- Metrics, observed around each job in this long-lived process (see `metrics`)."""
+- Metrics, observed around each job in this long-lived process (see `metrics`).
+- Redis outages. RQ's loop retries only its dequeue on a connection error: one anywhere else (the
+  heartbeat while a job runs, maintenance, recording a finished job) makes RQ log "unhandled
+  exception, quitting" and the worker exit, killing the job's work horse with the container. Here
+  those steps log and go on: a missed heartbeat leaves the horse working, maintenance runs again
+  next time, and a job whose end could not be recorded stays in the StartedJobRegistry, where the
+  abandoned-job cleanup retries it once Redis is back (the operator requeues a VideoJob whose job
+  Redis lost). The loop then waits in RQ's dequeue, which retries with backoff."""
 
 from __future__ import annotations
 
@@ -21,11 +28,14 @@ import time
 from types import TracebackType
 from typing import Any
 
+from redis.client import Pipeline
 from rq import Queue, Worker
 from rq.exceptions import AbandonedJobError
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.utils import now
 
+from club_runtime.redis_client import UNAVAILABLE, wait_until_reachable
 from club_runtime.settings import get_settings
 from club_runtime.worker import metrics, registry
 from club_runtime.worker.jobs import video
@@ -80,9 +90,58 @@ class ClubWorker(Worker):
         started = time.monotonic()
         try:
             super().execute_job(job, queue)
+        except UNAVAILABLE as exc:
+            # The horse has exited (maintain_heartbeats keeps the monitor waiting for it).
+            log.error(
+                "Redis unreachable while running or recording job %s (%s): it stays started, and RQ's "
+                "abandoned-job cleanup retries it once Redis is back",
+                job.id,
+                type(exc).__name__,
+            )
         finally:
             gauge.dec()
             self._observe(job, queue.name, time.monotonic() - started)
+
+    def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
+        """RQ's heartbeat while a horse works; missed while Redis is unreachable, the horse goes on."""
+        try:
+            super().maintain_heartbeats(job, execution)
+        except UNAVAILABLE as exc:
+            log.warning("missed a heartbeat for job %s: Redis unreachable (%s)", job.id, type(exc).__name__)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        try:
+            super().heartbeat(timeout, pipeline)
+        except UNAVAILABLE as exc:
+            log.warning("missed the worker's heartbeat: Redis unreachable (%s)", type(exc).__name__)
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it unannotated
+        except UNAVAILABLE as exc:
+            log.warning("maintenance put off: Redis unreachable (%s)", type(exc).__name__)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except UNAVAILABLE as exc:
+            log.warning("could not check for suspension: Redis unreachable (%s)", type(exc).__name__)
+
+    def register_birth(self) -> None:
+        """Registered at start: a Redis outage then is waited out, not a crash."""
+        while True:
+            try:
+                super().register_birth()  # type: ignore[no-untyped-call]  # rq leaves it unannotated
+                return
+            except UNAVAILABLE:
+                wait_until_reachable(self.connection)
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()  # type: ignore[no-untyped-call]  # rq leaves it unannotated
+        except UNAVAILABLE as exc:
+            # The worker's key expires on its own (worker_ttl): nothing is left behind for long.
+            log.warning("could not record the worker's exit: Redis unreachable (%s)", type(exc).__name__)
 
     def refuse(self, job: Job, queue: Queue, problem: str) -> None:
         """Fail a job the worker must not run: no retry, no callback, never forked."""

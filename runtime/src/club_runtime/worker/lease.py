@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from types import TracebackType
 
 import redis
 from redis.exceptions import LockError
 from rq.defaults import RQ_KEY_PREFIX
+
+from club_runtime.redis_client import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +57,25 @@ class Lease:
             self._lock.release()
         except LockError:
             log.warning("lease had already expired at release")
+        except UNAVAILABLE as problem:
+            log.warning("lease not released (Redis: %s); it expires on its own", type(problem).__name__)
 
     def _renew(self) -> None:
+        renewed = time.monotonic()
         while not self._stop.wait(self._ttl / 3):
             try:
                 self._lock.extend(self._ttl, replace_ttl=True)
+                renewed = time.monotonic()
             except LockError:
                 self._lost.set()
                 return
+            except UNAVAILABLE as exc:
+                # Redis unreachable: the lock stays held until its TTL runs out since the last
+                # renewal; keep trying until then (a later LockError says it was lost meanwhile).
+                if time.monotonic() - renewed >= self._ttl:
+                    log.warning("lease not renewed within its TTL (Redis: %s)", type(exc).__name__)
+                    self._lost.set()
+                    return
 
     def check(self) -> None:
         """Raise LeaseLostError if the lease ran out; call before each write of outputs."""

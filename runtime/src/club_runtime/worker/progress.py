@@ -4,6 +4,7 @@ when the whole percent or the step changes, so a long transcode writes at most a
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -12,7 +13,10 @@ from typing import Any
 import psycopg
 from rq.job import Job
 
+from club_runtime.redis_client import UNAVAILABLE
 from club_runtime.worker import video_store
+
+log = logging.getLogger(__name__)
 
 
 class Progress:
@@ -23,6 +27,7 @@ class Progress:
         self._last: tuple[int, str] | None = None
         self._step_started = time.monotonic()
         self.counters: dict[str, int] = {}
+        self._unsaved = False  # the last save of the job's metadata met a Redis outage
         self.timings: dict[str, float] = {}
 
     def update(self, percent: float, step: str) -> None:
@@ -34,7 +39,18 @@ class Progress:
         self._last = current
         if self._job is not None:
             self._job.meta.update(progress=current[0], step=step, timings=self.timings, **self.counters)
-            _save_meta(self._job)
+            try:
+                _save_meta(self._job)
+            except UNAVAILABLE as exc:
+                # Progress is for people to read: a Redis outage does not stop the transcode, and
+                # the next update writes the whole metadata again. Said once per outage.
+                if not self._unsaved:
+                    log.warning("progress not saved: Redis unreachable (%s)", type(exc).__name__)
+                self._unsaved = True
+            else:
+                if self._unsaved:
+                    log.info("progress saved again: Redis answers")
+                self._unsaved = False
         video_store.set_progress(self._conn, self._video_id, current[0])
 
     def _close_step(self, step: str) -> None:
