@@ -1,4 +1,4 @@
-module club-platform/hack/kindconfig
+module clubplatform.local/hack/kindconfig
 
 go 1.24
 
