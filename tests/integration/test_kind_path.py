@@ -70,3 +70,5 @@ def test_the_kind_e2e_script_and_target_parse() -> None:
     dry = subprocess.run(["make", "-n", "kind-e2e"], cwd=REPO, capture_output=True, text=True, check=False)
     assert dry.returncode == 0, dry.stderr
     assert "hack/kind-e2e.sh" in dry.stdout
+    listed = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True, check=False)
+    assert "kind-e2e" in listed.stdout
