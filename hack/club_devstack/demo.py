@@ -1,12 +1,15 @@
 """`make demo`: the local stack, the operator, every sample Club reconciled to Ready and a VideoJob
 processed, shown live.
 
-Starts PostgreSQL, Redis, MinIO and the Kubernetes control plane; starts `club-operator`; applies the
-Club samples of config/samples/ into the namespace `demo`; prints each Club's progress until all are
-Ready. Then uploads a generated match video to riverside-fc's bucket, starts one pod of its video
-worker Deployment as a local process (the kwok nodes run nothing), applies the VideoJob sample
-(pointed at that video) and prints its phase and progress until it Succeeded. Finally prints what
-was created and keeps everything up until Ctrl-C."""
+Starts PostgreSQL, Redis, MinIO, the registry and the Kubernetes control plane with its real node
+and kwok's simulated GPU nodes; builds the runtime and operator images if the registry lacks them
+(images.py, with progress); starts `club-operator` with the registry's runtime image as the
+default; applies the Club samples of config/samples/ into the namespace `demo`, riverside-fc with
+spec.runtime placing its pods on the real node (the others run on kwok's simulated nodes: the real
+node has this machine's few cores); prints each Club's progress until all are Ready. Then uploads
+a generated match video to riverside-fc's bucket, waits for its video worker pod on the real node,
+applies the VideoJob sample (pointed at that video) and prints its phase and progress until it
+Succeeded. Finally prints what was created and keeps everything up until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -20,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from kubernetes import config as k8s_config
 
+from club_devstack import images
 from club_devstack.operator import REPO, start_operator
-from club_devstack.pod_worker import PodWorker
 from club_devstack.stack import Stack, StackInfo, wait_forever
 
 NAMESPACE = "demo"
@@ -39,7 +41,9 @@ class Kubectl:
         self.base = [str(stack.kubectl), "--kubeconfig", str(stack.kube.kubeconfig)]
 
     def __call__(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run([*self.base, *args], input=stdin, capture_output=True, text=True, check=True)
+        done = subprocess.run([*self.base, *args], input=stdin, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout
 
     def json(self, *args: str) -> Any:
@@ -79,7 +83,7 @@ def _line(club: dict[str, Any]) -> str:
     return f"{club['metadata']['name']:<20} {status.get('phase', 'Pending'):<13} {marks}{reason}"
 
 
-def _watch_until_ready(kubectl: Kubectl, names: list[str], timeout: float = 300) -> bool:
+def _watch_until_ready(kubectl: Kubectl, names: list[str], timeout: float = 600) -> bool:
     shown: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -93,6 +97,25 @@ def _watch_until_ready(kubectl: Kubectl, names: list[str], timeout: float = 300)
             return True
         time.sleep(1)
     return False
+
+
+def _pods_not_ready(kubectl: Kubectl) -> None:
+    """What a person would look at when a Club is not Ready: its pods, and why those not Ready are not."""
+    print(kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide"), flush=True)
+    for pod in kubectl.json("get", "pods", "-n", NAMESPACE)["items"]:
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        if statuses and all(s.get("ready") for s in statuses):
+            continue
+        name = pod["metadata"]["name"]
+        print(f"--- {name}: {json.dumps(statuses or pod.get('status', {}).get('conditions'))}", flush=True)
+        if statuses and pod["spec"].get("nodeName", "").startswith("real"):
+            logs = subprocess.run(
+                [*kubectl.base, "logs", "-n", NAMESPACE, name, "--tail=20", "--all-containers"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            print(logs.stdout + logs.stderr, flush=True)
 
 
 VIDEO_CLUB = "riverside-fc"
@@ -133,8 +156,37 @@ def _videojob_manifest(kubectl: Kubectl) -> dict[str, Any]:
     return manifest
 
 
-def _process_a_video(kubectl: Kubectl, stack: Stack, workers: list[PodWorker], timeout: float = 600) -> bool:
-    """Upload a video, run the club's video worker, submit a VideoJob and follow it to the end."""
+def _on_the_real_node(stack: StackInfo) -> dict[str, Any]:
+    """spec.runtime that places a Club's pods on the stack's real node (the others stay on kwok's
+    simulated nodes: the real node has the machine's few cores, and the pods' CPU requests must fit)."""
+    if stack.node is None:
+        raise RuntimeError("the stack runs no real node")
+    taint = stack.node.taint
+    return {
+        "nodeSelector": dict(stack.node.labels),
+        "tolerations": [
+            {"key": taint["key"], "operator": "Equal", "value": taint["value"], "effect": taint["effect"]}
+        ],
+    }
+
+
+def _video_worker_ready(kubectl: Kubectl, timeout: float = 300) -> dict[str, Any] | None:
+    """The club's video worker pod once it is Ready (on the real node), or None."""
+    selector = f"footballclub.io/club={VIDEO_CLUB},app.kubernetes.io/component=worker-video"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pod in kubectl.json("get", "pods", "-n", NAMESPACE, "-l", selector)["items"]:
+            statuses = (pod.get("status") or {}).get("containerStatuses") or []
+            if statuses and all(s.get("ready") for s in statuses):
+                found: dict[str, Any] = pod
+                return found
+        time.sleep(1)
+    return None
+
+
+def _process_a_video(kubectl: Kubectl, stack: Stack, timeout: float = 600) -> bool:
+    """Upload a video, submit a VideoJob and follow it to the end: the club's video worker pod on
+    the real node processes it."""
     info = stack.info
     bucket = kubectl.json("get", "club", VIDEO_CLUB, "-n", NAMESPACE)["status"]["bucket"]
     source = stack.root / "demo-match.mp4"
@@ -143,11 +195,13 @@ def _process_a_video(kubectl: Kubectl, stack: Stack, workers: list[PodWorker], t
     )
     _generate_video(source)
     _s3(info).upload_file(str(source), bucket, VIDEO_KEY)
-    _say(f"Running one pod of {VIDEO_CLUB}-worker-video as a local process (its Deployment's command, env)")
-    api = k8s_config.new_client_from_config(config_file=str(info.kube.kubeconfig))  # type: ignore[no-untyped-call]
-    worker = PodWorker(api, NAMESPACE, VIDEO_CLUB, stack.root / "logs" / "demo-video-worker.log")
-    workers.append(worker)
-    print(f"  queues: {', '.join(worker.queues)}", flush=True)
+    _say(f"Waiting for a pod of {VIDEO_CLUB}-worker-video to be Ready")
+    worker = _video_worker_ready(kubectl)
+    if worker is None:
+        _say(f"No video worker pod of {VIDEO_CLUB} became Ready")
+        print(kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide"), flush=True)
+        return False
+    print(f"  {worker['metadata']['name']} on node {worker['spec']['nodeName']}", flush=True)
     manifest = _videojob_manifest(kubectl)
     name = manifest["metadata"]["name"]
     _say(
@@ -214,48 +268,64 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-wait", action="store_true", help="stop after the summary instead of waiting")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    _say("Starting the local stack (PostgreSQL, Redis, MinIO, Kubernetes with kwok nodes)")
+    _say(
+        "Starting the local stack (PostgreSQL, Redis, MinIO, a registry, Kubernetes with a real node"
+        " and kwok's GPU nodes)"
+    )
     try:
         # Two GPU nodes: the full and the GPU samples each run a GPU video worker.
-        with Stack.start(gpu_nodes=2) as stack:
+        with Stack.start(gpu_nodes=2, node=True) as stack:
             kubectl = Kubectl(stack.info)
-            _say("Starting club-operator (CRDs applied from crds/)")
+            _say("The runtime and operator images, in the stack's registry")
+            built = images.ensure_images(stack.info, progress=lambda line: print(f"  {line}", flush=True))
+            _say(
+                "Starting club-operator (CRDs applied from crds/), the Clubs' pods on the real node"
+                f" running {built.runtime}"
+            )
             log = stack.root / "logs" / "club-operator.log"
-            operator = start_operator(stack.info, log, resync_interval_sec="30")
+            operator = start_operator(
+                stack.info, log, resync_interval_sec="30", default_runtime_image=built.runtime
+            )
             stack.procs.append(operator.process)
             metrics_port = operator.metrics_port
             kubectl("create", "namespace", NAMESPACE)
             _server_secrets(kubectl, stack.info)
             names = []
             for sample in _club_samples():
-                _say(f"kubectl apply -n {NAMESPACE} -f {sample.relative_to(REPO)}")
-                print("  " + kubectl("apply", "-n", NAMESPACE, "-f", str(sample)).strip(), flush=True)
-                names.append(
-                    json.loads(kubectl("create", "--dry-run=client", "-f", str(sample), "-o", "json"))[
-                        "metadata"
-                    ]["name"]
+                manifest = json.loads(kubectl("create", "--dry-run=client", "-f", str(sample), "-o", "json"))
+                name = manifest["metadata"]["name"]
+                names.append(name)
+                if name != VIDEO_CLUB:
+                    _say(f"kubectl apply -n {NAMESPACE} -f {sample.relative_to(REPO)}")
+                    print("  " + kubectl("apply", "-n", NAMESPACE, "-f", str(sample)).strip(), flush=True)
+                    continue
+                _say(
+                    f"kubectl apply -n {NAMESPACE} -f {sample.relative_to(REPO)}, with"
+                    " spec.runtime.nodeSelector and tolerations that put its pods on the real node"
                 )
+                manifest["metadata"]["namespace"] = NAMESPACE
+                manifest["spec"]["runtime"] = _on_the_real_node(stack.info)
+                print("  " + kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=json.dumps(manifest)).strip())
             _say("Waiting for every Club to be Ready (live progress)")
             if not _watch_until_ready(kubectl, names):
                 _say(f"Not every Club became Ready; see {log}")
+                _pods_not_ready(kubectl)
                 return 1
-            workers: list[PodWorker] = []
-            try:
-                if not _process_a_video(kubectl, stack, workers):
-                    _say(f"The VideoJob did not succeed; see {log} and {stack.root / 'logs'}")
-                    return 1
-                _summary(kubectl, stack.info)
-                _say("Everything is up")
-                print(stack.info.describe())
-                print(f"operator    log {log}, metrics http://127.0.0.1:{metrics_port}/metrics")
-                print(f"\nTry: KUBECONFIG={stack.info.kube.kubeconfig} {stack.info.kubectl} get clubs,vj -A")
-                if args.no_wait:
-                    return 0
-                print("Ctrl-C stops everything.", flush=True)
-                wait_forever(stack)
-            finally:
-                for worker in workers:
-                    worker.stop()
+            if not _process_a_video(kubectl, stack):
+                _say(f"The VideoJob did not succeed; see {log} and {stack.root / 'logs'}")
+                return 1
+            _summary(kubectl, stack.info)
+            _say("Everything is up")
+            print(stack.info.describe())
+            print(f"operator    log {log}, metrics http://127.0.0.1:{metrics_port}/metrics")
+            print(
+                f"\nTry: KUBECONFIG={stack.info.kube.kubeconfig} {stack.info.kubectl}"
+                " get clubs,vj,pods -A -o wide"
+            )
+            if args.no_wait:
+                return 0
+            print("Ctrl-C stops everything.", flush=True)
+            wait_forever(stack)
     except KeyboardInterrupt:
         _say("Stopping")
     return 0
