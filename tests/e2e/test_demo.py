@@ -18,7 +18,7 @@ def test_make_demo_brings_every_sample_club_to_ready_and_a_videojob_to_succeeded
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,  # a first run builds the images
         check=False,
     )
     out = done.stdout
