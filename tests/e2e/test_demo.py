@@ -7,7 +7,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from club_devstack.operator import REPO
+
+# A first run builds the images (minutes): more than pytest's default timeout.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def test_make_demo_brings_every_sample_club_to_ready_and_a_videojob_to_succeeded() -> None:

@@ -25,6 +25,9 @@ from club_devstack.operator import RunningOperator, real_node_settings, start_op
 from club_devstack.stack import StackInfo
 from tests.support import clubs, crds
 
+# A first run builds the images (minutes): more than pytest's default timeout.
+pytestmark = pytest.mark.timeout(1800)
+
 NAME = "harbour-fc"
 
 

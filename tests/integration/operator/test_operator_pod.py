@@ -16,6 +16,9 @@ from club_devstack import images, node, operator_pod
 from club_devstack.stack import StackInfo
 from tests.support import clubs, crds
 
+# A first run builds the images (minutes): more than pytest's default timeout.
+pytestmark = pytest.mark.timeout(1800)
+
 
 @pytest.fixture(scope="module")
 def operator_image(stack: StackInfo) -> str:
