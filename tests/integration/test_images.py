@@ -13,6 +13,9 @@ import pytest
 from club_devstack import images, registry
 from club_devstack.stack import StackInfo
 
+# A first run builds the images (minutes): more than pytest's default timeout.
+pytestmark = pytest.mark.timeout(1800)
+
 
 @pytest.fixture(scope="module")
 def pushed(stack: StackInfo) -> images.Images:
