@@ -1,6 +1,9 @@
 """Error responses: one shape (`{"detail": "..."}`), and database errors translated into clear 4xx.
 
-A statement refused by a constraint rolls its transaction back, so a 4xx here has written nothing."""
+A statement refused by a constraint rolls its transaction back, so a 4xx here has written nothing.
+A server the request needs being unreachable (PostgreSQL down or restarting, no pooled connection
+within the pool's timeout, Redis down) is a 503 with Retry-After, not a 500: the request can be
+sent again as it is once the server is back."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from psycopg import errors
 from pydantic import BaseModel
+
+from club_runtime.redis_client import UNAVAILABLE as REDIS_UNAVAILABLE
 
 
 class ErrorOut(BaseModel):
@@ -43,7 +48,10 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _doc("No such record in this club"),
     409: _doc("Conflicts with an existing record"),
     422: {"model": InvalidOut, "description": "The request is invalid"},
+    503: _doc("A server the request needs (database, queue) is unavailable; retry after Retry-After"),
 }
+
+RETRY_AFTER_SEC = 5
 
 
 def unauthorized(message: str) -> HTTPException:
@@ -98,6 +106,26 @@ async def _data(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "a value cannot be stored: out of range or malformed"}, status_code=422)
 
 
+def _unavailable(what: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"the {what} could not serve the request (unavailable or timed out); retry later"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SEC)},
+    )
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # OperationalError: the connection failed or broke (psycopg_pool's PoolTimeout is one too).
+    return _unavailable("database")
+
+
+async def _queue_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    return _unavailable("job queue")
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.IntegrityError, _integrity)
     app.add_exception_handler(errors.DataError, _data)
+    app.add_exception_handler(errors.OperationalError, _database_unavailable)
+    for error in REDIS_UNAVAILABLE:
+        app.add_exception_handler(error, _queue_unavailable)
