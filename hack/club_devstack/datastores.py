@@ -132,18 +132,23 @@ class RedisInfo:
 def start_redis(root: Path, logs: Path) -> tuple[Process, RedisInfo]:
     data = root / "redis"
     data.mkdir()
-    port = tools.free_port()
-    info = RedisInfo(server_address(), port, databases=256, password=secrets.token_urlsafe(24))
+    info = RedisInfo(server_address(), tools.free_port(), databases=256, password=secrets.token_urlsafe(24))
+    return run_redis(data, info, logs), info
+
+
+def run_redis(data: Path, info: RedisInfo, logs: Path) -> Process:
+    """Start a Redis server for `info` in the folder `data` and wait until its port is open. Nothing
+    is persisted: a server started again on the same folder starts empty (no keys, no ACL users)."""
     # The password goes in a file, not on the command line, where any local user could read it.
     conf = data / "redis.conf"
     conf.write_text(f'requirepass "{info.password}"\n')
     conf.chmod(0o600)
-    argv = [str(tools.system_binary("redis-server")), str(conf), "--port", str(port)]
+    argv = [str(tools.system_binary("redis-server")), str(conf), "--port", str(info.port)]
     argv += ["--bind", *_listen_addresses(info.host)]
     argv += ["--dir", str(data), "--save", "", "--appendonly", "no", "--databases", str(info.databases)]
     proc = Process("redis", argv, logs / "redis.log")
-    proc.wait_ready(lambda: tools.port_open(port), timeout=30)
-    return proc, info
+    proc.wait_ready(lambda: tools.port_open(info.port), timeout=30)
+    return proc
 
 
 @dataclass(frozen=True)
@@ -166,9 +171,15 @@ class MinioInfo:
 def start_minio(root: Path, logs: Path) -> tuple[Process, MinioInfo]:
     data = root / "minio"
     data.mkdir()
-    port, console = tools.free_port(), tools.free_port()
-    address = server_address()
-    info = MinioInfo(f"http://{address}:{port}", "devstack-admin", secrets.token_urlsafe(24))
+    endpoint = f"http://{server_address()}:{tools.free_port()}"
+    info = MinioInfo(endpoint, "devstack-admin", secrets.token_urlsafe(24))
+    return run_minio(data, info, logs), info
+
+
+def run_minio(data: Path, info: MinioInfo, logs: Path) -> Process:
+    """Start a MinIO server for `info` (listening at its endpoint's address) on the folder `data`
+    and wait until it is ready; started again on the same folder, it serves the same buckets."""
+    address = urllib.parse.urlsplit(info.endpoint).netloc
     proc = Process(
         "minio",
         [
@@ -176,9 +187,9 @@ def start_minio(root: Path, logs: Path) -> tuple[Process, MinioInfo]:
             "server",
             str(data),
             "--address",
-            f"{address}:{port}",
+            address,
             "--console-address",
-            f"{LOOPBACK}:{console}",
+            f"{LOOPBACK}:{tools.free_port()}",
             "--quiet",
         ],
         logs / "minio.log",
@@ -187,7 +198,7 @@ def start_minio(root: Path, logs: Path) -> tuple[Process, MinioInfo]:
             "MINIO_ROOT_PASSWORD": info.secret_key,
             "MINIO_BROWSER": "off",
             "MINIO_UPDATE": "off",
-            "HOME": str(root / "minio-home"),
+            "HOME": str(data.parent / "minio-home"),
         },
     )
 
@@ -196,4 +207,4 @@ def start_minio(root: Path, logs: Path) -> tuple[Process, MinioInfo]:
             return bool(resp.status == 200)
 
     proc.wait_ready(healthy, timeout=60)
-    return proc, info
+    return proc
