@@ -23,7 +23,7 @@ from kubernetes import watch as k8s_watch
 from club_devstack import images, node
 from club_devstack.operator import RunningOperator, real_node_settings, start_operator
 from club_devstack.stack import StackInfo
-from tests.support import clubs, crds
+from tests.support import clubs, crds, videojobs
 
 # A first run builds the images (minutes): more than pytest's default timeout.
 pytestmark = pytest.mark.timeout(1800)
@@ -178,3 +178,72 @@ def test_a_clubs_api_runs_on_the_real_node_and_answers_through_its_service(
     )
     assert all(p.spec.node_name == stack.node.name for p in rolled)
     assert _call(stack, "GET", f"{base}/readyz")[0] == 200
+
+
+def _generate_video(path: Path, seconds: int) -> None:
+    """A 720p test pattern with a tone, H.264 and AAC in MP4."""
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+         str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def _video_pods(core: k8s.CoreV1Api, namespace: str) -> list[k8s.V1Pod]:
+    listed = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=worker-video")
+    return list(listed.items)
+
+
+def test_a_video_worker_pod_removed_mid_job_finishes_the_job_before_it_stops(
+    node_operator: RunningOperator,
+    stack: StackInfo,
+    custom: k8s.CustomObjectsApi,
+    kube_api: k8s.ApiClient,
+    node_namespace: str,
+    tmp_path: Path,
+) -> None:
+    """The kubelet's SIGTERM reaches the worker while it transcodes: it takes no new job, finishes
+    this one (no retry: one attempt) and exits within its grace period; nothing is lost."""
+    assert stack.node is not None
+    core = k8s.CoreV1Api(kube_api)
+    spec = {"displayName": "Drain", "api": {"replicas": 1}, "workers": {"video": {"minReplicas": 1}}}
+    clubs.create_club(custom, node_namespace, crds.manifest("Club", spec, NAME))
+    status = clubs.ready_status(custom, node_namespace, NAME, timeout=300)
+    source = tmp_path / "match.mp4"
+    _generate_video(source, 90)
+    stack.minio.client().upload_file(str(source), status["bucket"], "uploads/match.mp4")
+    job = crds.manifest(
+        "VideoJob",
+        {
+            "clubRef": {"name": NAME},
+            "source": {"key": "uploads/match.mp4"},
+            "outputs": {"renditions": ["720p", "360p"]},
+        },
+        "drained-match",
+    )
+    crds.create(custom, node_namespace, job)
+    clubs.wait_for(
+        "the VideoJob transcoding",
+        lambda: (videojobs.status(custom, node_namespace, "drained-match").get("progress") or 0) >= 10,
+        timeout=300,
+    )
+    (worker,) = [p for p in _video_pods(core, node_namespace) if p.metadata.deletion_timestamp is None]
+    assert worker.spec.node_name == stack.node.name
+    core.delete_namespaced_pod(worker.metadata.name, node_namespace)  # the kubelet sends SIGTERM
+    # While the job still runs, the pod is still there, Terminating: it has not been killed.
+    still = core.read_namespaced_pod(worker.metadata.name, node_namespace)
+    assert still.metadata.deletion_timestamp is not None
+    done = videojobs.wait_phase(custom, node_namespace, "drained-match", "Succeeded", timeout=600)
+    assert done["attempts"] == 1, done  # finished by the worker that was told to stop: no retry
+    clubs.wait_for(
+        "the drained pod gone",
+        lambda: worker.metadata.name not in {p.metadata.name for p in _video_pods(core, node_namespace)},
+        timeout=120,
+    )
+    keys = {
+        o["Key"] for o in stack.minio.client().list_objects_v2(Bucket=status["bucket"]).get("Contents", [])
+    }
+    assert any(k.endswith("master.m3u8") for k in keys), sorted(keys)[:20]
