@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from club_devstack import images
+from club_devstack import images, sample_video
 from club_devstack.operator import REPO, start_operator
 from club_devstack.stack import Stack, StackInfo, wait_forever
 
@@ -127,19 +127,6 @@ def _s3(stack: StackInfo) -> Any:
     return stack.minio.client()
 
 
-def _generate_video(path: Path) -> None:
-    """A 720p test pattern with a tone: H.264 and AAC in MP4, like a phone's match recording."""
-    seconds = str(VIDEO_SECONDS)
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-         str(path)],
-        check=True,
-    )  # fmt: skip
-
-
 def _videojob_manifest(kubectl: Kubectl) -> dict[str, Any]:
     """The VideoJob sample, pointed at the generated video, with clips inside its 20 seconds."""
     sample = SAMPLES / "videojob.yaml"
@@ -193,7 +180,7 @@ def _process_a_video(kubectl: Kubectl, stack: Stack, timeout: float = 600) -> bo
     _say(
         f"Generating a {VIDEO_SECONDS} s 720p test video with ffmpeg; uploading it to s3://{bucket}/{VIDEO_KEY}"
     )
-    _generate_video(source)
+    sample_video.generate(source, VIDEO_SECONDS)
     _s3(info).upload_file(str(source), bucket, VIDEO_KEY)
     _say(f"Waiting for a pod of {VIDEO_CLUB}-worker-video to be Ready")
     worker = _video_worker_ready(kubectl)

@@ -20,7 +20,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 
-from club_devstack import images, node
+from club_devstack import images, node, sample_video
 from club_devstack.operator import RunningOperator, real_node_settings, start_operator
 from club_devstack.stack import StackInfo
 from tests.support import clubs, crds, videojobs
@@ -180,18 +180,6 @@ def test_a_clubs_api_runs_on_the_real_node_and_answers_through_its_service(
     assert _call(stack, "GET", f"{base}/readyz")[0] == 200
 
 
-def _generate_video(path: Path, seconds: int) -> None:
-    """A 720p test pattern with a tone, H.264 and AAC in MP4."""
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-         str(path)],
-        check=True,
-    )  # fmt: skip
-
-
 def _video_pods(core: k8s.CoreV1Api, namespace: str) -> list[k8s.V1Pod]:
     listed = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=worker-video")
     return list(listed.items)
@@ -213,7 +201,7 @@ def test_a_video_worker_pod_removed_mid_job_finishes_the_job_before_it_stops(
     clubs.create_club(custom, node_namespace, crds.manifest("Club", spec, NAME))
     status = clubs.ready_status(custom, node_namespace, NAME, timeout=300)
     source = tmp_path / "match.mp4"
-    _generate_video(source, 90)
+    sample_video.generate(source, 90, preset="ultrafast")
     stack.minio.client().upload_file(str(source), status["bucket"], "uploads/match.mp4")
     job = crds.manifest(
         "VideoJob",
