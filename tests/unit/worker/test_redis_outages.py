@@ -171,3 +171,36 @@ def test_a_lease_released_while_redis_is_unreachable_is_left_to_expire(
     assert "it expires on its own" in caplog.text
     with pytest.raises(ValueError, match="a bug"), Lease(_Locks(ValueError("a bug")), "video:v1", ttl_sec=60):  # type: ignore[arg-type]
         pass
+
+
+def test_waiting_for_a_job_retries_while_redis_is_unreachable(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    answers: list[BaseException | str] = [*OUTAGES, "a job"]
+
+    def dequeue(self: Worker, timeout: int | None, max_idle_time: int | None = None) -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(Worker, "dequeue_job_and_maintain_ttl", dequeue)
+    worker = _worker()
+    worker.redis_retry_sec = 0.0
+    assert worker.dequeue_job_and_maintain_ttl(5) == "a job"  # type: ignore[comparison-overlap]
+    assert caplog.text.count("waiting for a job: Redis unreachable") == len(OUTAGES)
+
+
+def test_a_job_whose_policy_cannot_be_saved_is_left_to_the_abandoned_job_cleanup(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Unsaved(_Job):
+        retries_left = None
+
+        def save(self, include_meta: bool = True) -> None:
+            raise OUTAGES[0]
+
+    worker = _worker()
+    worker.video_timeout_sec, worker.retry_intervals = 60, (1,)
+    worker.execute_job(Unsaved(), _Queue())  # type: ignore[arg-type]
+    assert "it stays started" in caplog.text

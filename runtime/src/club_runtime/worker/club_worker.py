@@ -19,7 +19,8 @@
   those steps log and go on: a missed heartbeat leaves the horse working, maintenance runs again
   next time, and a job whose end could not be recorded stays in the StartedJobRegistry, where the
   abandoned-job cleanup retries it once Redis is back (the operator requeues a VideoJob whose job
-  Redis lost). The loop then waits in RQ's dequeue, which retries with backoff."""
+  Redis lost). The loop then waits for a job, retrying with backoff (RQ retries only the dequeue
+  itself; the worker's state it records first is retried here too)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class ClubWorker(Worker):
     heartbeat_grace_sec: int = 60
     video_timeout_sec: int = 3600
     retry_intervals: tuple[int, ...] = (10, 60, 300)
+    redis_retry_sec: float = 1.0  # the first wait for an unreachable Redis outside the dequeue
 
     @property
     def dequeue_timeout(self) -> int:
@@ -80,27 +82,48 @@ class ClubWorker(Worker):
         job.save(include_meta=False)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        problem = registry.refusal(job)
-        if problem is not None:
-            self.refuse(job, queue, problem)
-            return
-        self.apply_policy(job)
-        gauge = metrics.IN_PROGRESS.labels(queue=queue.name)
-        gauge.inc()
-        started = time.monotonic()
         try:
-            super().execute_job(job, queue)
+            problem = registry.refusal(job)
+            if problem is not None:
+                self.refuse(job, queue, problem)
+                return
+            self.apply_policy(job)
+            self._execute_observed(job, queue)
         except UNAVAILABLE as exc:
-            # The horse has exited (maintain_heartbeats keeps the monitor waiting for it).
+            # The horse has exited, if it was started (maintain_heartbeats keeps the monitor waiting).
             log.error(
                 "Redis unreachable while running or recording job %s (%s): it stays started, and RQ's "
                 "abandoned-job cleanup retries it once Redis is back",
                 job.id,
                 type(exc).__name__,
             )
+
+    def _execute_observed(self, job: Job, queue: Queue) -> None:
+        gauge = metrics.IN_PROGRESS.labels(queue=queue.name)
+        gauge.inc()
+        started = time.monotonic()
+        try:
+            super().execute_job(job, queue)
         finally:
             gauge.dec()
             self._observe(job, queue.name, time.monotonic() - started)
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """RQ's wait for a job retries a connection error only around the dequeue itself; the
+        worker's state it records first (and anything else in there) is retried here too. A SIGTERM
+        meanwhile stops the worker as usual (RQ's handler raises in the sleep)."""
+        delay = self.redis_retry_sec
+        while True:
+            try:
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            except UNAVAILABLE as exc:
+                log.warning(
+                    "waiting for a job: Redis unreachable (%s); retrying in %.0f s", type(exc).__name__, delay
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
         """RQ's heartbeat while a horse works; missed while Redis is unreachable, the horse goes on."""
