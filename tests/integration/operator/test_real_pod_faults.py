@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -39,7 +38,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from club_devstack import datastores, images, node, tools
+from club_devstack import datastores, images, node, sample_video, tools
 from club_devstack.operator import RunningOperator, real_node_settings, start_operator
 from club_devstack.procs import Process
 from club_devstack.stack import StackInfo
@@ -176,19 +175,6 @@ def _http(method: str, url: str, body: Any = None, token: str | None = None) -> 
         return 0, str(exc)
 
 
-def _generate_video(path: Path) -> None:
-    """A 720p test pattern with a tone, H.264 and AAC in MP4 (as demo.py makes its match video)."""
-    seconds = str(VIDEO_SECONDS)
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-         str(path)],
-        check=True,
-    )  # fmt: skip
-
-
 @dataclass
 class Pods:
     core: k8s.CoreV1Api
@@ -204,6 +190,18 @@ class Pods:
             p.metadata.name: sum(c.restart_count for c in p.status.container_statuses or [])
             for p in self.all()
         }
+
+    def last_exits(self) -> str:
+        """The end of the log of each container that exited, to say why it restarted."""
+        said = []
+        for pod in self.all():
+            for status in pod.status.container_statuses or []:
+                if status.restart_count:
+                    log = self.core.read_namespaced_pod_log(
+                        pod.metadata.name, self.namespace, previous=True, tail_lines=40
+                    )
+                    said.append(f"{pod.metadata.name} ({status.last_state.terminated}):\n{log}")
+        return "\n".join(said)
 
     def api(self) -> k8s.V1Pod:
         (pod,) = [p for p in self.all() if p.metadata.labels.get("app.kubernetes.io/component") == "api"]
@@ -310,7 +308,7 @@ def test_redis_minio_and_postgres_outages_on_real_pods_lose_nothing_and_restart_
     assert all(p.spec.node_name == stack.node.name for p in pods.all())
 
     source = tmp_path / "storm-match.mp4"
-    _generate_video(source)
+    sample_video.generate(source, VIDEO_SECONDS)
     minio.client().upload_file(str(source), status["bucket"], SOURCE_KEY)
 
     service = core.read_namespaced_service(f"{NAME}-api", namespace)
@@ -325,8 +323,7 @@ def test_redis_minio_and_postgres_outages_on_real_pods_lose_nothing_and_restart_
     report: list[str] = []
     for server, check, condition in FAULTS:
         job = f"during-{server}"
-        vjs_manifest = _videojob(job)
-        crds.create(custom, namespace, vjs_manifest)
+        crds.create(custom, namespace, _videojob(job))
         # Running, with ffmpeg under way: the outage starts in the middle of the job.
         clubs.wait_for(
             f"{job} running",
@@ -357,11 +354,17 @@ def test_redis_minio_and_postgres_outages_on_real_pods_lose_nothing_and_restart_
         assert all(c["status"] == "True" for c in club["status"]["conditions"]), club["status"]
         done = vjs.wait_phase(custom, namespace, job, "Succeeded", timeout=300)
         assert _http("GET", f"{base}/api/v1/players", token=token)[0] == 200
-        master = done["outputs"]["masterPlaylist"]
-        assert minio.client().head_object(Bucket=status["bucket"], Key=master)["ContentLength"] > 0
+        # Nothing lost: the master playlist and every rendition's are in the bucket.
+        outputs = done["outputs"]
+        playlists = [outputs["masterPlaylist"], *(r["playlist"] for r in outputs["renditions"])]
+        assert len(playlists) == 4, outputs
+        for key in playlists:
+            assert minio.client().head_object(Bucket=status["bucket"], Key=key)["ContentLength"] > 0
 
         after = pods.restarts()
-        assert after == before, f"after the {server} outage, pods or restarts changed: {before} -> {after}"
+        assert after == before, (
+            f"after the {server} outage, pods or restarts changed: {before} -> {after}\n{pods.last_exits()}"
+        )
         report.append(
             f"{server}: /readyz {sorted({c for c, _ in seen.readyz})}, API calls "
             f"{sorted(set(seen.api_calls))}, conditions False {seen.false_conditions}, VideoJob "
