@@ -47,7 +47,7 @@ from tests.support import videojobs as vjs
 
 NAME = "storm-fc"
 OUTAGE_SEC = 30
-VIDEO_SECONDS = 12  # with the ladder, a job of some 30 s on a small node: running when a fault starts
+VIDEO_SECONDS = 20  # with the ladder, a job of about a minute on a small node: under way when a fault starts
 SOURCE_KEY = "uploads/storm-match.mp4"
 # Each server, the /readyz check that names it and the Club condition that reports it.
 FAULTS = (
@@ -324,21 +324,14 @@ def test_redis_minio_and_postgres_outages_on_real_pods_lose_nothing_and_restart_
     for server, check, condition in FAULTS:
         job = f"during-{server}"
         crds.create(custom, namespace, _videojob(job))
-        # Running, with ffmpeg under way: the outage starts in the middle of the job.
-        clubs.wait_for(
-            f"{job} running",
-            lambda job=job: (
-                (s := vjs.status(custom, namespace, job)).get("phase") == "Running"
-                and int(s.get("progress") or 0) > 0
-            ),
-            timeout=300,
-            interval=0.2,
-        )
+        # Running: a worker has the job, its transcode still ahead; the outage starts as it begins.
+        vjs.wait_phase(custom, namespace, job, "Running", timeout=300)
 
         own_servers.by_name[server].stop()
         seen = _watch_outage(OUTAGE_SEC, base, token, pods, custom, namespace, job)
         own_servers.by_name[server].start()
 
+        assert seen.videojob_phases[0] == "Running", f"{server} down: the job was not under way: {seen}"
         assert seen.readyz_failed(check), f"{server} down: /readyz never said so: {seen.readyz[-3:]}"
         codes = [code for code, _ in seen.readyz]
         assert 200 not in codes[codes.index(503) :], f"{server} down: /readyz flapped: {codes}"
