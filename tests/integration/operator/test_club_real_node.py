@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 
-from club_devstack import images, node, sample_video
+from club_devstack import sample_video
 from club_devstack.operator import RunningOperator, real_node_settings, start_operator
 from club_devstack.stack import StackInfo
 from tests.support import clubs, crds, videojobs
@@ -29,24 +28,6 @@ from tests.support import clubs, crds, videojobs
 pytestmark = pytest.mark.timeout(1800)
 
 NAME = "harbour-fc"
-
-
-@pytest.fixture(scope="module")
-def runtime_image(stack: StackInfo) -> str:
-    if stack.node is None:
-        pytest.fail(
-            f"the stack runs no real node: {', '.join(node.missing_prerequisites()) or 'see its log'}"
-        )
-    return images.ensure_images(stack).runtime
-
-
-@pytest.fixture
-def node_namespace(kube_api: k8s.ApiClient) -> Iterator[str]:
-    core = k8s.CoreV1Api(kube_api)
-    name = f"node-{uuid.uuid4().hex[:10]}"
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")
 
 
 @pytest.fixture

@@ -12,20 +12,12 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client as k8s
 
-from club_devstack import images, node, operator_pod
+from club_devstack import images, operator_pod
 from club_devstack.stack import StackInfo
 from tests.support import clubs, crds
 
 # A first run builds the images (minutes): more than pytest's default timeout.
 pytestmark = pytest.mark.timeout(1800)
-
-
-@pytest.fixture(scope="module")
-def operator_image(stack: StackInfo) -> str:
-    if stack.node is None:
-        why = ", ".join(node.missing_prerequisites()) or "see its log"
-        pytest.fail(f"the stack runs no real node: {why}")
-    return images.ensure_images(stack).operator
 
 
 def _namespace(core: k8s.CoreV1Api) -> str:
@@ -36,7 +28,7 @@ def _namespace(core: k8s.CoreV1Api) -> str:
 
 @pytest.fixture
 def in_cluster(
-    stack: StackInfo, operator_image: str, custom: k8s.CustomObjectsApi, kube_api: k8s.ApiClient
+    stack: StackInfo, node_images: images.Images, custom: k8s.CustomObjectsApi, kube_api: k8s.ApiClient
 ) -> Iterator[tuple[str, str]]:
     """(the operator's namespace, the namespace it watches), with the operator's pod Ready."""
     assert stack.node is not None
@@ -45,7 +37,7 @@ def in_cluster(
     taint = stack.node.taint
     objects = operator_pod.manifests(
         home,
-        operator_image,
+        node_images.operator,
         operator_pod.settings(stack, resync_interval_sec="5", retry_delay_sec="1"),
         watch=[watched],
         node_selector=stack.node.labels,

@@ -29,7 +29,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from club_devstack import datastores, images, node, sample_video, tools
+from club_devstack import datastores, sample_video, tools
 from club_devstack.operator import RunningOperator, real_node_settings, start_operator
 from club_devstack.procs import Process
 from club_devstack.stack import StackInfo
@@ -82,15 +81,6 @@ class OwnServers:
     by_name: dict[str, OwnServer] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="module")
-def runtime_image(stack: StackInfo) -> str:
-    if stack.node is None:
-        pytest.fail(
-            f"the stack runs no real node: {', '.join(node.missing_prerequisites()) or 'see its log'}"
-        )
-    return images.ensure_images(stack).runtime
-
-
 @pytest.fixture
 def own_servers() -> Iterator[OwnServers]:
     # Not under pytest's tmp_path: PostgreSQL runs as its own user, which must reach the folder.
@@ -125,15 +115,6 @@ def own_servers() -> Iterator[OwnServers]:
         for server in started:
             server.stop()
         shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def node_namespace(kube_api: k8s.ApiClient) -> Iterator[str]:
-    core = k8s.CoreV1Api(kube_api)
-    name = f"node-{uuid.uuid4().hex[:10]}"
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")
 
 
 @pytest.fixture
