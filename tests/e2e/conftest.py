@@ -13,8 +13,17 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from club_devstack import images, node, operator_pod
+from club_devstack.stack import Stack, StackInfo
 from tests.support import crds, e2e_cluster, in_cluster
 from tests.support.e2e_cluster import Cluster
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackInfo]:
+    """Without CLUB_E2E_KUBECONFIG: a local stack of the suite's own, where no other operator runs
+    (the integration tests' session operator watches every namespace of theirs)."""
+    with Stack.start(node=True) as started:
+        yield started.info
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,9 @@ def test_both_images_run_as_the_pods_non_root_user(stack: StackInfo, pushed: ima
 def test_the_runtime_image_runs_the_runtime_ffmpeg_and_postgres_client_tools(pushed: images.Images) -> None:
     help_text = images.run(pushed.runtime, "--help")
     assert help_text.returncode == 0, help_text.stderr
-    assert "{migrate,api,worker}" in help_text.stdout
+    usage = help_text.stdout.split("\n", 1)[0]
+    for command in ("migrate", "api", "worker", "backup", "verify", "restore"):
+        assert command in usage, usage
     script = (
         "id -u; ffmpeg -version; ffprobe -version; pg_dump --version; pg_restore --version; psql --version"
     )

@@ -43,19 +43,20 @@ log = logging.getLogger(__name__)
 # Reports of completed rollouts run here, one at a time, so that the Deployments' watch never waits
 # for a Club's lock (held through a whole reconcile).
 _settler = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollout-settle")
-# kopf's context, taken in its startup handler: posting an Event (kube.event) needs it, and the
-# settler's thread is not one of kopf's.
+# The context of a Club handler's run: posting an Event (kube.event) needs kopf's event queue,
+# which kopf puts in the context of the handlers it runs (the same queue for every object), and the
+# settler's thread is not one of kopf's. Taken on every reconcile, before any Club can wait.
 _kopf_context: list[contextvars.Context] = []
 
 
 def tune(settings: kopf.OperatorSettings, ours: OperatorSettings) -> None:
-    """kopf's execution settings for this operator (called from the startup handler, in kopf's context)."""
+    """kopf's execution settings for this operator (called from the startup handler)."""
     settings.execution.max_workers = ours.max_workers
-    _kopf_context[:] = [contextvars.copy_context()]
 
 
 def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
     """Bring the Club's resources to its spec and report; the status is written only where it changed."""
+    _kopf_context[:] = [contextvars.copy_context()]
     found = club.from_body(body)
     with status_writer.lock(found.uid):
         with metrics.RECONCILE_SECONDS.time():

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 
-from club_devstack import images, node
 from club_devstack import operator as started_operator
 from club_devstack.operator import start_operator
 from club_devstack.procs import Process
@@ -31,14 +29,8 @@ RESYNC_SEC = 3.0
 GIVE_UP_SEC = 8.0
 
 
-# Namespaces the session's operator leaves alone: a test there runs an operator of its own, with
-# settings of its own (test_club_real_node.py: every pod on the real node).
-OWN_OPERATOR_NAMESPACES = "node-*"
-
-
 class RunningOperator:
-    """`club-operator` as a real process for every namespace but OWN_OPERATOR_NAMESPACES, shared
-    by the session. A test may
+    """`club-operator` as a real process for every namespace, shared by the session. A test may
     SIGKILL it and start it again (the crash test): later tests get the new process through the
     same object, and the log file is appended to."""
 
@@ -68,7 +60,6 @@ class RunningOperator:
         self._current = start_operator(
             self.stack,
             self.log,
-            namespaces=[f"!{OWN_OPERATOR_NAMESPACES}"],
             resync_interval_sec=str(RESYNC_SEC),
             retry_delay_sec="1",
             deletion_give_up_after_sec=str(GIVE_UP_SEC),
@@ -103,30 +94,3 @@ def club_operator(
 @pytest.fixture
 def core(kube_api: k8s.ApiClient) -> k8s.CoreV1Api:
     return k8s.CoreV1Api(kube_api)
-
-
-# --- tests on the real node: their images and a namespace the session's operator leaves alone ---
-
-
-@pytest.fixture(scope="session")
-def node_images(stack: StackInfo) -> images.Images:
-    """The runtime and operator images in the stack's registry (built on a first run)."""
-    if stack.node is None:
-        why = ", ".join(node.missing_prerequisites()) or "see its log"
-        pytest.fail(f"the stack runs no real node: {why}")
-    return images.ensure_images(stack)
-
-
-@pytest.fixture
-def runtime_image(node_images: images.Images) -> str:
-    return node_images.runtime
-
-
-@pytest.fixture
-def node_namespace(kube_api: k8s.ApiClient) -> Iterator[str]:
-    """A namespace of this test's own under OWN_OPERATOR_NAMESPACES, deleted afterwards."""
-    core = k8s.CoreV1Api(kube_api)
-    name = f"{OWN_OPERATOR_NAMESPACES.rstrip('*')}{uuid.uuid4().hex[:10]}"
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")

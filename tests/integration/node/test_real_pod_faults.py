@@ -3,8 +3,8 @@ VideoJob runs on a real video worker pod and a client calls the Club's API.
 
 The servers are the test's own (datastores.py's helpers, on ports it chose, at the address the
 node's pods reach), never the stack's shared ones: the Club names its PostgreSQL and S3 servers by
-Secret (spec.*.serverSecretRef) and the test's own operator (the session's leaves `node-*`
-namespaces alone) has the test's Redis as its `redis_url`. Redis keeps nothing across a restart
+Secret (spec.*.serverSecretRef) and the test's own operator (on this folder's own stack, see
+conftest.py) has the test's Redis as its `redis_url`. Redis keeps nothing across a restart
 (no persistence, as the stack runs it): the Club's Redis user and any job state are gone when it
 comes back, and the operator must make them again.
 

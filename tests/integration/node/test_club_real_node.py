@@ -1,6 +1,6 @@
 """A Club on the stack's real node (containerd, kubelet, kube-proxy): what the operator deploys runs.
 
-Its own operator (the session's leaves the `node-*` namespaces alone, see conftest.py) puts every pod
+Its own operator (on a stack of this folder's own, see conftest.py) puts every pod
 of the Club on the real node, from the runtime image in the stack's registry. The API pod pulls the
 image, passes its probes, and answers /healthz, a login as the club's owner and an authenticated
 read through the Club's Service (kube-proxy, from the node's network), with its database, Redis and

@@ -1,8 +1,8 @@
 """The operator image runs the operator as a pod on the real node, with its service account's
 in-cluster credentials (no kubeconfig), and reconciles a Club to Ready and deletes it cleanly.
 
-The session's operator leaves `node-*` namespaces alone (conftest.py), so the pod's operator is the
-only one that sees this test's Club."""
+This folder's stack runs no other operator (conftest.py), so the pod's operator is the only one
+that sees this test's Club."""
 
 from __future__ import annotations
 
