@@ -18,6 +18,7 @@ class Type(enum.StrEnum):
     STORAGE_READY = "StorageReady"
     SECRETS_READY = "SecretsReady"
     WORKLOADS_READY = "WorkloadsReady"
+    LAST_BACKUP_SUCCEEDED = "LastBackupSucceeded"  # not part of Ready: a failed backup stops nothing
 
 
 class Reason(enum.StrEnum):
@@ -40,6 +41,11 @@ class Reason(enum.StrEnum):
     RETAINED = "Retained"  # deletionPolicy Retain kept the Club's data
     # A resource the Club would use belongs to another Club (or to none): it is left untouched.
     CONFLICT = "Conflict"
+    # LastBackupSucceeded, from the newest ClubBackup that finished (backup_summary.py).
+    BACKUP_SUCCEEDED = "BackupSucceeded"
+    VERIFIED = "Verified"
+    BACKUP_FAILED = "BackupFailed"
+    VERIFY_FAILED = "VerifyFailed"
 
 
 # The conditions that must all be True for Ready, in the order they are reported.

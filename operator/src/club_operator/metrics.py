@@ -53,9 +53,32 @@ PENDING_RECONCILES = Gauge(
     "club_operator_pending_reconciles", "Clubs whose latest generation has not been reconciled yet"
 )
 
+# A club's backups (backup_summary.py): no series until the club has such a backup, so that an alert
+# on their age never fires for a club that has not had its first one yet.
+BACKUP_LAST_SUCCESS = Gauge(
+    "club_backup_last_success_timestamp_seconds",
+    "Unix time the club's newest successful backup finished",
+    ["namespace", "club"],
+)
+BACKUP_LAST_VERIFIED = Gauge(
+    "club_backup_last_verified_timestamp_seconds",
+    "Unix time verify last restored one of the club's backups and found it whole",
+    ["namespace", "club"],
+)
+BACKUP_SIZE = Gauge(
+    "club_backup_size_bytes", "Compressed size of the club's newest successful backup", ["namespace", "club"]
+)
+BACKUP_DURATION = Gauge(
+    "club_backup_duration_seconds", "How long the club's newest successful backup took", ["namespace", "club"]
+)
+BACKUP_VERIFIES = Counter(
+    "club_backup_verifies_total", "Backups verified by a restore, by result", ["result"]
+)  # result: passed, failed, error (verify could not run: a server down)
+BACKUP_SERIES = (BACKUP_LAST_SUCCESS, BACKUP_LAST_VERIFIED, BACKUP_SIZE, BACKUP_DURATION)
+
 
 def forget(namespace: str, club: str) -> None:
     """Drop a deleted club's series."""
-    for series in (ISOLATION_VERIFIED, ISOLATION_PROBE_TIME, CLUB_READY, CLUB_RECONCILES):
+    for series in (ISOLATION_VERIFIED, ISOLATION_PROBE_TIME, CLUB_READY, CLUB_RECONCILES, *BACKUP_SERIES):
         with contextlib.suppress(KeyError):
             series.remove(namespace, club)
