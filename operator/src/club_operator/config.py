@@ -26,6 +26,9 @@ class OperatorSettings(BaseSettings):
     s3_secret_key: SecretStr = Field(default=SecretStr(""))
     s3_region: str = "us-east-1"
     s3_kind: str = "minio"
+    # The bucket every club's backups go to, one per S3 server (created there, versioned; each club
+    # writes only under clubs/<its tenant id>/ with credentials of its own: backup_storage.py).
+    backup_bucket: str = "club-backups"
 
     default_runtime_image: str = "club-runtime:0.1.0"
     # Where every Club's pods may run, as the platform decides (JSON in the environment, e.g.

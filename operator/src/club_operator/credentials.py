@@ -14,6 +14,7 @@ from club_operator.naming import ClubNames
 
 DB_PASSWORD = "password"  # noqa: S105 - the key's name, not a password
 STORAGE_SECRET_KEY = "secretAccessKey"  # noqa: S105
+BACKUP_SECRET_KEY = "secretKey"  # noqa: S105
 OWNER_PASSWORD = "password"  # noqa: S105
 JWT_KEYS = "keys"
 REDIS_USERNAME = "username"
@@ -120,6 +121,26 @@ def build_storage_secret(
             "bucket": names.bucket,
             "accessKeyId": names.s3_user,
             STORAGE_SECRET_KEY: secret_key,
+        },
+    )
+
+
+def build_backup_secret(
+    names: ClubNames, owner: Owner, *, endpoint: str, region: str, bucket: str, prefix: str, secret_key: str
+) -> dict[str, Any]:
+    """Where the club's backups go and the credentials that may only add to them (backup_storage.py):
+    the backup Job's BACKUP_S3_* settings."""
+    return _secret(
+        names,
+        owner,
+        names.backup_secret,
+        {
+            "endpoint": endpoint,
+            "region": region,
+            "bucket": bucket,
+            "prefix": prefix,
+            "accessKey": names.backup_s3_user,
+            BACKUP_SECRET_KEY: secret_key,
         },
     )
 

@@ -17,6 +17,7 @@ import kopf
 import pydantic
 
 from club_operator import (
+    backup_storage,
     club,
     club_servers,
     database,
@@ -167,6 +168,15 @@ def delete_club(body: kopf.Body, runtime: datetime.timedelta, settings: Operator
         raise kopf.TemporaryError(redis_problem, delay=settings.retry_delay_sec)
     if redis_problem:
         kube.event(body, warning=True, reason=str(Reason.CLEANUP_ABANDONED), message=redis_problem[:1000])
+    # Under either deletionPolicy: the backups stay, the credentials that wrote them go.
+    backup_problem, backup_kept = _delete_backup_access(ctx)
+    if backup_kept:
+        kept_message = "left " + ", ".join(backup_kept) + ", which this Club does not own"
+        kube.event(body, warning=True, reason=str(Reason.CONFLICT), message=kept_message)
+    if backup_problem and runtime.total_seconds() < settings.deletion_give_up_after_sec:
+        raise kopf.TemporaryError(backup_problem, delay=settings.retry_delay_sec)
+    if backup_problem:
+        kube.event(body, warning=True, reason=str(Reason.CLEANUP_ABANDONED), message=backup_problem[:1000])
     if ctx.spec.deletion_policy is DeletionPolicy.RETAIN:
         kube.event(
             body,
@@ -245,3 +255,26 @@ def _delete_data(ctx: Context) -> tuple[list[str], list[str]]:
     ) as exc:
         problems.append(f"storage: {exc}")
     return problems, kept
+
+
+def _delete_backup_access(ctx: Context) -> tuple[str | None, list[str]]:
+    """Remove the club's backup writer (backup_storage.py), keeping its backups. Returns the problem
+    met, if any, and what was left because it is not the Club's own."""
+    names = ctx.names
+    try:
+        server = club_servers.storage_server(ctx.spec, names.namespace, ctx.settings)
+        plan = backup_storage.BackupPlan(
+            bucket=ctx.settings.backup_bucket,
+            folder=backup_storage.club_folder(ctx.club.tenant_id or ctx.club.uid),
+            user=names.backup_s3_user,
+            secret_key="",
+            policy_name=names.backup_s3_policy,
+        )
+        return None, backup_storage.delete_backup_access(server, plan)
+    except (
+        club_servers.ServerNotConfigured,
+        kube.InvalidSecret,
+        storage.StorageUnavailable,
+        storage.StorageConflict,
+    ) as exc:
+        return f"backup storage: {exc}", []

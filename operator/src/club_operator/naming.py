@@ -119,6 +119,23 @@ class ClubNames:
         return _bounded(f"{self.name}-{suffix}", _K8S_NAME_MAX, "-")
 
     @property
+    def backup_s3_user(self) -> str:
+        """The club's backup writer on the S3 server (backup_storage.py). A doubled separator keeps it
+        apart from every Club's own S3 user: a plain one never holds "--", and a digested one ends in
+        hex digits, never in "backup"."""
+        return f"{self.s3_user}--backup"
+
+    @property
+    def backup_s3_policy(self) -> str:
+        """The backup writer's policy (MinIO keeps users and policies apart, so the same name)."""
+        return self.backup_s3_user
+
+    @property
+    def backup_secret(self) -> str:
+        """The backup writer's credentials and where backups go, for the club's backup Jobs."""
+        return self._object("backup")
+
+    @property
     def api(self) -> str:
         """The API's Deployment, and its HPA, PodDisruptionBudget and NetworkPolicy."""
         return self._object("api")

@@ -15,6 +15,7 @@ from typing import Any
 import pydantic
 
 from club_operator import (
+    backup_storage,
     club_servers,
     credentials,
     database,
@@ -70,6 +71,7 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         ensure_storage(ctx, out)
         # The runtime's CLUB_ID is the tenant id the database step read from the role's record.
         ctx = dataclasses.replace(ctx, club=dataclasses.replace(ctx.club, tenant_id=out.fields["tenantId"]))
+        ensure_backup_storage(ctx, out)
         workloads.ensure_workloads(ctx, out)
     except kube.InvalidSecret as exc:
         # A value a person put in a Secret (hand-edited, or a server's Secret) that is not text:
@@ -282,6 +284,13 @@ def ensure_storage(ctx: Context, out: Outcome) -> None:
     except club_servers.ServerNotConfigured as exc:
         out.failed(Type.STORAGE_READY, Reason.SERVER_SECRET_MISSING, str(exc))
         return
+    if names.bucket == ctx.settings.backup_bucket:
+        # Its runtime credentials would reach every club's backups.
+        message = (
+            f"bucket {names.bucket} is the operator's backup bucket: spec.storage.bucket must name another"
+        )
+        out.condition(Type.STORAGE_READY, False, Reason.CONFLICT, message)
+        return
     existing = kube.read_secret(names.namespace, names.storage_secret)
     secret_key = (existing or {}).get(credentials.STORAGE_SECRET_KEY) or credentials.generate_password()
     _secret(
@@ -324,3 +333,57 @@ def ensure_storage(ctx: Context, out: Outcome) -> None:
         Reason.PROVISIONED,
         f"bucket {names.bucket} with its own credentials and policy",
     )
+
+
+def ensure_backup_storage(ctx: Context, out: Outcome) -> None:
+    """The backup bucket on the club's S3 server and the club's backup writer (backup_storage.py),
+    with its Secret for the backup Jobs. Only once the database step has confirmed the tenant id:
+    it names the club's folder, and a guess would have to be taken back; and on a server the club's
+    own storage step reached. Reported in StorageReady."""
+    names = ctx.names
+    found = {c.type: c for c in out.conditions}
+    database_ready, storage_ready = found.get(Type.DATABASE_READY), found.get(Type.STORAGE_READY)
+    if not (database_ready and database_ready.status and storage_ready and storage_ready.status):
+        return
+    # The server ensure_storage reached.
+    server = club_servers.storage_server(ctx.spec, names.namespace, ctx.settings)
+    existing = kube.read_secret(names.namespace, names.backup_secret)
+    secret_key = (existing or {}).get(credentials.BACKUP_SECRET_KEY) or credentials.generate_password()
+    plan = backup_storage.BackupPlan(
+        bucket=ctx.settings.backup_bucket,
+        folder=backup_storage.club_folder(ctx.club.tenant_id or ctx.club.uid),
+        user=names.backup_s3_user,
+        secret_key=secret_key,
+        policy_name=names.backup_s3_policy,
+    )
+    # The Secret before the user: a crash between the two leaves a secret the next reconcile applies.
+    _secret(
+        credentials.build_backup_secret(
+            names,
+            ctx.club.owner,
+            endpoint=server.endpoint,
+            region=server.region,
+            bucket=plan.bucket,
+            prefix=backup_storage.PREFIX,
+            secret_key=secret_key,
+        ),
+        out,
+        frozenset({credentials.BACKUP_SECRET_KEY}),
+        existing,
+    )
+    try:
+        result = backup_storage.ensure_backup_storage(server, plan)
+    except ownership.Conflict as exc:
+        out.condition(Type.STORAGE_READY, False, Reason.CONFLICT, str(exc))
+        return
+    except storage.StorageUnavailable as exc:
+        out.failed(Type.STORAGE_READY, Reason.SERVER_UNAVAILABLE, str(exc))
+        return
+    except storage.StorageConflict as exc:
+        out.failed(Type.STORAGE_READY, Reason.CONFLICT, str(exc))
+        return
+    for what in result.changed:
+        out.changed("storage", f"wrote S3 backup {what} for {names.backup_s3_user}")
+    where = f"s3://{plan.bucket}/{plan.folder}"
+    message = f"{storage_ready.message}; backups in {where}, written by a user of its own that cannot delete"
+    out.condition(Type.STORAGE_READY, True, storage_ready.reason, message)

@@ -1,4 +1,5 @@
-"""Desired-state documents for a club's bucket: its access policy and its lifecycle rules.
+"""Desired-state documents for a club's bucket (its access policy and its lifecycle rules) and for
+its backup writer (its policy on the shared backup bucket).
 
 Pure builders and comparisons, no I/O. The storage module reads what the server holds, compares it
 with these documents through the `*_equal` functions, and writes only what differs. Servers echo
@@ -23,6 +24,14 @@ OBJECT_ACTIONS = (
     "s3:PutObject",
 )
 
+# A club's backup writer (build_backup_policy): multipart uploads are s3:PutObject too.
+BACKUP_OBJECT_ACTIONS = (
+    "s3:AbortMultipartUpload",
+    "s3:GetObject",
+    "s3:ListMultipartUploadParts",
+    "s3:PutObject",
+)
+
 
 def bucket_arn(bucket: str) -> str:
     return f"arn:aws:s3:::{bucket}"
@@ -42,6 +51,30 @@ def build_user_policy(bucket: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": list(OBJECT_ACTIONS),
                 "Resource": [f"{bucket_arn(bucket)}/*"],
+            },
+        ],
+    }
+
+
+def build_backup_policy(bucket: str, prefix: str) -> dict[str, Any]:
+    """A club's backup writer: add objects under `prefix` (the club's folder, ending in '/') of the
+    shared backup bucket, read them back and list them; nothing else. No s3:DeleteObject (nor
+    s3:DeleteObjectVersion): in a versioned bucket an overwrite keeps the earlier version, so what
+    was written stays recoverable with these credentials. Listing the bucket is allowed only with
+    a prefix inside the folder, so another club's folders cannot even be named."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": list(BACKUP_OBJECT_ACTIONS),
+                "Resource": [f"{bucket_arn(bucket)}/{prefix}*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [bucket_arn(bucket)],
+                "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
             },
         ],
     }
@@ -72,17 +105,38 @@ def _as_sorted_list(value: Any) -> list[Any]:
 
 
 def normalise_policy(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """The statements of a policy with every list sorted and single values made lists."""
+    """The statements of a policy with every list sorted and single values made lists (conditions'
+    values too)."""
     statements = []
     for statement in _as_sorted_list(document.get("Statement", [])):
         statements.append(
             {
-                key: _as_sorted_list(value) if key in {"Action", "Resource"} else value
+                key: _normalised(key, value)
                 for key, value in statement.items()
-                if key != "Sid"
+                if key != "Sid" and not (key == "Condition" and not value)
             }
         )
     return _as_sorted_list(statements)
+
+
+def _normalised(key: str, value: Any) -> Any:
+    if key in {"Action", "Resource"}:
+        return _as_sorted_list(value)
+    if key == "Condition" and isinstance(value, dict):
+        return {
+            operator: {name: _as_sorted_list(values) for name, values in dict(tests).items()}
+            for operator, tests in value.items()
+        }
+    return value
+
+
+def resources_of(document: dict[str, Any]) -> set[str]:
+    """Every resource (ARN) a policy's statements name."""
+    return {
+        str(resource)
+        for statement in normalise_policy(document)
+        for resource in statement.get("Resource", [])
+    }
 
 
 def policy_equal(actual: dict[str, Any], desired: dict[str, Any]) -> bool:
