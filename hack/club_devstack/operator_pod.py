@@ -28,8 +28,15 @@ RULES: tuple[dict[str, Any], ...] = (
         "verbs": ["get", "list", "watch", "patch", "update"],
     },
     {
+        # ClubBackups: the operator makes them for scheduled Jobs and backup-now annotations, and
+        # retention deletes old ones.
         "apiGroups": ["footballclub.io"],
-        "resources": ["clubs/status", "videojobs/status"],
+        "resources": ["clubbackups"],
+        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+    },
+    {
+        "apiGroups": ["footballclub.io"],
+        "resources": ["clubs/status", "videojobs/status", "clubbackups/status"],
         "verbs": ["get", "patch", "update"],
     },
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
@@ -45,6 +52,13 @@ RULES: tuple[dict[str, Any], ...] = (
         "resources": ["deployments"],
         "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
     },
+    {
+        # The backup CronJob and Jobs; a backup's result is read from its pod's termination message.
+        "apiGroups": ["batch"],
+        "resources": ["jobs", "cronjobs"],
+        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+    },
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
     {
         "apiGroups": ["autoscaling"],
         "resources": ["horizontalpodautoscalers"],

@@ -13,6 +13,9 @@ from club_operator import credentials, naming
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubSpec
 
+BACKUP_NOW_ANNOTATION = f"{naming.GROUP}/backup-now"
+"""Set on a Club (any new value), it asks for one backup now: a ClubBackup named from the value."""
+
 
 @dataclass(frozen=True)
 class ClubObject:
@@ -29,6 +32,10 @@ class ClubObject:
     # an earlier Club whose data this one adopted. The role's ownership record decides it when the
     # database is reachable; this keeps the runtime's CLUB_ID steady when it is not.
     tenant_id: str | None = None
+    # The footballclub.io/backup-now annotation's value, and the last value a ClubBackup was made
+    # for (status.lastBackupRequest): a value is acted on once.
+    backup_request: str | None = None
+    backup_request_handled: str | None = None
 
     @property
     def owner(self) -> credentials.Owner:
@@ -62,6 +69,8 @@ def from_body(body: Mapping[str, Any]) -> ClubObject:
         api_version=body.get("apiVersion", f"{naming.GROUP}/{naming.VERSION}"),
         provisioned_role=status.get("databaseRole"),
         tenant_id=status.get("tenantId"),
+        backup_request=(meta.get("annotations") or {}).get(BACKUP_NOW_ANNOTATION),
+        backup_request_handled=status.get("lastBackupRequest"),
     )
 
 

@@ -252,3 +252,62 @@ def delete_custom(plural: str, namespace: str, name: str) -> None:
     except ApiException as exc:
         if exc.status != 404:
             raise KubeError(f"deleting {plural} {namespace}/{name} failed: {exc.status}") from exc
+
+
+def list_objects(api_version: str, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+    """The objects of one kind in the namespace that match the label selector, from the API server."""
+    try:
+        listed = kube_client.resource(api_version, kind).get(
+            namespace=namespace, label_selector=label_selector
+        )
+    except ApiException as exc:
+        raise KubeError(f"listing {kind}s in {namespace} failed: {exc.status} {exc.reason}") from exc
+    items: list[dict[str, Any]] = listed.to_dict().get("items") or []
+    return items
+
+
+def create_custom(plural: str, namespace: str, body: dict[str, Any]) -> bool:
+    """Create one of our custom objects; returns False when one of that name exists already."""
+    try:
+        client.CustomObjectsApi(kube_client.api_client()).create_namespaced_custom_object(
+            naming.GROUP, naming.VERSION, namespace, plural, body
+        )
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        if exc.status == 422:
+            raise Refused(
+                f"the API server refused {plural} {body['metadata']['name']}: {_server_message(exc)}"
+            ) from exc
+        raise KubeError(
+            f"creating {plural} {namespace}/{body['metadata']['name']} failed: {exc.status}"
+        ) from exc
+    return True
+
+
+def read_custom(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """One of our custom objects as the API server has it now, or None."""
+    try:
+        found = client.CustomObjectsApi(kube_client.api_client()).get_namespaced_custom_object(
+            naming.GROUP, naming.VERSION, namespace, plural, name
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise KubeError(f"reading {plural} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
+    return cast(dict[str, Any], found)
+
+
+def annotate(api_version: str, kind: str, namespace: str, name: str, annotations: dict[str, str]) -> None:
+    """Merge `annotations` into the object's metadata (gone already is fine)."""
+    try:
+        kube_client.resource(api_version, kind).patch(
+            name=name,
+            namespace=namespace,
+            body={"metadata": {"annotations": annotations}},
+            content_type="application/merge-patch+json",
+        )
+    except NotFoundError:
+        return
+    except ApiException as exc:
+        raise KubeError(f"annotating {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc

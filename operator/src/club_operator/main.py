@@ -16,12 +16,22 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from club_operator import club_view, handlers, health, kube_cache, naming, videojobs
+from club_operator import (
+    club_view,
+    clubbackups,
+    handlers,
+    health,
+    kube_cache,
+    naming,
+    videojobs,
+)
+from club_operator.builders import backup_job
 from club_operator.club_view import ClubView
 from club_operator.config import get_settings
 
 CLUBS = (naming.GROUP, naming.VERSION, naming.CLUB_PLURAL)
 VIDEOJOBS = (naming.GROUP, naming.VERSION, videojobs.PLURAL)
+CLUBBACKUPS = (naming.GROUP, naming.VERSION, clubbackups.PLURAL)
 
 
 @kopf.on.startup()
@@ -99,3 +109,16 @@ async def videojob(body: kopf.Body, stopped: kopf.DaemonStopped, **kwargs: Any) 
 @kopf.on.delete(*VIDEOJOBS)
 def videojob_deleted(body: kopf.Body, **kwargs: Any) -> None:
     videojobs.delete(body, kwargs["clubs"], get_settings())
+
+
+@kopf.daemon(*CLUBBACKUPS, cancellation_timeout=10)
+async def clubbackup(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    """Create the backup's Job when it is the operator's to create, mirror the Job into status
+    until the backup is Succeeded or Failed."""
+    await clubbackups.follow(body, stopped, get_settings())
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={backup_job.TRIGGER_LABEL: "scheduled"})
+def scheduled_backup_job(body: kopf.Body, **_: Any) -> None:
+    """A Job of a Club's backup CronJob: every one gets a ClubBackup."""
+    clubbackups.scheduled_job_seen(body)

@@ -283,6 +283,7 @@ class BackupSpec(_Model):
     schedule: str = "0 3 * * *"
     retention: BackupRetention = Field(default_factory=lambda: BackupRetention(count=7))
     verify: bool = True
+    suspend: bool = False
 
 
 class RotationSpec(_Model):
@@ -427,3 +428,31 @@ class VideoJobSpec(_Model):
     @property
     def deadline(self) -> timedelta:
         return timedelta(seconds=self.deadline_seconds)
+
+
+# --- ClubBackup ------------------------------------------------------------------------------
+
+
+class BackupPhase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (BackupPhase.SUCCEEDED, BackupPhase.FAILED)
+
+
+class BackupTrigger(enum.StrEnum):
+    MANUAL = "Manual"
+    SCHEDULED = "Scheduled"
+    ANNOTATION = "Annotation"
+    SAFETY = "Safety"
+
+
+class ClubBackupSpec(_Model):
+    """The spec of a ClubBackup, as `kubectl explain clubbackup.spec` describes it."""
+
+    club_ref: ClubRef
+    trigger: BackupTrigger = BackupTrigger.MANUAL

@@ -161,6 +161,11 @@ class ClubNames:
         return self._object("workers")
 
     @property
+    def backup_cronjob(self) -> str:
+        """The CronJob that runs the Club's scheduled backups (`<club>-backup`)."""
+        return self._object("backup")
+
+    @property
     def redis_trigger_auth(self) -> str:
         """KEDA's TriggerAuthentication for the club's Redis."""
         return self._object("redis")

@@ -17,6 +17,7 @@ import pydantic
 from club_operator import (
     backup_storage,
     club_servers,
+    clubbackups,
     credentials,
     database,
     kube,
@@ -27,6 +28,7 @@ from club_operator import (
     storage,
     workloads,
 )
+from club_operator.builders import backup_job
 from club_operator.club import ClubObject, Context
 from club_operator.conditions import Reason, Type
 from club_operator.config import OperatorSettings
@@ -62,6 +64,7 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         if ctx.spec.suspend:
             # Suspended: scale every workload to zero and touch nothing else until resumed.
             workloads.ensure_workloads(ctx, out)
+            ensure_backup_schedule(ctx, out)
             return out
         ensure_app_secrets(ctx, out)
         if out.permanent:
@@ -73,6 +76,7 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         ctx = dataclasses.replace(ctx, club=dataclasses.replace(ctx.club, tenant_id=out.fields["tenantId"]))
         ensure_backup_storage(ctx, out)
         workloads.ensure_workloads(ctx, out)
+        ensure_backup_schedule(ctx, out)
     except kube.InvalidSecret as exc:
         # A value a person put in a Secret (hand-edited, or a server's Secret) that is not text:
         # InvalidSpec naming the Secret and key, not a retry loop that never gets further.
@@ -387,3 +391,18 @@ def ensure_backup_storage(ctx: Context, out: Outcome) -> None:
     where = f"s3://{plan.bucket}/{plan.folder}"
     message = f"{storage_ready.message}; backups in {where}, written by a user of its own that cannot delete"
     out.condition(Type.STORAGE_READY, True, storage_ready.reason, message)
+
+
+def ensure_backup_schedule(ctx: Context, out: Outcome) -> None:
+    """The Club's backup CronJob (builders/backup_job.py: suspended while the Club or its backups
+    are), and the ClubBackup its footballclub.io/backup-now annotation asks for (clubbackups.py)."""
+    club = ctx.club
+    tenant = str(out.fields.get("tenantId") or club.tenant_id or club.uid)
+    inputs = clubbackups.backup_inputs(ctx.names, ctx.spec, club.owner, tenant, ctx.settings)
+    cronjob = backup_job.build_cronjob(inputs)
+    if kube.apply_object(cronjob):
+        out.changed("backup", f"applied CronJob {cronjob['metadata']['name']}")
+    handled = clubbackups.ensure_requested(club)
+    if handled is not None:
+        out.fields["lastBackupRequest"] = handled
+        out.changed("backup", f"asked for a backup ({club.backup_request})")

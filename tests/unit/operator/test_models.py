@@ -16,8 +16,16 @@ from pydantic import BaseModel, TypeAdapter
 from club_operator import models
 from tests.support import crds
 
-SPEC_MODELS: dict[str, type[BaseModel]] = {"Club": models.ClubSpec, "VideoJob": models.VideoJobSpec}
-PHASES: dict[str, type[enum.StrEnum]] = {"Club": models.ClubPhase, "VideoJob": models.VideoJobPhase}
+SPEC_MODELS: dict[str, type[BaseModel]] = {
+    "Club": models.ClubSpec,
+    "VideoJob": models.VideoJobSpec,
+    "ClubBackup": models.ClubBackupSpec,
+}
+PHASES: dict[str, type[enum.StrEnum]] = {
+    "Club": models.ClubPhase,
+    "VideoJob": models.VideoJobPhase,
+    "ClubBackup": models.BackupPhase,
+}
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 

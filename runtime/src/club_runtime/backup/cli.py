@@ -25,6 +25,11 @@ class UsageError(RuntimeError):
 def add_parsers(sub: Any) -> None:
     backup = sub.add_parser("backup", help="back the club's rows up to the backup bucket (BACKUP_S3_*)")
     backup.add_argument("--backup-id", default=None, help="default: BACKUP_ID, else one named by the time")
+    backup.add_argument(
+        "--report-file",
+        default=None,
+        help="also write the JSON result here (in a Job: /dev/termination-log, which the operator reads)",
+    )
     backup.set_defaults(run=run_backup)
     check = sub.add_parser("verify", help="restore a backup into a scratch database and check it")
     check.add_argument("--backup-id", default=None, help="default: BACKUP_ID")
@@ -65,7 +70,9 @@ def run_backup(args: argparse.Namespace, settings: Settings) -> int:
             "tables": {t.name: t.rows for t in taken.tables},
         }
 
-    return _report("backup", action, (snapshot.BackupError, store.BackupStoreError))
+    return _report(
+        "backup", action, (snapshot.BackupError, store.BackupStoreError), report_file=args.report_file
+    )
 
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,16 +132,39 @@ def _report(
     action: Any,
     expected: tuple[type[Exception], ...],
     failed: dict[str, Any] | None = None,
+    report_file: str | None = None,
 ) -> int:
     catch: tuple[type[Exception], ...] = (UsageError, ValueError, *expected)
     try:
         result = action()
     except catch as exc:
         print(f"club-runtime {command}: {exc}", file=sys.stderr)
-        print(json.dumps({**(failed or {}), "error": str(exc)}))
+        _print_report({**(failed or {}), "error": str(exc)}, report_file)
         return 1
-    print(json.dumps(result))
+    _print_report(result, report_file)
     return 0
+
+
+# What a container's termination message may hold (the kubelet cuts the rest).
+_TERMINATION_MESSAGE_MAX = 4096
+
+
+def _print_report(result: dict[str, Any], report_file: str | None) -> None:
+    """The result on stdout and, when asked, in `report_file`. There it is cut to what a termination
+    message holds: without the per-table row counts first, then the error's tail."""
+    text = json.dumps(result)
+    print(text)
+    if report_file is None:
+        return
+    if len(text.encode()) > _TERMINATION_MESSAGE_MAX:
+        text = json.dumps({k: v for k, v in result.items() if k != "tables"})
+    if len(text.encode()) > _TERMINATION_MESSAGE_MAX and "error" in result:
+        text = json.dumps({**result, "tables": None, "error": str(result["error"])[-3000:]})
+    try:
+        with open(report_file, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        print(f"club-runtime: could not write the report to {report_file}: {exc}", file=sys.stderr)
 
 
 def _required(value: str, name: str) -> str:

@@ -1,0 +1,115 @@
+"""A ClubBackup's status from its Job and pod: the phases, the report from the termination message,
+and the reason a failure gives."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from club_operator import clubbackup_status as cbs
+from club_operator.builders import backup_job
+
+NOW = "2026-12-02T05:00:00Z"
+STARTED = "2026-12-02T04:59:00Z"
+ENDED = "2026-12-02T04:59:30Z"
+
+
+def _job(*conditions: dict[str, Any], **status: Any) -> dict[str, Any]:
+    return {"metadata": {"name": "b1"}, "status": {"conditions": list(conditions), **status}}
+
+
+def _pod(state: dict[str, Any], **status: Any) -> dict[str, Any]:
+    return {"status": {"containerStatuses": [{"name": "backup", "state": state}], **status}}
+
+
+def _ended(report: dict[str, Any] | str, exit_code: int = 0, reason: str = "Completed") -> dict[str, Any]:
+    message = report if isinstance(report, str) else json.dumps(report)
+    return _pod(
+        {"terminated": {"exitCode": exit_code, "reason": reason, "message": message, "finishedAt": ENDED}}
+    )
+
+
+REPORT = {
+    "backupId": "b1",
+    "clubId": "6f1c9a52-0000-4000-8000-000000000001",
+    "manifest": "s3://club-backups/clubs/6f1c9a52-0000-4000-8000-000000000001/b1/manifest.json",
+    "schemaRevision": "0007",
+    "rows": 1234,
+    "compressedBytes": 56789,
+    "seconds": 1.25,
+    "tables": {"players": 1000, "matches": 234},
+}
+
+
+def test_no_job_is_pending() -> None:
+    assert cbs.from_job(None, [], "b1", NOW)["phase"] == "Pending"
+
+
+def test_a_job_without_a_pod_yet_is_pending() -> None:
+    status = cbs.from_job(_job(), [], "b1", NOW)
+    assert (status["phase"], status["reason"], status["jobName"]) == ("Pending", "JobCreated", "b1")
+
+
+def test_a_pod_that_cannot_start_says_why() -> None:
+    waiting = {"waiting": {"reason": "CreateContainerConfigError", "message": 'secret "x-backup" not found'}}
+    status = cbs.from_job(_job(active=1, startTime=STARTED), [_pod(waiting)], "b1", NOW)
+    assert status["phase"] == "Pending"
+    assert status["reason"] == "PodWaiting"
+    assert status["message"] == 'CreateContainerConfigError: secret "x-backup" not found'
+
+
+def test_a_started_job_is_running() -> None:
+    status = cbs.from_job(_job(active=1, startTime=STARTED), [_pod({"running": {}})], "b1", NOW)
+    assert (status["phase"], status["startTime"]) == ("Running", STARTED)
+
+
+def test_a_complete_job_succeeds_with_its_report() -> None:
+    job = _job({"type": "Complete", "status": "True"}, startTime=STARTED, completionTime=ENDED, succeeded=1)
+    status = cbs.from_job(job, [_ended(REPORT)], "b1", NOW)
+    assert status == {
+        "jobName": "b1",
+        "phase": "Succeeded",
+        "reason": "BackupSucceeded",
+        "message": "1234 rows backed up",
+        "startTime": STARTED,
+        "completionTime": ENDED,
+        "backupId": "b1",
+        "rows": 1234,
+        "compressedBytes": 56789,
+        "manifest": REPORT["manifest"],
+        "schemaRevision": "0007",
+        "seconds": 1.25,
+    }
+
+
+def test_a_failed_job_gives_the_error_its_container_reported() -> None:
+    job = _job(
+        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "lastTransitionTime": ENDED}
+    )
+    error = "cannot connect to PostgreSQL: connection refused"
+    status = cbs.from_job(job, [_ended({"error": error}, exit_code=1, reason="Error")], "b1", NOW)
+    assert (status["phase"], status["reason"], status["message"]) == ("Failed", "BackupFailed", error)
+    assert status["completionTime"] == ENDED
+
+
+def test_a_failed_job_without_a_report_gives_the_jobs_reason_and_how_the_container_ended() -> None:
+    job = _job({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "limit"})
+    status = cbs.from_job(job, [_ended("", exit_code=137, reason="OOMKilled")], "b1", NOW)
+    assert status["reason"] == "BackoffLimitExceeded"
+    assert status["message"] == "limit; the container ended OOMKilled (exit code 137)"
+    deadline = _job({"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "too long"})
+    assert cbs.from_job(deadline, [], "b1", NOW)["reason"] == "DeadlineExceeded"
+
+
+def test_only_changed_fields_are_written() -> None:
+    current = {"phase": "Running", "jobName": "b1", "startTime": STARTED}
+    assert cbs.changes(current, dict(current)) == {}
+    assert cbs.changes(current, {**current, "phase": "Succeeded"}) == {"phase": "Succeeded"}
+
+
+def test_backup_now_values_name_valid_clubbackups() -> None:
+    assert backup_job.requested_name("harbour", "before-upgrade") == "harbour-before-upgrade"
+    odd = backup_job.requested_name("harbour", "2026-12-02T05:00:00Z")
+    assert odd.startswith("harbour-2026-12-02t05-00-00z-")
+    assert odd != backup_job.requested_name("harbour", "2026-12-02t05:00:00z")
+    assert len(backup_job.requested_name("harbour", "x" * 300)) <= 63
