@@ -24,6 +24,7 @@ class Phase(enum.StrEnum):
 class BackupRecord:
     name: str
     club: str  # spec.clubRef.name
+    backup_id: str  # status.backupId as the Job reported it ("" before)
     phase: Phase
     created: datetime.datetime
     completed: datetime.datetime | None = None
@@ -103,6 +104,7 @@ def parse(obj: Mapping[str, Any]) -> BackupRecord:
     return BackupRecord(
         name=str(meta.get("name") or ""),
         club=str((spec.get("clubRef") or {}).get("name") or ""),
+        backup_id=str(status.get("backupId") or ""),
         phase=_phase(status.get("phase")),
         created=created,
         completed=parse_time(status.get("completionTime")),

@@ -9,6 +9,7 @@ Run with `club-operator` (see __main__.py): it also tells the watched copies whi
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 from typing import Any
@@ -17,6 +18,7 @@ import kopf
 import prometheus_client
 
 from club_operator import (
+    club_backups,
     club_view,
     clubbackups,
     handlers,
@@ -115,10 +117,20 @@ def videojob_deleted(body: kopf.Body, **kwargs: Any) -> None:
 async def clubbackup(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """Create the backup's Job when it is the operator's to create, mirror the Job into status
     until the backup is Succeeded or Failed."""
-    await clubbackups.follow(body, stopped, get_settings())
+    final = await clubbackups.follow(body, stopped, get_settings())
+    if final is not None:
+        # Verify and retention at once, without waiting for the Club's next resync.
+        await asyncio.to_thread(club_backups.backup_finished, final)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={backup_job.TRIGGER_LABEL: "scheduled"})
 def scheduled_backup_job(body: kopf.Body, **_: Any) -> None:
     """A Job of a Club's backup CronJob: every one gets a ClubBackup."""
     clubbackups.scheduled_job_seen(body)
+
+
+@kopf.on.delete(*CLUBBACKUPS)
+def clubbackup_deleted(body: kopf.Body, runtime: datetime.timedelta, **_: Any) -> None:
+    """Remove the backup's objects from the backup bucket, every version (kept when its Club is
+    being deleted: a Club's deletion keeps its backups)."""
+    club_backups.delete_objects(body, runtime.total_seconds(), get_settings())

@@ -16,6 +16,7 @@ import pydantic
 
 from club_operator import (
     backup_storage,
+    club_backups,
     club_servers,
     clubbackups,
     credentials,
@@ -77,6 +78,7 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         ensure_backup_storage(ctx, out)
         workloads.ensure_workloads(ctx, out)
         ensure_backup_schedule(ctx, out)
+        club_backups.ensure_backups(ctx, out)  # verify, retention, the backups' status and gauges
     except kube.InvalidSecret as exc:
         # A value a person put in a Secret (hand-edited, or a server's Secret) that is not text:
         # InvalidSpec naming the Secret and key, not a retry loop that never gets further.
