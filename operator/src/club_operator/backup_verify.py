@@ -70,8 +70,11 @@ def queue(target: Target, then: Callable[[], None] | None = None) -> bool:
     """Queue the backup's verify unless it is queued already or failed to run a moment ago; `then`
     runs after its result is written (retention). Returns whether it was queued now. Call it from a
     kopf handler: the Events it posts need that handler's context."""
+    now = time.monotonic()
     with _lock:
-        if target.uid in _queued or time.monotonic() < _not_before.get(target.uid, 0.0):
+        for uid in [u for u, at in _not_before.items() if at <= now]:
+            del _not_before[uid]  # their wait is over (or their ClubBackup is gone)
+        if target.uid in _queued or target.uid in _not_before:
             return False
         _queued.add(target.uid)
     context = contextvars.copy_context()
