@@ -158,17 +158,24 @@ def needs_verify(record: BackupRecord) -> bool:
 
 
 def apply_retention(ctx: Context, records: list[BackupRecord]) -> list[str]:
-    """Delete the ClubBackups retention names; returns their names."""
+    """Delete the ClubBackups retention names; returns the names deleted. One the API server would
+    not delete now is left for the next time (a retention that lags never fails the Club)."""
     doomed = backup_retention.to_delete(
         records,
         ctx.spec.backup.retention,
         verify=ctx.spec.backup.verify,
         now=datetime.datetime.now(datetime.UTC),
     )
+    deleted = []
     for name in doomed:
-        kube.delete_custom(PLURAL, ctx.names.namespace, name)
+        try:
+            kube.delete_custom(PLURAL, ctx.names.namespace, name)
+        except kube.KubeError as exc:
+            log.warning("retention could not delete ClubBackup %s/%s: %s", ctx.names.namespace, name, exc)
+            continue
         log.info("retention deleted ClubBackup %s/%s", ctx.names.namespace, name)
-    return doomed
+        deleted.append(name)
+    return deleted
 
 
 def _queue_verify(ctx: Context, body: Mapping[str, Any], record: BackupRecord) -> None:
