@@ -10,24 +10,33 @@ scratch database. So what verify, retention and the status see is what they see 
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from botocore.exceptions import ClientError
 from kubernetes import client as k8s
 from pydantic import SecretStr
 
 from club_devstack.stack import StackInfo
+from club_operator import backup_objects, backup_verify
+from club_operator.database import Server
+from club_operator.s3_server import S3Server
 from club_runtime import contract
 from club_runtime.backup import snapshot, store
+from club_runtime.db import migrate
 from club_runtime.settings import Settings
 from tests.integration.operator.conftest import RunningOperator
+from tests.integration.runtime.conftest import provision
 from tests.support import clubs, crds
 
 BACKUP_BUCKET = "club-backups"  # the operator's default backup_bucket
 PLURAL = "clubbackups"
+PLAYERS = 25
 
 
 def _club(name: str, **backup: Any) -> dict[str, Any]:
@@ -44,6 +53,13 @@ class ClubBackups:
         status = clubs.ready_status(custom, namespace, name)
         self.tenant = str(status["tenantId"])
         self.dsn = clubs.secret_data(core, namespace, f"{name}-database")["dsn"]
+        with psycopg.connect(self.dsn) as conn:  # rows of its own, written as the club's role
+            for n in range(PLAYERS):
+                conn.execute(
+                    "INSERT INTO players (first_name, last_name, position, preferred_foot, birth_date) "
+                    "VALUES (%s, 'Backup', 'MF', 'right', '2001-01-01')",
+                    [f"Player {n}"],
+                )
         self.s3 = stack.minio.client()
         try:
             self.s3.create_bucket(Bucket=BACKUP_BUCKET)
@@ -133,6 +149,7 @@ def test_verify_passes_a_good_backup_and_fails_a_corrupt_one(
     assert good["verified"] is True, good
     assert good["restoreSeconds"] > 0
     assert "row-level security holds" in good["verifyMessage"]
+    assert f"restored {PLAYERS + 1} rows" in good["verifyMessage"]  # the players and the club's row
     assert good["verifiedTime"]
     clubs.wait_events(core, club.namespace, "good-1", "Verified")
     status = clubs.wait_condition(
@@ -227,3 +244,59 @@ def test_retention_keeps_exactly_the_count_and_deletes_the_rest_with_their_objec
     custom.delete_namespaced_custom_object(crds.GROUP, crds.VERSION, club.namespace, PLURAL, "r-4")
     clubs.wait_for("r-4 to be gone", lambda: club.get("r-4") is None, timeout=60)
     assert club.versions("r-4") > 0
+
+
+def test_a_server_that_cannot_be_reached_is_no_verdict(stack: StackInfo, database: str, bucket: str) -> None:
+    """Verify run directly (the operator's executor runs the same): a database or S3 server that
+    cannot be reached gives no verdict (nothing is recorded, it is retried); a missing object is one."""
+    migrate.migrate(database)
+    club_id, _, dsn = provision(stack, database, "verify-faults")
+    s3 = S3Server(stack.minio.endpoint, stack.minio.access_key, stack.minio.secret_key)
+    settings = Settings(
+        club_id=club_id,
+        database_url=SecretStr(dsn),
+        backup_s3_endpoint_url=stack.minio.endpoint,
+        backup_s3_bucket=bucket,
+        backup_s3_prefix="clubs/",
+        backup_s3_access_key_id=SecretStr(stack.minio.access_key),
+        backup_s3_secret_access_key=SecretStr(stack.minio.secret_key),
+    )
+    snapshot.take(
+        snapshot.BackupRequest(club_id=uuid.UUID(club_id), dsn=dsn, backup_id="b-1"), store.connect(settings)
+    )
+    closed = _closed_port()
+
+    def target(server: Server, storage: S3Server) -> backup_verify.Target:
+        return backup_verify.Target(
+            namespace="ns",
+            name="b-1",
+            uid=str(uuid.uuid4()),
+            club_id=uuid.UUID(club_id),
+            backup_id="b-1",
+            database=server,
+            storage=storage,
+            where=backup_objects.locate(None, bucket=bucket, club_id=club_id, backup_id="b-1"),
+            reference={},
+        )
+
+    good = backup_verify.run(target(Server(database, 2), s3))
+    assert good.verified is True, good.message
+    assert good.restore_seconds is not None
+
+    down_db = backup_verify.run(target(Server(f"postgresql://postgres@127.0.0.1:{closed}/postgres", 2), s3))
+    assert down_db.verified is None, down_db.message
+    down_s3 = dataclasses.replace(s3, endpoint=f"http://127.0.0.1:{closed}", timeout_s=1.0)
+    assert backup_verify.run(target(Server(database, 2), down_s3)).verified is None
+
+    stack.minio.client().delete_object(
+        Bucket=bucket, Key=contract.backup_table("clubs/", club_id, "b-1", "players")
+    )
+    missing = backup_verify.run(target(Server(database, 2), s3))
+    assert missing.verified is False
+    assert "players" in missing.message, missing.message
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
