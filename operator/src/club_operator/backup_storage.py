@@ -54,6 +54,11 @@ PREFIX = "clubs/"
 """The runtime's BACKUP_S3_PREFIX: a club's folder is `<PREFIX><tenant id>/`."""
 
 
+# Backup buckets found to be no Club's bucket, checked once per process: a Club cannot claim the
+# backup bucket afterwards (reconcile.ensure_storage refuses it), so its tags are not read again.
+_not_a_clubs: set[tuple[S3Server, str]] = set()
+
+
 def club_folder(tenant_id: object) -> str:
     """The folder of one club's backups in the backup bucket (with its trailing slash)."""
     return f"{PREFIX}{tenant_id}/"
@@ -95,8 +100,9 @@ def ensure_backup_storage(server: S3Server, plan: BackupPlan) -> BackupResult:
         if versioning is None:
             _create_bucket(s3, plan.bucket)
             changed.append("bucket")
-        else:
+        elif (server, plan.bucket) not in _not_a_clubs:
             _check_not_a_clubs(s3, plan.bucket)
+            _not_a_clubs.add((server, plan.bucket))
         if versioning != "Enabled":
             s3.put_bucket_versioning(Bucket=plan.bucket, VersioningConfiguration={"Status": "Enabled"})
             log.info("Enabled versioning of backup bucket %s", plan.bucket)
