@@ -100,7 +100,7 @@ def _wait_established(ext: k8s.ApiextensionsV1Api, name: str, timeout: float) ->
 
 # --- custom objects ------------------------------------------------------------------------
 
-PLURALS = {"Club": "clubs", "VideoJob": "videojobs"}
+PLURALS = {"Club": "clubs", "VideoJob": "videojobs", "ClubBackup": "clubbackups"}
 MERGE_PATCH = "application/merge-patch+json"
 
 

@@ -401,7 +401,13 @@ def ensure_backup_schedule(ctx: Context, out: Outcome) -> None:
     club = ctx.club
     tenant = str(out.fields.get("tenantId") or club.tenant_id or club.uid)
     inputs = clubbackups.backup_inputs(ctx.names, ctx.spec, club.owner, tenant, ctx.settings)
-    cronjob = backup_job.build_cronjob(inputs)
+    # The Secrets the Jobs read exist (once written they stay, whatever a server's outage).
+    names = ctx.names
+    ready = all(
+        name in out.secrets or kube.read_secret(names.namespace, name) is not None
+        for name in (names.database_secret, names.backup_secret)
+    )
+    cronjob = backup_job.build_cronjob(inputs, secrets_ready=ready)
     if kube.apply_object(cronjob):
         out.changed("backup", f"applied CronJob {cronjob['metadata']['name']}")
     handled = clubbackups.ensure_requested(club)

@@ -200,9 +200,11 @@ def build_job(inputs: BackupInputs, backup: BackupRef) -> dict[str, Any]:
     }
 
 
-def build_cronjob(inputs: BackupInputs) -> dict[str, Any]:
+def build_cronjob(inputs: BackupInputs, *, secrets_ready: bool = True) -> dict[str, Any]:
     """The Club's backup CronJob on spec.backup.schedule (UTC); suspended while the Club or its
-    backups are. The operator makes a ClubBackup for every Job it starts."""
+    backups are, and until the Secrets its Jobs read exist (`secrets_ready`): a Job whose pod
+    waits for a Secret would hold the schedule (Forbid) until its deadline. The operator makes a
+    ClubBackup for every Job it starts."""
     labels = job_labels(inputs, BackupTrigger.SCHEDULED)
     return {
         "apiVersion": "batch/v1",
@@ -217,7 +219,7 @@ def build_cronjob(inputs: BackupInputs) -> dict[str, Any]:
             "schedule": inputs.spec.backup.schedule,
             "timeZone": "Etc/UTC",
             "concurrencyPolicy": "Forbid",
-            "suspend": schedule_suspended(inputs.spec),
+            "suspend": schedule_suspended(inputs.spec) or not secrets_ready,
             "startingDeadlineSeconds": 600,
             "successfulJobsHistoryLimit": HISTORY,
             "failedJobsHistoryLimit": HISTORY,

@@ -140,3 +140,7 @@ def test_every_clubbackup_name_maps_to_a_valid_backup_id_and_job_name() -> None:
     assert backup_job.backup_id("nightly") == "nightly"
     assert backup_job.job_name("a" * 64) != backup_job.job_name("a" * 65)
     assert backup_job.backup_id(longest) != backup_job.backup_id(longest[:-1] + "c")
+
+
+def test_the_cronjob_waits_for_the_secrets_its_jobs_read() -> None:
+    assert backup_job.build_cronjob(inputs(), secrets_ready=False)["spec"]["suspend"] is True
