@@ -154,11 +154,39 @@ def test_round_trip_restores_exactly_the_backup_and_leaves_other_clubs(
     assert loaded.rows["players"] == before_a["players"][0]
 
 
+def test_a_rollback_in_a_shared_database_gives_back_exactly_the_backed_up_rows(
+    make_tenant: Callable[..., Tenant], settings_for: Callable[..., Settings], database: str
+) -> None:
+    """The rollback that rewrites only the rows that differ: two accounts that swapped their
+    (unique) emails, a value equal by `=` but written differently (numeric 7.5 and 7.50), a changed
+    parent whose children did not change, a deleted child: all back as they were."""
+    a, b = make_tenant("a"), make_tenant("b")
+    with psycopg.connect(a.dsn) as conn:
+        conn.execute("UPDATE wellness_entries SET hrv_ms = 7.5")
+    before_a, before_b = fingerprint(database, a.club_id), fingerprint(database, b.club_id)
+    settings = settings_for(a)
+    taken = take(settings)
+    with psycopg.connect(a.dsn) as conn:
+        conn.execute("UPDATE users SET email = 'swap@club.test' WHERE email = 'owner@club.test'")
+        conn.execute("UPDATE users SET email = 'owner@club.test' WHERE email = 'coach@club.test'")
+        conn.execute("UPDATE users SET email = 'coach@club.test' WHERE email = 'swap@club.test'")
+        conn.execute("UPDATE wellness_entries SET hrv_ms = 7.50")
+        conn.execute("UPDATE teams SET name = 'Renamed'")
+        conn.execute("DELETE FROM attendance")
+    assert fingerprint(database, a.club_id) != before_a
+
+    restore_into(settings, a.club_id, taken.backup_id)
+
+    assert fingerprint(database, a.club_id) == before_a
+    assert fingerprint(database, b.club_id) == before_b
+
+
 def test_cli_backup_then_restore(
     make_tenant: Callable[..., Tenant], settings_for: Callable[..., Settings], database: str, bucket: str
 ) -> None:
     a = make_tenant("a")
     before = fingerprint(database, a.club_id)
+    schema_before = _keys_and_indexes(database)
     env = _env(settings_for(a)) | {"BACKUP_ID": "nightly-1"}
 
     done = _cli(["backup"], env)
@@ -172,6 +200,9 @@ def test_cli_backup_then_restore(
     assert "already exists" in again.stderr
     assert back.returncode == 0, back.stderr
     assert fingerprint(database, a.club_id) == before
+    # The club is alone in its database: its tables were emptied and loaded with their keys,
+    # indexes and foreign keys set aside and built again, each as it was.
+    assert _keys_and_indexes(database) == schema_before
 
 
 def test_clone_into_a_new_club_gets_its_own_ids(
@@ -393,6 +424,20 @@ def _wait_for(check: Callable[[], bool], what: str, timeout: float = 120) -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def _keys_and_indexes(admin_dsn: str) -> list[tuple[str, ...]]:
+    with psycopg.connect(admin_dsn) as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated::text "
+                "FROM pg_constraint WHERE connamespace = 'public'::regnamespace "
+                "UNION ALL SELECT tablename, indexname, indexdef, '' FROM pg_indexes "
+                "WHERE schemaname = 'public' "
+                "ORDER BY 1, 2, 3, 4"
+            ).fetchall()
+        ]
 
 
 def _scratch_databases(admin_dsn: str) -> list[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ import psycopg
 from psycopg import sql
 
 from club_runtime import contract
-from club_runtime.backup import catalog, codec, errors, manifest, plan, store
+from club_runtime.backup import catalog, codec, delta, errors, manifest, plan, rebuild, store
 from club_runtime.db import migrate
 
 log = logging.getLogger(__name__)
@@ -104,21 +104,99 @@ def restore(request: RestoreRequest, bucket: store.Store) -> Loaded:
             check_revision(found.schema_revision, catalog.schema_revision(conn))
             schema = catalog.read_schema(conn)
             _lock_target(conn, schema, request.target_club)
-            bulk = begin_bulk(conn, schema)
-            for table in reversed(schema.tables):
-                if not table.is_root:
-                    conn.execute(
-                        sql.SQL("DELETE FROM {} WHERE club_id = %s").format(
-                            sql.Identifier("public", table.name)
-                        ),
-                        [request.target_club],
-                    )
-            rows = load(conn, bucket, found, schema, target=request.target_club, include_root=False)
-            if bulk:
-                check_foreign_keys(conn, schema, request.target_club)
+            rows = _replace(conn, bucket, found, schema, request.target_club)
     except psycopg.Error as exc:
         raise RestoreError(f"restoring failed: {errors.describe(exc)}") from exc
     return Loaded(rows=rows, seconds=time.monotonic() - started)
+
+
+def _replace(
+    conn: psycopg.Connection[Any],
+    bucket: store.Store,
+    found: manifest.Manifest,
+    schema: plan.Schema,
+    target: uuid.UUID,
+) -> dict[str, int]:
+    """The club's rows out, the backup's in, by the cheapest way that gives exactly the backup:
+    - the database holds no other club (`dedicated`): its tables are emptied and loaded as
+      pg_restore loads (rebuild.py);
+    - a rollback in a shared database: only the rows that differ are rewritten (delta.py);
+    - otherwise (a clone into a shared database, or without the rights to skip row-by-row
+      foreign key checks): every row of the club deleted, every row of the backup loaded."""
+    bulk = begin_bulk(conn, schema)
+    tenant = [t for t in schema.tables if not t.is_root]
+    if bulk and _alone(conn, schema, target):
+        rebuild.lock(conn, [t.name for t in schema.tables])
+        if _alone(conn, schema, target):
+            conn.execute(
+                sql.SQL("TRUNCATE {}").format(
+                    sql.SQL(", ").join(sql.Identifier("public", t.name) for t in tenant)
+                )
+            )
+            rows, validated = _load(conn, bucket, found, schema, target=target, include_root=False)
+            if not validated:
+                check_foreign_keys(conn, schema, target)
+            return rows
+    if bulk and target == found.club_id:
+        return _rollback(conn, bucket, found, schema, target)
+    for table in reversed(tenant):
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE club_id = %s").format(sql.Identifier("public", table.name)),
+            [target],
+        )
+    rows = load(conn, bucket, found, schema, target=target, include_root=False)
+    if bulk:
+        check_foreign_keys(conn, schema, target)
+    return rows
+
+
+def _alone(conn: psycopg.Connection[Any], schema: plan.Schema, club: uuid.UUID) -> bool:
+    """The database holds no club but this one (every tenant row's club_id references the root)."""
+    root = next(t for t in schema.tables if t.is_root)
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE club_id <> %s)").format(
+            sql.Identifier("public", root.name)
+        ),
+        [club],
+    ).fetchone()
+    return row is not None and not row[0]
+
+
+def _rollback(
+    conn: psycopg.Connection[Any],
+    bucket: store.Store,
+    found: manifest.Manifest,
+    schema: plan.Schema,
+    club: uuid.UUID,
+) -> dict[str, int]:
+    _check_tables(found, schema)
+    # Room for the staging tables and the joins that compare them (this transaction only).
+    conn.execute("SET LOCAL temp_buffers = '64MB'")
+    conn.execute("SET LOCAL work_mem = '64MB'")
+    staged: list[tuple[plan.Table, sql.Identifier]] = []
+    rows: dict[str, int] = {}
+    for index, table in enumerate(schema.tables):
+        entry = found.table(table.name)
+        if table.is_root:
+            continue
+        staging = delta.staging_name(index)
+        delta.create_staging(conn, table, staging)
+        if entry is not None:
+            rows[table.name] = _load_table(conn, bucket, entry, club, None, into=staging)
+            conn.execute(sql.SQL("ANALYZE {}").format(staging))
+        staged.append((table, staging))
+    deleted = {
+        table.name: delta.delete_changed(conn, table, staging, club) for table, staging in reversed(staged)
+    }
+    inserted = {table.name: delta.insert_missing(conn, table, staging, club) for table, staging in staged}
+    log.info(
+        "rolled back: %d rows deleted or changed, %d inserted", sum(deleted.values()), sum(inserted.values())
+    )
+    # A foreign key that held before holds still unless rows were added on its side or removed
+    # from the side it references.
+    touched = [fk for fk in schema.foreign_keys if inserted.get(fk.table) or deleted.get(fk.references)]
+    check_foreign_keys(conn, schema, club, touched)
+    return rows
 
 
 def _lock_target(conn: psycopg.Connection[Any], schema: plan.Schema, club: uuid.UUID) -> None:
@@ -154,10 +232,15 @@ def begin_bulk(conn: psycopg.Connection[Any], schema: plan.Schema) -> bool:
     return True
 
 
-def check_foreign_keys(conn: psycopg.Connection[Any], schema: plan.Schema, club: uuid.UUID) -> None:
-    """Every foreign key of the club's rows finds its row: one anti-join per foreign key (what
-    PostgreSQL runs to validate a new constraint), limited to the club's rows."""
-    for fk in schema.foreign_keys:
+def check_foreign_keys(
+    conn: psycopg.Connection[Any],
+    schema: plan.Schema,
+    club: uuid.UUID,
+    only: Sequence[plan.ForeignKey] | None = None,
+) -> None:
+    """Every foreign key of the club's rows (or those of `only`) finds its row: one anti-join per
+    foreign key (what PostgreSQL runs to validate a new constraint), limited to the club's rows."""
+    for fk in schema.foreign_keys if only is None else only:
         child = sql.Identifier("c")
         parent = sql.Identifier("p")
         query = sql.SQL(
@@ -182,6 +265,23 @@ def check_foreign_keys(conn: psycopg.Connection[Any], schema: plan.Schema, club:
             )
 
 
+def load_all(
+    conn: psycopg.Connection[Any],
+    bucket: store.Store,
+    found: manifest.Manifest,
+    schema: plan.Schema,
+    *,
+    target: uuid.UUID,
+    include_root: bool,
+) -> dict[str, int]:
+    """`load` with foreign keys checked in bulk where the admin may (`begin_bulk`)."""
+    bulk = begin_bulk(conn, schema)
+    rows, validated = _load(conn, bucket, found, schema, target=target, include_root=include_root)
+    if bulk and not validated:
+        check_foreign_keys(conn, schema, target)
+    return rows
+
+
 def load(
     conn: psycopg.Connection[Any],
     bucket: store.Store,
@@ -192,25 +292,62 @@ def load(
     include_root: bool,
 ) -> dict[str, int]:
     """Load every table of the backup into `target`'s rows (parents first), checking each stream
-    against the manifest; returns the rows loaded per table. The caller owns the transaction."""
-    missing = [t.name for t in found.tables if t.name not in schema.names]
-    if missing:
-        raise RestoreError(
-            f"the database has no tenant table {', '.join(missing)}: a schema this runtime lost"
-        )
+    against the manifest; returns the rows loaded per table. The caller owns the transaction.
+    Into empty tables with row-by-row checks off, as pg_restore does (rebuild.py)."""
+    return _load(conn, bucket, found, schema, target=target, include_root=include_root)[0]
+
+
+def _load(
+    conn: psycopg.Connection[Any],
+    bucket: store.Store,
+    found: manifest.Manifest,
+    schema: plan.Schema,
+    *,
+    target: uuid.UUID,
+    include_root: bool,
+) -> tuple[dict[str, int], bool]:
+    """The rows loaded per table, and whether every foreign key of the loaded tables was validated
+    on the way (by building it again)."""
+    _check_tables(found, schema)
     remapped = plan.remapped_columns(schema) if target != found.club_id else {}
+    tables = [
+        (t, entry)
+        for t in schema.tables
+        if (entry := found.table(t.name)) is not None and (include_root or not t.is_root)
+    ]
+    names = [t.name for t, _ in tables]
+    aside = None
+    if _bulk_on(conn) and rebuild.is_empty(conn, names):
+        rebuild.lock(conn, names)
+        if rebuild.is_empty(conn, names):
+            aside = rebuild.prepare(conn, names)
     rows: dict[str, int] = {}
-    for table in schema.tables:
-        entry = found.table(table.name)
-        if entry is None or (table.is_root and not include_root):
-            continue
+    for table, entry in tables:
         rewriter = None
         if target != found.club_id:
             rewriter = plan.LineRewriter(
                 plan.RowRewriter.for_columns(target, entry.columns, remapped.get(table.name, frozenset()))
             )
         rows[table.name] = _load_table(conn, bucket, entry, target, rewriter)
-    return rows
+    if aside is not None:
+        try:
+            rebuild.restore_indexes(conn, aside)
+        except rebuild.DanglingReference as exc:
+            raise CorruptBackup(str(exc)) from exc
+    return rows, aside is not None
+
+
+def _check_tables(found: manifest.Manifest, schema: plan.Schema) -> None:
+    missing = [t.name for t in found.tables if t.name not in schema.names]
+    if missing:
+        raise RestoreError(
+            f"the database has no tenant table {', '.join(missing)}: a schema this runtime lost"
+        )
+
+
+def _bulk_on(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT current_setting('session_replication_role') = 'replica'").fetchone()
+    return bool(row and row[0])
 
 
 def _load_table(
@@ -219,6 +356,8 @@ def _load_table(
     entry: manifest.TableEntry,
     target: uuid.UUID,
     rewriter: plan.LineRewriter | None,
+    *,
+    into: sql.Identifier | None = None,
 ) -> int:
     size = store.size_of(bucket, entry.key)
     if size != entry.compressed_bytes:
@@ -227,7 +366,7 @@ def _load_table(
         )
     decoder = codec.Decoder()
     query = sql.SQL("COPY {} ({}) FROM STDIN WHERE club_id = {}").format(
-        sql.Identifier("public", entry.name),
+        into or sql.Identifier("public", entry.name),
         sql.SQL(", ").join(sql.Identifier(c) for c in entry.columns),
         sql.Literal(target),
     )

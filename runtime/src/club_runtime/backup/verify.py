@@ -70,10 +70,7 @@ def _check(
     started = time.monotonic()
     with psycopg.connect(scratch_dsn) as conn:
         schema = catalog.read_schema(conn)
-        bulk = restore.begin_bulk(conn, schema)
-        rows = restore.load(conn, bucket, found, schema, target=found.club_id, include_root=True)
-        if bulk:
-            restore.check_foreign_keys(conn, schema, found.club_id)
+        rows = restore.load_all(conn, bucket, found, schema, target=found.club_id, include_root=True)
     seconds = time.monotonic() - started
     with psycopg.connect(scratch_dsn) as conn:
         conn.execute("SET synchronize_seqscans = off")  # a scan from the table's start: the rows' order
