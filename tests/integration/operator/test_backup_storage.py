@@ -2,10 +2,12 @@
 MinIO: the club's runtime credentials cannot touch the backup bucket at all; its backup credentials
 (the `<club>-backup` Secret) add to its own folder but never delete, and an overwrite keeps the
 earlier version; another club's backup credentials cannot read or list the folder; deleting the
-Club removes its backup writer and keeps its backups."""
+Club removes its backup writer and keeps its backups; a backup policy widened by hand is a Conflict
+the operator leaves untouched."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +21,7 @@ from minio.credentials.providers import StaticProvider
 from minio.error import MinioAdminException
 
 from club_devstack.stack import StackInfo
+from club_operator import storage_policy
 from club_operator.s3_server import admin_status
 from club_runtime import contract
 from club_runtime.backup import snapshot, store
@@ -268,3 +271,46 @@ def test_a_resync_writes_nothing_and_repairs_the_backup_storage_when_it_drifted(
         )
 
     clubs.wait_for("the backup storage to be repaired", repaired, timeout=club_operator.resync_sec * 10)
+
+
+def test_a_backup_policy_granting_more_than_the_clubs_folder_is_a_conflict_left_untouched(
+    club_operator: RunningOperator,
+    make_club: Callable[[str], str],
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+    admin: Any,
+) -> None:
+    make_club("widened-fc")
+    policy = clubs.secret_data(core, namespace, "widened-fc-backup")["accessKey"]  # named as its user
+    everything = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{BUCKET}/*"]}
+        ],
+    }
+    admin.policy_add(policy, policy=everything)
+
+    club = clubs.wait_condition(
+        custom,
+        namespace,
+        "widened-fc",
+        "StorageReady",
+        "False",
+        reason="Conflict",
+        timeout=club_operator.resync_sec * 10,
+    )
+    message = clubs.condition(club, "StorageReady")["message"]  # type: ignore[index]
+    assert f"S3 policy {policy}" in message
+    assert "grants more than the club's backup folder" in message
+    assert storage_policy.policy_equal(json.loads(admin.policy_info(policy)), everything)  # untouched
+
+    # Removed by a person (the user first: MinIO keeps an attached policy), both are made again.
+    admin.user_remove(policy)
+    admin.policy_remove(policy)
+    clubs.wait_condition(
+        custom, namespace, "widened-fc", "StorageReady", "True", timeout=club_operator.resync_sec * 10
+    )
+    writer = _backup_s3(core, namespace, "widened-fc")
+    tenant = club["status"]["tenantId"]
+    assert _answer(lambda: writer.list_objects_v2(Bucket=BUCKET, Prefix=f"clubs/{tenant}/")) == "ok"
