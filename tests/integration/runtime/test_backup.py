@@ -5,6 +5,7 @@ manifest."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -325,6 +326,43 @@ def test_a_backup_killed_half_way_leaves_no_manifest(
         restore_into(settings, a.club_id, "killed")
 
 
+def test_a_backup_reads_every_table_as_of_one_instant(
+    make_tenant: Callable[..., Tenant], settings_for: Callable[..., Settings], database: str
+) -> None:
+    """The tables stream on two connections that share one snapshot: rows committed while the
+    backup runs are in none of its tables."""
+    a = make_tenant("a")
+    before = fingerprint(database, a.club_id)
+    env = _env(settings_for(a)) | {"BACKUP_ID": "instant"}
+    with psycopg.connect(database) as blocker:
+        blocker.execute("LOCK TABLE public.wellness_entries IN ACCESS EXCLUSIVE MODE")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "club_runtime", "backup"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for(lambda: _waiting_on_lock(database, a.role_name), "the backup to reach the locked table")
+            sessions = _sessions(database, a.role_name)
+            blocker.execute(
+                "INSERT INTO public.wellness_entries (club_id, player_id, day, sleep_quality, fatigue, "
+                "soreness, stress, mood) VALUES (%s, %s, '2024-09-03', 1, 1, 1, 1, 1)",
+                [a.club_id, a.player_id],
+            )
+            blocker.execute("DELETE FROM public.videos WHERE club_id = %s", [a.club_id])
+        except BaseException:
+            proc.kill()
+            raise
+    out, err = proc.communicate(timeout=120)
+
+    assert proc.returncode == 0, err
+    assert sessions == 2
+    assert json.loads(out)["tables"] == {t: n for t, (n, _) in before.items()}
+    assert fingerprint(database, a.club_id) != before
+
+
 def test_a_backup_that_fails_mid_stream_aborts_its_upload(
     make_tenant: Callable[..., Tenant],
     settings_for: Callable[..., Settings],
@@ -408,6 +446,12 @@ def _cli(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+
+
+def _sessions(admin_dsn: str, role: str) -> int:
+    with psycopg.connect(admin_dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s", [role]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _waiting_on_lock(admin_dsn: str, role: str) -> bool:

@@ -1,6 +1,8 @@
 """Take a backup: one club's rows, every tenant table, in one read-only REPEATABLE READ transaction
 (so the tables agree with each other as of one instant), each streamed with COPY through gzip into a
-multipart upload, then the manifest.
+multipart upload, then the manifest. Two tables stream at once, on two connections sharing that
+transaction's snapshot (`pg_export_snapshot`, `SET TRANSACTION SNAPSHOT`), each taking the next
+table as it is free.
 
 The snapshot is read as the club's own role (DATABASE_URL), in `shared` and `dedicated` isolation
 alike: row-level security, not a filter in this code, decides what leaves the database, so a backup
@@ -12,8 +14,10 @@ a misconfigured admin DSN from dumping every club). The role must map to CLUB_ID
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -104,10 +108,70 @@ def _snapshot(
         )
     revision = catalog.schema_revision(conn)
     schema = catalog.read_schema(conn)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-gzip") as compressor:
-        job = _Job(conn, request, bucket, pool, compressor)
-        entries = [_copy_table(job, table) for table in schema.tables]
+    with contextlib.ExitStack() as stack:
+        conns = [conn]
+        second = _second_reader(conn, request) if len(schema.tables) > 1 else None
+        if second is not None:
+            conns.append(stack.enter_context(second))
+        entries = _copy_tables(conns, request, bucket, pool, schema.tables)
     return _Read(entries, revision, conn.info.server_version)
+
+
+def _second_reader(conn: psycopg.Connection[Any], request: BackupRequest) -> psycopg.Connection[Any] | None:
+    """A second connection reading the same snapshot (`pg_export_snapshot`), so that two tables
+    stream at once (PostgreSQL's work for a COPY runs in the connection's own server process), or
+    None where the role may not open one more (its connection limit): the backup then reads on one."""
+    exported = conn.execute("SELECT pg_export_snapshot()").fetchone()
+    if exported is None:
+        return None
+    try:
+        second = psycopg.connect(request.dsn, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        log.info("backing up on one connection: a second failed (%s)", errors.describe(exc))
+        return None
+    try:
+        second.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        second.read_only = True
+        second.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(exported[0])))
+        second.execute("SET LOCAL statement_timeout = 0")
+    except psycopg.Error:
+        second.close()
+        raise
+    return second
+
+
+def _copy_tables(
+    conns: list[psycopg.Connection[Any]],
+    request: BackupRequest,
+    bucket: store.Store,
+    uploads: ThreadPoolExecutor,
+    tables: tuple[plan.Table, ...],
+) -> list[manifest.TableEntry]:
+    """Every table, each connection taking the next one in order as it is free; the entries in the
+    tables' order (the manifest's, which a restore loads in)."""
+    queue = collections.deque(tables)
+    done: dict[str, manifest.TableEntry] = {}
+    failed = threading.Event()
+
+    def worker(conn: psycopg.Connection[Any]) -> None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-gzip") as compressor:
+            job = _Job(conn, request, bucket, uploads, compressor)
+            while not failed.is_set():
+                try:
+                    table = queue.popleft()
+                except IndexError:
+                    return
+                try:
+                    done[table.name] = _copy_table(job, table)
+                except BaseException:
+                    failed.set()
+                    raise
+
+    with ThreadPoolExecutor(max_workers=len(conns), thread_name_prefix="backup-read") as readers:
+        futures = [readers.submit(worker, c) for c in conns]
+    for future in futures:
+        future.result()
+    return [done[t.name] for t in tables]
 
 
 @dataclass(frozen=True)
