@@ -91,4 +91,7 @@ def test_the_operator_image_runs_in_a_pod_and_reconciles_a_club(
     assert "incluster-fc" in log
     for secret in (stack.postgres.password, stack.minio.secret_key):
         assert secret not in log
+    # Its ClusterRole (operator_pod.RULES) lets it watch and write every kind it handles.
+    for refused in ("Forbidden", "Not enough permissions"):
+        assert refused not in log
     assert core.read_namespaced_pod(pod.metadata.name, home).status.container_statuses[0].restart_count == 0
