@@ -124,6 +124,17 @@ def test_a_row_is_rewritten_into_the_new_club() -> None:
     assert rewriter.rewrite(f"{old_id}\t{old_club}\t\\N\tx".encode()).split(b"\t")[2] == b"\\N"
 
 
+def test_the_rewriter_remaps_as_remap_uuid_does() -> None:
+    club = uuid.uuid4()
+    rewriter = plan.RowRewriter.for_columns(club, ("id",), frozenset({"id"}))
+    olds = [uuid.uuid4() for _ in range(200)]
+
+    assert [rewriter.rewrite(str(old).encode()) for old in olds] == [
+        str(plan.remap_uuid(club, old)).encode() for old in olds
+    ]
+    assert rewriter.rewrite(str(olds[0]).upper().encode()) == str(plan.remap_uuid(club, olds[0])).encode()
+
+
 def test_lines_split_across_chunks_are_rewritten_whole() -> None:
     club = uuid.uuid4()
     rewriter = plan.RowRewriter.for_columns(club, ("club_id", "name"), frozenset())

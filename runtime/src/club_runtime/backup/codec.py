@@ -7,8 +7,13 @@ streams through in constant memory."""
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
+from typing import TypeVar, cast
+
+T = TypeVar("T")
 
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 OUT_CHUNK = 1024 * 1024
@@ -105,3 +110,46 @@ def decode_all(chunks: Iterable[bytes], decoder: Decoder) -> Iterator[bytes]:
     for chunk in chunks:
         yield from decoder.feed(chunk)
     decoder.finish()
+
+
+_END = object()
+
+
+def prefetched(items: Iterable[T], depth: int = 4) -> Iterator[T]:
+    """`items`, produced on a thread of their own at most `depth` ahead: decompressing and hashing
+    (zlib and hashlib let go of the GIL) go on while the caller waits on the database. An error of
+    the producer is raised here; leaving early stops it."""
+    ahead: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ahead.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            failure.append(exc)
+        ahead.put(_END)
+
+    thread = threading.Thread(target=produce, name="backup-decode", daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not _END:
+            yield cast(T, item)
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                ahead.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        thread.join()

@@ -170,9 +170,16 @@ def _rollback(
     club: uuid.UUID,
 ) -> dict[str, int]:
     _check_tables(found, schema)
-    # Room for the staging tables and the joins that compare them (this transaction only).
-    conn.execute("SET LOCAL temp_buffers = '64MB'")
-    conn.execute("SET LOCAL work_mem = '64MB'")
+    # Room for the staging tables and the joins that compare them (this transaction only), and
+    # hash joins for those: each compares whole tables (without statistics on the staging tables the
+    # planner may take a merge join over an index scan, reading the table in random order).
+    for setting in (
+        "temp_buffers = '64MB'",
+        "work_mem = '256MB'",
+        "enable_mergejoin = off",
+        "enable_nestloop = off",
+    ):
+        conn.execute(sql.SQL("SET LOCAL ") + sql.SQL(setting))
     staged: list[tuple[plan.Table, sql.Identifier]] = []
     rows: dict[str, int] = {}
     for index, table in enumerate(schema.tables):
@@ -183,7 +190,6 @@ def _rollback(
         delta.create_staging(conn, table, staging)
         if entry is not None:
             rows[table.name] = _load_table(conn, bucket, entry, club, None, into=staging)
-            conn.execute(sql.SQL("ANALYZE {}").format(staging))
         staged.append((table, staging))
     deleted = {
         table.name: delta.delete_changed(conn, table, staging, club) for table, staging in reversed(staged)
@@ -373,7 +379,9 @@ def _load_table(
     with conn.cursor() as cur:
         try:
             with cur.copy(query) as copy:
-                for piece in _pieces(store.read_chunks(bucket, entry.key), decoder, rewriter):
+                for piece in codec.prefetched(
+                    _pieces(store.read_chunks(bucket, entry.key), decoder, rewriter)
+                ):
                     copy.write(piece)
         except (codec.CorruptData, ValueError) as exc:
             raise CorruptBackup(f"table {entry.name}: {exc}") from exc
