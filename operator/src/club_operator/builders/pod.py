@@ -11,13 +11,6 @@ is an emptyDir, where the workers' ffmpeg writes its scratch files, limited to t
 `scratchSize` (the kubelet evicts a pod that writes more, so one video cannot fill the node's disk).
 The pods never call the Kubernetes API, so no service account token is mounted.
 
-Stopping: the pod shares one process namespace, whose PID 1 is the pause container's process, so
-the runtime is not PID 1. The kernel drops a signal that PID 1 has no handler for, and the runtime
-installs its SIGTERM handlers only once its imports are done: as PID 1 it would ignore a SIGTERM
-that comes before them, and a pod removed while starting (KEDA taking a pool created at one
-replica straight to zero, a scale-in just after a scale-out) would sit Terminating for its whole
-grace period, an hour for a video worker. Not PID 1, it dies of such a SIGTERM at once.
-
 The config hash sits in the pod template's annotations: a new hash rolls the pods, an unchanged one
 leaves the template equal and rolls nothing. Each pod's hash covers the Secrets it reads
 (`secrets_read`), so a new JWT key set rolls the API and leaves the workers and their jobs alone."""
@@ -145,7 +138,6 @@ def pod_template(
         "spec": {
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
-            "shareProcessNamespace": True,
             "securityContext": pod_security_context(),
             "containers": [main],
             "volumes": [scratch_volume(scratch_size)],

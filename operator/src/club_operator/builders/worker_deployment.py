@@ -21,6 +21,13 @@ left) and RQ's parent kills a hung horse 60 s later. So the grace period is the 
 margin, and the current job always either finishes or is failed and requeued by RQ before the
 kubelet's SIGKILL. Video jobs take VIDEO_PROCESS_TIMEOUT_SEC; other jobs RQ's default of 180 s.
 If a pod is killed anyway (node loss), RQ's abandoned-job cleanup retries the job (club_worker).
+The pod shares one process namespace, whose PID 1 is the pause container's process: the kernel
+drops a signal that PID 1 has no handler for, and the runtime installs its handlers only once its
+imports are done, so as PID 1 it would ignore a SIGTERM that comes sooner, and a pod removed while
+starting (KEDA taking a pool created at one replica straight to zero) would sit Terminating for its
+whole grace period, an hour for a video worker. Not PID 1, it dies of such a SIGTERM at once. (The
+API keeps PID 1: uvicorn raises the signal again once it has shut down gracefully, which would turn
+its clean exit into 143, and its grace period is 30 s.)
 
 Liveness: a TCP check on the metrics port. Not an HTTP GET of /metrics: a scrape reads the queue
 depth from Redis, and a Redis outage must not restart every worker in the middle of its jobs."""
@@ -87,6 +94,7 @@ def build_worker_deployment(inputs: WorkloadInputs, pool: Pool) -> dict[str, Any
             node_selector=gpu.node_selector if gpu.enabled else None,
             tolerations=gpu.tolerations if gpu.enabled else (),
             terminationGracePeriodSeconds=grace_period(inputs, pool),
+            shareProcessNamespace=True,
         ),
     }
     replicas = worker_replicas(inputs, pool)
