@@ -16,12 +16,63 @@ all of the backup's come back."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from club_runtime.backup import plan
+from club_runtime.backup import manifest, plan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Done:
+    rows: dict[str, int]  # loaded from the backup, per table
+    deleted: dict[str, int]  # of the club's rows, changed or gone since the backup
+    inserted: dict[str, int]
+
+
+def rollback(
+    conn: psycopg.Connection[Any],
+    schema: plan.Schema,
+    found: manifest.Manifest,
+    club: object,
+    load: Callable[[manifest.TableEntry, sql.Identifier], int],
+) -> Done:
+    """Every tenant table but the root: staged (`load` copies a table's backup into a staging
+    table), then the club's rows that differ deleted (children first), then the missing inserted
+    (parents first). The caller owns the transaction and checks the foreign keys."""
+    # Room for the staging tables and the joins that compare them (this transaction only), and
+    # hash joins for those: each compares whole tables (without statistics on the staging tables the
+    # planner may take a merge join over an index scan, reading the table in random order).
+    for setting in (
+        "temp_buffers = '64MB'",
+        "work_mem = '256MB'",
+        "enable_mergejoin = off",
+        "enable_nestloop = off",
+    ):
+        conn.execute(sql.SQL("SET LOCAL ") + sql.SQL(setting))
+    staged: list[tuple[plan.Table, sql.Identifier]] = []
+    rows: dict[str, int] = {}
+    for index, table in enumerate(schema.tables):
+        if table.is_root:
+            continue
+        staging = staging_name(index)
+        create_staging(conn, table, staging)
+        entry = found.table(table.name)
+        if entry is not None:
+            rows[table.name] = load(entry, staging)
+        staged.append((table, staging))
+    deleted = {table.name: delete_changed(conn, table, staging, club) for table, staging in reversed(staged)}
+    inserted = {table.name: insert_missing(conn, table, staging, club) for table, staging in staged}
+    log.info(
+        "rolled back: %d rows deleted or changed, %d inserted", sum(deleted.values()), sum(inserted.values())
+    )
+    return Done(rows, deleted, inserted)
 
 
 def staging_name(index: int) -> sql.Identifier:

@@ -120,7 +120,8 @@ def _replace(
     """The club's rows out, the backup's in, by the cheapest way that gives exactly the backup:
     - the database holds no other club (`dedicated`): its tables are emptied and loaded as
       pg_restore loads (rebuild.py);
-    - a rollback in a shared database: only the rows that differ are rewritten (delta.py);
+    - a rollback in a shared database, of a backup with the tables' columns: only the rows that
+      differ are rewritten (delta.py);
     - otherwise (a clone into a shared database, or without the rights to skip row-by-row
       foreign key checks): every row of the club deleted, every row of the backup loaded."""
     bulk = begin_bulk(conn, schema)
@@ -137,7 +138,7 @@ def _replace(
             if not validated:
                 check_foreign_keys(conn, schema, target)
             return rows
-    if bulk and target == found.club_id:
+    if bulk and target == found.club_id and _same_columns(found, tenant):
         return _rollback(conn, bucket, found, schema, target)
     for table in reversed(tenant):
         conn.execute(
@@ -148,6 +149,16 @@ def _replace(
     if bulk:
         check_foreign_keys(conn, schema, target)
     return rows
+
+
+def _same_columns(found: manifest.Manifest, tables: list[plan.Table]) -> bool:
+    """The backup has every column the tables have now (a backup from before a migration that
+    added one has not: a full load gives the new column its default)."""
+    return all(
+        entry is None or set(entry.columns) == set(table.columns)
+        for table in tables
+        for entry in [found.table(table.name)]
+    )
 
 
 def _alone(conn: psycopg.Connection[Any], schema: plan.Schema, club: uuid.UUID) -> bool:
@@ -170,39 +181,18 @@ def _rollback(
     club: uuid.UUID,
 ) -> dict[str, int]:
     _check_tables(found, schema)
-    # Room for the staging tables and the joins that compare them (this transaction only), and
-    # hash joins for those: each compares whole tables (without statistics on the staging tables the
-    # planner may take a merge join over an index scan, reading the table in random order).
-    for setting in (
-        "temp_buffers = '64MB'",
-        "work_mem = '256MB'",
-        "enable_mergejoin = off",
-        "enable_nestloop = off",
-    ):
-        conn.execute(sql.SQL("SET LOCAL ") + sql.SQL(setting))
-    staged: list[tuple[plan.Table, sql.Identifier]] = []
-    rows: dict[str, int] = {}
-    for index, table in enumerate(schema.tables):
-        entry = found.table(table.name)
-        if table.is_root:
-            continue
-        staging = delta.staging_name(index)
-        delta.create_staging(conn, table, staging)
-        if entry is not None:
-            rows[table.name] = _load_table(conn, bucket, entry, club, None, into=staging)
-        staged.append((table, staging))
-    deleted = {
-        table.name: delta.delete_changed(conn, table, staging, club) for table, staging in reversed(staged)
-    }
-    inserted = {table.name: delta.insert_missing(conn, table, staging, club) for table, staging in staged}
-    log.info(
-        "rolled back: %d rows deleted or changed, %d inserted", sum(deleted.values()), sum(inserted.values())
-    )
+
+    def load_into(entry: manifest.TableEntry, staging: sql.Identifier) -> int:
+        return _load_table(conn, bucket, entry, club, None, into=staging)
+
+    done = delta.rollback(conn, schema, found, club, load_into)
     # A foreign key that held before holds still unless rows were added on its side or removed
     # from the side it references.
-    touched = [fk for fk in schema.foreign_keys if inserted.get(fk.table) or deleted.get(fk.references)]
+    touched = [
+        fk for fk in schema.foreign_keys if done.inserted.get(fk.table) or done.deleted.get(fk.references)
+    ]
     check_foreign_keys(conn, schema, club, touched)
-    return rows
+    return done.rows
 
 
 def _lock_target(conn: psycopg.Connection[Any], schema: plan.Schema, club: uuid.UUID) -> None:
