@@ -19,6 +19,8 @@ class Type(enum.StrEnum):
     SECRETS_READY = "SecretsReady"
     WORKLOADS_READY = "WorkloadsReady"
     LAST_BACKUP_SUCCEEDED = "LastBackupSucceeded"  # not part of Ready: a failed backup stops nothing
+    # Only with spec.bootstrap; not part of Ready: until it is True the workloads wait (WorkloadsReady).
+    BOOTSTRAPPED = "Bootstrapped"
 
 
 class Reason(enum.StrEnum):
@@ -46,6 +48,10 @@ class Reason(enum.StrEnum):
     VERIFIED = "Verified"
     BACKUP_FAILED = "BackupFailed"
     VERIFY_FAILED = "VerifyFailed"
+    # Bootstrapped (spec.bootstrap.fromBackup, club_bootstrap.py), and WorkloadsReady while it waits.
+    RESTORED = "Restored"
+    BACKUP_NOT_READY = "BackupNotReady"
+    WAITING_FOR_BOOTSTRAP = "WaitingForBootstrap"
 
 
 # The conditions that must all be True for Ready, in the order they are reported.

@@ -205,6 +205,7 @@ class StorageSpec(_Model):
     bucket: str | None = None
     quota: str | None = None
     temporary_objects_expire_days: int = 7
+    noncurrent_version_expire_days: int = 30
 
     @property
     def quota_bytes(self) -> int | None:

@@ -315,6 +315,7 @@ def ensure_storage(ctx: Context, out: Outcome) -> None:
         quota_bytes=ctx.spec.storage.quota_bytes,
         temporary_prefix="tmp/",
         temporary_expire_days=ctx.spec.storage.temporary_objects_expire_days,
+        noncurrent_expire_days=ctx.spec.storage.noncurrent_version_expire_days,
         owner=ownership.Owner(names.namespace, names.name, ctx.club.uid, ctx.club.uid),
         adopt=ctx.spec.adopt.bucket,
         bucket_from_spec=ctx.spec.storage.bucket is not None,

@@ -1,5 +1,12 @@
-"""A club's storage on an S3 server: its bucket, its own user limited to that bucket, a lifecycle
-rule expiring temporary uploads and, where the server has one, a hard quota.
+"""A club's storage on an S3 server: its bucket (versioned), its own user limited to that bucket,
+lifecycle rules expiring temporary uploads and earlier versions and, where the server has one, a
+hard quota.
+
+The bucket is versioned so that a video deleted or overwritten by the club's credentials can be
+brought back: the club's user may list and read earlier versions (s3:ListBucketVersions,
+s3:GetObjectVersion) and copy one back as the current version, but has no s3:DeleteObjectVersion,
+so it cannot remove one. A lifecycle rule removes a version `noncurrent_expire_days` after it stopped
+being current, then the delete marker left with no version behind it.
 
 `ensure_storage` reads everything first and writes only what differs from the plan, so a
 reconcile in steady state sends no write; `StorageResult.changed` names what was written.
@@ -72,6 +79,7 @@ class StoragePlan:
     owner: Owner | None = None  # the Club (tenant = its uid); None: no ownership records (tests)
     adopt: bool = False  # take back a bucket kept by an earlier Club of the same namespace/name
     bucket_from_spec: bool = False  # named in the spec rather than derived from the Club
+    noncurrent_expire_days: int = 30  # earlier versions of objects are kept this long
 
     def __repr__(self) -> str:
         return f"StoragePlan(bucket={self.bucket!r}, user={self.user!r}, policy={self.policy_name!r})"
@@ -79,7 +87,7 @@ class StoragePlan:
 
 @dataclass(frozen=True)
 class StorageResult:
-    changed: tuple[str, ...]  # bucket, owner, user, policy, attachment, lifecycle, quota: written now
+    changed: tuple[str, ...]  # bucket, owner, versioning, policy, user, attachment, lifecycle, quota
     owner: Owner | None = None  # the bucket's owner as recorded (its tenant id keys the objects)
 
 
@@ -106,6 +114,8 @@ def ensure_storage(server: S3Server, plan: StoragePlan) -> StorageResult:
         if claim is not None and (claim.write or "bucket" in changed):
             _tag_bucket(s3, plan.bucket, claim.owner)
             changed.append("owner")
+        if _ensure_versioning(s3, plan.bucket):
+            changed.append("versioning")
         if _ensure_policy(admin, plan, policy):
             changed.append("policy")
         if _ensure_user(admin, server, plan, user):
@@ -179,6 +189,16 @@ def _ensure_bucket(s3: S3Client, bucket: str, exists: bool) -> bool:
     return True
 
 
+def _ensure_versioning(s3: S3Client, bucket: str) -> bool:
+    # "Enabled", "Suspended" (turned off by hand: objects deleted since then are gone for good) or
+    # absent (never versioned).
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled":
+        return False
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    log.info("Enabled versioning of bucket %s", bucket)
+    return True
+
+
 def _ensure_policy(admin: Any, plan: StoragePlan, current: dict[str, Any] | None) -> bool:
     desired = storage_policy.build_user_policy(plan.bucket)
     if current is not None and storage_policy.policy_equal(current, desired):
@@ -213,7 +233,10 @@ def _ensure_attachment(admin: Any, plan: StoragePlan, info: dict[str, Any] | Non
 
 def _ensure_lifecycle(s3: S3Client, plan: StoragePlan) -> bool:
     desired = storage_policy.build_lifecycle_rules(
-        plan.temporary_prefix, plan.temporary_expire_days, abort_uploads=False
+        plan.temporary_prefix,
+        plan.temporary_expire_days,
+        abort_uploads=False,
+        noncurrent_expire_days=plan.noncurrent_expire_days,
     )
     try:
         current: list[Any] = list(s3.get_bucket_lifecycle_configuration(Bucket=plan.bucket)["Rules"])
@@ -302,7 +325,9 @@ def _check_user(plan: StoragePlan, policy: dict[str, Any] | None) -> None:
 
 
 def _is_empty(s3: S3Client, bucket: str) -> bool:
-    return not s3.list_objects_v2(Bucket=bucket, MaxKeys=1).get("Contents")
+    # Earlier versions and delete markers count: a bucket holding only those is not empty.
+    found = s3.list_object_versions(Bucket=bucket, MaxKeys=1)
+    return not found.get("Versions") and not found.get("DeleteMarkers")
 
 
 # Reads

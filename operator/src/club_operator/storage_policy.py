@@ -14,15 +14,28 @@ from typing import Any
 
 POLICY_VERSION = "2012-10-17"
 TEMPORARY_RULE_ID = "club-temporary-uploads"
+NONCURRENT_RULE_ID = "club-noncurrent-versions"
 
-BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads")
+# The club's own bucket is versioned: its user may list and read earlier versions (to bring back
+# a deleted or overwritten video by copying the version over it) but never delete a version, so
+# within the window of spec.storage.noncurrentVersionExpireDays what the club's credentials delete
+# or overwrite stays recoverable. MinIO lets s3:DeleteObject delete a given version too unless
+# s3:DeleteObjectVersion is denied outright: hence an explicit Deny (VERSION_DENIED_ACTIONS).
+BUCKET_ACTIONS = (
+    "s3:GetBucketLocation",
+    "s3:ListBucket",
+    "s3:ListBucketMultipartUploads",
+    "s3:ListBucketVersions",
+)
 OBJECT_ACTIONS = (
     "s3:AbortMultipartUpload",
     "s3:DeleteObject",
     "s3:GetObject",
+    "s3:GetObjectVersion",
     "s3:ListMultipartUploadParts",
     "s3:PutObject",
 )
+VERSION_DENIED_ACTIONS = ("s3:DeleteObjectVersion",)
 
 # A club's backup writer (build_backup_policy): multipart uploads are s3:PutObject too.
 BACKUP_OBJECT_ACTIONS = (
@@ -38,7 +51,8 @@ def bucket_arn(bucket: str) -> str:
 
 
 def build_user_policy(bucket: str) -> dict[str, Any]:
-    """The club's identity policy: its own bucket and the objects in it, nothing else."""
+    """The club's identity policy: its own bucket and the objects in it, nothing else; earlier
+    versions of its objects can be read but not deleted."""
     return {
         "Version": POLICY_VERSION,
         "Statement": [
@@ -50,6 +64,11 @@ def build_user_policy(bucket: str) -> dict[str, Any]:
             {
                 "Effect": "Allow",
                 "Action": list(OBJECT_ACTIONS),
+                "Resource": [f"{bucket_arn(bucket)}/*"],
+            },
+            {
+                "Effect": "Deny",
+                "Action": list(VERSION_DENIED_ACTIONS),
                 "Resource": [f"{bucket_arn(bucket)}/*"],
             },
         ],
@@ -80,8 +99,13 @@ def build_backup_policy(bucket: str, prefix: str) -> dict[str, Any]:
     }
 
 
-def build_lifecycle_rules(prefix: str, expire_days: int, *, abort_uploads: bool) -> list[dict[str, Any]]:
-    """Rules in the shape boto3's put/get_bucket_lifecycle_configuration use.
+def build_lifecycle_rules(
+    prefix: str, expire_days: int, *, abort_uploads: bool, noncurrent_expire_days: int | None = None
+) -> list[dict[str, Any]]:
+    """Rules in the shape boto3's put/get_bucket_lifecycle_configuration use: temporary objects
+    under `prefix` expire after `expire_days`; with `noncurrent_expire_days`, a second rule over
+    the whole bucket (versioned) removes a version that many days after a newer version or a
+    delete marker replaced it, and then the delete marker left alone with no version behind it.
 
     `abort_uploads` adds AbortIncompleteMultipartUpload to the rule. MinIO accepts that element
     and silently drops it (it aborts stale multipart uploads itself, after `api
@@ -96,7 +120,16 @@ def build_lifecycle_rules(prefix: str, expire_days: int, *, abort_uploads: bool)
     }
     if abort_uploads:
         rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": expire_days}
-    return [rule]
+    if noncurrent_expire_days is None:
+        return [rule]
+    noncurrent = {
+        "ID": NONCURRENT_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "Expiration": {"ExpiredObjectDeleteMarker": True},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": noncurrent_expire_days},
+    }
+    return [rule, noncurrent]
 
 
 def _as_sorted_list(value: Any) -> list[Any]:

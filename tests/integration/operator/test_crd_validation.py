@@ -110,6 +110,13 @@ INVALID_CLUBS = [
         id="lifecycle-days",
     ),
     bad(
+        "storage.noncurrentVersionExpireDays",
+        0,
+        "storage.noncurrentVersionExpireDays",
+        "greater than or equal to 1",
+        id="noncurrent-days",
+    ),
+    bad(
         "workers.video",
         {"minReplicas": 5, "maxReplicas": 2},
         "workers.video.maxReplicas",

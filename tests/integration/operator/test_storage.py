@@ -29,7 +29,7 @@ from club_devstack.stack import StackInfo
 from club_operator import storage, storage_policy
 from club_operator.storage import S3Server, StoragePlan
 
-EVERYTHING = ("bucket", "policy", "user", "attachment", "lifecycle", "quota")
+EVERYTHING = ("bucket", "versioning", "policy", "user", "attachment", "lifecycle", "quota")
 MiB = 1024 * 1024
 
 
@@ -160,6 +160,7 @@ def test_first_ensure_creates_everything_and_the_second_sends_no_write(
     # The trace does see this module's writes: one per thing created.
     assert writes(first) == [
         "s3.PutBucket",
+        "s3.PutBucketVersioning",
         "admin.AddCannedPolicy",
         "admin.AddUser",
         "admin.SetPolicyForUserOrGroup",
@@ -171,7 +172,13 @@ def test_first_ensure_creates_everything_and_the_second_sends_no_write(
         assert storage.ensure_storage(server, plan).changed == ()
 
     reads = {entry["funcname"] for entry in second}
-    assert {"s3.GetBucketLocation", "admin.GetUserInfo", "s3.GetBucketLifecycle"} <= reads, reads
+    expected = {
+        "s3.GetBucketLocation",
+        "s3.GetBucketVersioning",
+        "admin.GetUserInfo",
+        "s3.GetBucketLifecycle",
+    }
+    assert expected <= reads, reads
     assert writes(second) == []
 
 
@@ -227,7 +234,14 @@ def test_lifecycle_rule_and_hard_quota_are_on_the_server(
             "Status": "Enabled",
             "Filter": {"Prefix": "tmp/"},
             "Expiration": {"Days": 3},
-        }
+        },
+        {
+            "ID": storage_policy.NONCURRENT_RULE_ID,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": plan.noncurrent_expire_days},
+        },
     ]
     quota = json.loads(admin.bucket_quota_get(plan.bucket))
     assert (quota["quota"], quota["quotatype"]) == (4 * MiB, "hard")
@@ -287,6 +301,10 @@ def change_lifecycle(admin: Any, s3: Any, plan: StoragePlan) -> None:
     s3.put_bucket_lifecycle_configuration(Bucket=plan.bucket, LifecycleConfiguration={"Rules": rules})
 
 
+def suspend_versioning(admin: Any, s3: Any, plan: StoragePlan) -> None:
+    s3.put_bucket_versioning(Bucket=plan.bucket, VersioningConfiguration={"Status": "Suspended"})
+
+
 def clear_quota(admin: Any, s3: Any, plan: StoragePlan) -> None:
     admin.bucket_quota_clear(plan.bucket)
 
@@ -306,8 +324,9 @@ def delete_bucket(admin: Any, s3: Any, plan: StoragePlan) -> None:
         (remove_user, ("user", "attachment")),
         (delete_lifecycle, ("lifecycle",)),
         (change_lifecycle, ("lifecycle",)),
+        (suspend_versioning, ("versioning",)),
         (clear_quota, ("quota",)),
-        (delete_bucket, ("bucket", "lifecycle", "quota")),
+        (delete_bucket, ("bucket", "versioning", "lifecycle", "quota")),
     ],
 )
 def test_drift_made_by_hand_is_repaired(
