@@ -35,8 +35,14 @@ RULES: tuple[dict[str, Any], ...] = (
         "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
     },
     {
+        # ClubRestores: watched (their daemon), their status written.
         "apiGroups": ["footballclub.io"],
-        "resources": ["clubs/status", "videojobs/status", "clubbackups/status"],
+        "resources": ["clubrestores"],
+        "verbs": ["get", "list", "watch", "patch", "update"],
+    },
+    {
+        "apiGroups": ["footballclub.io"],
+        "resources": ["clubs/status", "videojobs/status", "clubbackups/status", "clubrestores/status"],
         "verbs": ["get", "patch", "update"],
     },
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},

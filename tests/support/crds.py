@@ -100,7 +100,12 @@ def _wait_established(ext: k8s.ApiextensionsV1Api, name: str, timeout: float) ->
 
 # --- custom objects ------------------------------------------------------------------------
 
-PLURALS = {"Club": "clubs", "VideoJob": "videojobs", "ClubBackup": "clubbackups"}
+PLURALS = {
+    "Club": "clubs",
+    "VideoJob": "videojobs",
+    "ClubBackup": "clubbackups",
+    "ClubRestore": "clubrestores",
+}
 MERGE_PATCH = "application/merge-patch+json"
 
 

@@ -298,13 +298,15 @@ def read_custom(plural: str, namespace: str, name: str) -> dict[str, Any] | None
     return cast(dict[str, Any], found)
 
 
-def annotate(api_version: str, kind: str, namespace: str, name: str, annotations: dict[str, str]) -> None:
-    """Merge `annotations` into the object's metadata (gone already is fine)."""
+def annotate(
+    api_version: str, kind: str, namespace: str, name: str, annotations: Mapping[str, str | None]
+) -> None:
+    """Merge `annotations` into the object's metadata, a None value removing one (gone already is fine)."""
     try:
         kube_client.resource(api_version, kind).patch(
             name=name,
             namespace=namespace,
-            body={"metadata": {"annotations": annotations}},
+            body={"metadata": {"annotations": dict(annotations)}},
             content_type="application/merge-patch+json",
         )
     except NotFoundError:

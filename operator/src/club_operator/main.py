@@ -19,6 +19,7 @@ import prometheus_client
 
 from club_operator import (
     club_backups,
+    club_restores,
     club_view,
     clubbackups,
     handlers,
@@ -34,6 +35,7 @@ from club_operator.config import get_settings
 CLUBS = (naming.GROUP, naming.VERSION, naming.CLUB_PLURAL)
 VIDEOJOBS = (naming.GROUP, naming.VERSION, videojobs.PLURAL)
 CLUBBACKUPS = (naming.GROUP, naming.VERSION, clubbackups.PLURAL)
+CLUBRESTORES = (naming.GROUP, naming.VERSION, club_restores.PLURAL)
 
 
 @kopf.on.startup()
@@ -134,3 +136,10 @@ def clubbackup_deleted(body: kopf.Body, runtime: datetime.timedelta, **_: Any) -
     """Remove the backup's objects from the backup bucket, every version (kept when its Club is
     being deleted: a Club's deletion keeps its backups)."""
     club_backups.delete_objects(body, runtime.total_seconds(), get_settings())
+
+
+@kopf.daemon(*CLUBRESTORES, cancellation_timeout=10)
+async def clubrestore(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    """Roll the Club back to its backup: safety backup, suspend, restore, resume (club_restores.py);
+    an operator restarted mid-way goes on from the phase recorded in status."""
+    await club_restores.follow(body, stopped, get_settings())

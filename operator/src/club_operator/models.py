@@ -317,6 +317,17 @@ class AdoptSpec(_Model):
     bucket: bool = False
 
 
+class FromBackup(_Model):
+    """A ClubBackup of another Club in the same namespace, to start a new Club from."""
+
+    club_name: str
+    backup_name: str
+
+
+class BootstrapSpec(_Model):
+    from_backup: FromBackup | None = None
+
+
 class ClubSpec(_Model):
     """The spec of a Club, as `kubectl explain club.spec` describes it."""
 
@@ -329,6 +340,7 @@ class ClubSpec(_Model):
     backup: BackupSpec = Field(default_factory=BackupSpec)
     secrets: SecretsSpec = Field(default_factory=SecretsSpec)
     adopt: AdoptSpec = Field(default_factory=AdoptSpec)
+    bootstrap: BootstrapSpec | None = None
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     suspend: bool = False
 
@@ -457,3 +469,31 @@ class ClubBackupSpec(_Model):
 
     club_ref: ClubRef
     trigger: BackupTrigger = BackupTrigger.MANUAL
+
+
+# --- ClubRestore -----------------------------------------------------------------------------
+
+
+class RestorePhase(enum.StrEnum):
+    PENDING = "Pending"
+    SAFETY_BACKUP = "SafetyBackup"
+    SUSPENDING = "Suspending"
+    RESTORING = "Restoring"
+    RESUMING = "Resuming"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RestorePhase.SUCCEEDED, RestorePhase.FAILED)
+
+
+class BackupRef(_Model):
+    name: str
+
+
+class ClubRestoreSpec(_Model):
+    """The spec of a ClubRestore, as `kubectl explain clubrestore.spec` describes it."""
+
+    club_ref: ClubRef
+    backup_ref: BackupRef

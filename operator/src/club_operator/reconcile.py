@@ -17,6 +17,8 @@ import pydantic
 from club_operator import (
     backup_storage,
     club_backups,
+    club_bootstrap,
+    club_restores,
     club_servers,
     clubbackups,
     credentials,
@@ -62,6 +64,9 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         runtimeImage=ctx.spec.runtime.image or settings.default_runtime_image,
     )
     try:
+        if club.restore_hold and club_restores.holds(club.namespace, club.restore_hold):
+            # A ClubRestore replaces the club's rows: suspended as by spec.suspend until it is done.
+            ctx = dataclasses.replace(ctx, spec=ctx.spec.model_copy(update={"suspend": True}))
         if ctx.spec.suspend:
             # Suspended: scale every workload to zero and touch nothing else until resumed.
             workloads.ensure_workloads(ctx, out)
@@ -76,6 +81,8 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         # The runtime's CLUB_ID is the tenant id the database step read from the role's record.
         ctx = dataclasses.replace(ctx, club=dataclasses.replace(ctx.club, tenant_id=out.fields["tenantId"]))
         ensure_backup_storage(ctx, out)
+        if not club_bootstrap.ensure_bootstrap(ctx, out):
+            return out  # the workloads first start on the backup's rows
         workloads.ensure_workloads(ctx, out)
         ensure_backup_schedule(ctx, out)
         club_backups.ensure_backups(ctx, out)  # verify, retention, the backups' status and gauges
