@@ -1,9 +1,11 @@
 """A rollback rewrites only the rows that differ from the backup.
 
 Every table of the backup is first loaded into a temporary staging table of the same columns (no
-index, no WAL, dropped at commit). Then, children first, the club's rows that the backup does not
-hold as they are now (same primary key and the same text of every column, as COPY writes it) are
-deleted, and, parents first, the backup's rows the table now lacks are inserted. A row nobody
+index, no WAL, dropped at commit). One hash join per table pairs the staging rows with the club's
+rows by primary key and keeps the keys of those that differ (a row is alike when every column is:
+by `=` for types where equal means written alike, by the text COPY writes for the rest). Then,
+children first, the club's rows that differ are deleted, and, parents first, the backup's rows the
+table lacks are inserted. A row nobody
 changed since the backup is neither deleted nor inserted: its index entries stay as they are, which
 in a shared database (indexes holding every club's rows, keyed by random uuids) is what a restore's
 time goes to. The result is exactly the backup's rows, as a delete of all and a load of all would
@@ -46,29 +48,27 @@ def rollback(
     """Every tenant table but the root: staged (`load` copies a table's backup into a staging
     table), then the club's rows that differ deleted (children first), then the missing inserted
     (parents first). The caller owns the transaction and checks the foreign keys."""
-    # Room for the staging tables and the joins that compare them (this transaction only), and
-    # hash joins for those: each compares whole tables (without statistics on the staging tables the
-    # planner may take a merge join over an index scan, reading the table in random order).
-    for setting in (
-        "temp_buffers = '64MB'",
-        "work_mem = '256MB'",
-        "enable_mergejoin = off",
-        "enable_nestloop = off",
-    ):
+    # Room for the staging tables and the join that compares each with its table (this transaction
+    # only), and a hash join for it: without statistics on the staging tables the planner may take a
+    # merge join over the primary key's index, reading the table in random order.
+    for setting in ("temp_buffers = '64MB'", "work_mem = '256MB'", "enable_mergejoin = off"):
         conn.execute(sql.SQL("SET LOCAL ") + sql.SQL(setting))
-    staged: list[tuple[plan.Table, sql.Identifier]] = []
+    staged: list[tuple[plan.Table, sql.Identifier, sql.Identifier]] = []
     rows: dict[str, int] = {}
     for index, table in enumerate(schema.tables):
         if table.is_root:
             continue
-        staging = staging_name(index)
+        staging, diff = staging_name(index), diff_name(index)
         create_staging(conn, table, staging)
         entry = found.table(table.name)
         if entry is not None:
             rows[table.name] = load(entry, staging)
-        staged.append((table, staging))
-    deleted = {table.name: delete_changed(conn, table, staging, club) for table, staging in reversed(staged)}
-    inserted = {table.name: insert_missing(conn, table, staging, club) for table, staging in staged}
+        staged.append((table, staging, diff))
+    for table, staging, diff in staged:
+        if table.primary_key:
+            find_changes(conn, table, staging, diff, club)
+    deleted = {table.name: delete_changed(conn, table, diff, club) for table, _, diff in reversed(staged)}
+    inserted = {table.name: insert_missing(conn, table, staging, diff) for table, staging, diff in staged}
     log.info(
         "rolled back: %d rows deleted or changed, %d inserted", sum(deleted.values()), sum(inserted.values())
     )
@@ -115,19 +115,66 @@ WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
 """
 
 
+def diff_name(index: int) -> sql.Identifier:
+    return sql.Identifier(f"club_restore_{index}_diff")
+
+
+def find_changes(
+    conn: psycopg.Connection[Any],
+    table: plan.Table,
+    staging: sql.Identifier,
+    diff: sql.Identifier,
+    club: object,
+) -> None:
+    """One pass over the staging table and the club's rows (a hash full join on the primary key)
+    into `diff`: the keys of the backup's rows the table lacks as they are (`new_*`) and of the
+    club's rows the backup does not hold as they are (`old_*`); a row alike on both sides is in
+    neither. Only for a table with a primary key (without one, every row goes and comes back)."""
+    key = table.primary_key
+    cur = conn.execute(
+        sql.SQL(
+            "CREATE TEMPORARY TABLE {diff} ON COMMIT DROP AS SELECT {new}, {old} FROM {staging} s "
+            "FULL JOIN (SELECT * FROM {target} WHERE club_id = {club}) d ON {same_key} "
+            "WHERE {missing_new} OR {missing_old} OR NOT ({same_row})"
+        ).format(
+            diff=diff,
+            new=sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(sql.Identifier("s", c), sql.Identifier(f"new_{i}"))
+                for i, c in enumerate(key)
+            ),
+            old=sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(sql.Identifier("d", c), sql.Identifier(f"old_{i}"))
+                for i, c in enumerate(key)
+            ),
+            staging=staging,
+            target=sql.Identifier("public", table.name),
+            club=sql.Literal(club),
+            same_key=_same_key(table),
+            missing_new=sql.SQL("{} IS NULL").format(sql.Identifier("s", key[0])),
+            missing_old=sql.SQL("{} IS NULL").format(sql.Identifier("d", key[0])),
+            same_row=_same_row(conn, table),
+        )
+    )
+    del cur
+
+
 def delete_changed(
-    conn: psycopg.Connection[Any], table: plan.Table, staging: sql.Identifier, club: object
+    conn: psycopg.Connection[Any], table: plan.Table, diff: sql.Identifier, club: object
 ) -> int:
-    """Delete the club's rows that the staging table does not hold exactly; returns how many."""
+    """Delete the club's rows that the backup does not hold as they are; returns how many."""
     target = sql.Identifier("public", table.name)
     if not table.primary_key:
         cur = conn.execute(sql.SQL("DELETE FROM {} WHERE club_id = %s").format(target), [club])
         return cur.rowcount
     cur = conn.execute(
-        sql.SQL(
-            "DELETE FROM {target} d WHERE d.club_id = %s AND NOT EXISTS "
-            "(SELECT 1 FROM {staging} s WHERE {same_key} AND {same_row})"
-        ).format(target=target, staging=staging, same_key=_same_key(table), same_row=_same_row(conn, table)),
+        sql.SQL("DELETE FROM {target} d USING {diff} x WHERE d.club_id = %s AND {same_key}").format(
+            target=target,
+            diff=diff,
+            same_key=sql.SQL(" AND ").join(
+                sql.SQL("{} = {}").format(sql.Identifier("d", c), sql.Identifier("x", f"old_{i}"))
+                for i, c in enumerate(table.primary_key)
+            ),
+        ),
         [club],
     )
     return cur.rowcount
@@ -152,10 +199,10 @@ def _same_row(conn: psycopg.Connection[Any], table: plan.Table) -> sql.Composabl
 
 
 def insert_missing(
-    conn: psycopg.Connection[Any], table: plan.Table, staging: sql.Identifier, club: object
+    conn: psycopg.Connection[Any], table: plan.Table, staging: sql.Identifier, diff: sql.Identifier
 ) -> int:
-    """Insert the staging table's rows whose key the table lacks (after `delete_changed`: the rows
-    that were changed, deleted or never there); returns how many."""
+    """Insert the backup's rows the table lacks as they are (after `delete_changed`: the rows that
+    were changed, deleted or never there), in key order; returns how many."""
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
     target = sql.Identifier("public", table.name)
     if not table.primary_key:
@@ -165,17 +212,20 @@ def insert_missing(
         return cur.rowcount
     cur = conn.execute(
         sql.SQL(
-            "INSERT INTO {target} ({columns}) SELECT {selected} FROM {staging} s WHERE NOT EXISTS "
-            "(SELECT 1 FROM {target} d WHERE d.club_id = %s AND {same_key}) ORDER BY {key}"
+            "INSERT INTO {target} ({columns}) SELECT {selected} FROM {staging} s JOIN {diff} x ON {same_key} "
+            "ORDER BY {key}"
         ).format(
             target=target,
             columns=columns,
             selected=_row(table, "s"),
             staging=staging,
-            same_key=_same_key(table),
+            diff=diff,
+            same_key=sql.SQL(" AND ").join(
+                sql.SQL("{} = {}").format(sql.Identifier("s", c), sql.Identifier("x", f"new_{i}"))
+                for i, c in enumerate(table.primary_key)
+            ),
             key=sql.SQL(", ").join(sql.Identifier("s", c) for c in table.primary_key),
-        ),
-        [club],
+        )
     )
     return cur.rowcount
 
