@@ -15,6 +15,9 @@ from club_operator.models import ClubSpec
 
 BACKUP_NOW_ANNOTATION = f"{naming.GROUP}/backup-now"
 """Set on a Club (any new value), it asks for one backup now: a ClubBackup named from the value."""
+ROTATE_ANNOTATION = f"{naming.GROUP}/rotate"
+"""Set on a Club (any new value, the reason), it rotates the Club's JWT signing key now, with the
+normal overlap; each value once (status.lastRotateRequest)."""
 RESTORE_ANNOTATION = f"{naming.GROUP}/restore"
 """Set on a Club by the operator while a ClubRestore replaces its rows: the ClubRestore's name. The
 Club's workloads are scaled to zero while that ClubRestore exists unfinished (club_restores.py)."""
@@ -39,6 +42,11 @@ class ClubObject:
     # for (status.lastBackupRequest): a value is acted on once.
     backup_request: str | None = None
     backup_request_handled: str | None = None
+    # The footballclub.io/rotate annotation's value, the last value acted on, and status.rotation
+    # (rotation.py: one record per credential).
+    rotate_request: str | None = None
+    rotate_request_handled: str | None = None
+    rotation: Mapping[str, Any] | None = None
     # The ClubRestore the restore annotation names, and status.bootstrap (spec.bootstrap done).
     restore_hold: str | None = None
     bootstrapped: dict[str, Any] | None = None
@@ -77,6 +85,9 @@ def from_body(body: Mapping[str, Any]) -> ClubObject:
         tenant_id=status.get("tenantId"),
         backup_request=(meta.get("annotations") or {}).get(BACKUP_NOW_ANNOTATION),
         backup_request_handled=status.get("lastBackupRequest"),
+        rotate_request=(meta.get("annotations") or {}).get(ROTATE_ANNOTATION),
+        rotate_request_handled=status.get("lastRotateRequest"),
+        rotation=status.get("rotation"),
         restore_hold=(meta.get("annotations") or {}).get(RESTORE_ANNOTATION),
         bootstrapped=status.get("bootstrap") or None,
     )

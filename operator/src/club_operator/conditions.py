@@ -19,6 +19,7 @@ class Type(enum.StrEnum):
     SECRETS_READY = "SecretsReady"
     WORKLOADS_READY = "WorkloadsReady"
     LAST_BACKUP_SUCCEEDED = "LastBackupSucceeded"  # not part of Ready: a failed backup stops nothing
+    SECRETS_ROTATED = "SecretsRotated"  # not part of Ready: where the last rotation stands (rotation.py)
     # Only with spec.bootstrap; not part of Ready: until it is True the workloads wait (WorkloadsReady).
     BOOTSTRAPPED = "Bootstrapped"
 
@@ -48,6 +49,10 @@ class Reason(enum.StrEnum):
     VERIFIED = "Verified"
     BACKUP_FAILED = "BackupFailed"
     VERIFY_FAILED = "VerifyFailed"
+    # SecretsRotated (True throughout): the phase of the last rotation.
+    ROTATION_ISSUED = "Issued"
+    ROTATION_PROPAGATED = "Propagated"
+    ROTATION_REVOKED = "Revoked"
     # Bootstrapped (spec.bootstrap.fromBackup, club_bootstrap.py), and WorkloadsReady while it waits.
     RESTORED = "Restored"
     BACKUP_NOT_READY = "BackupNotReady"

@@ -43,6 +43,9 @@ class OperatorSettings(BaseSettings):
 
     # How often the timer re-checks every Club (drift repair and the isolation probe), in seconds.
     resync_interval_sec: float = 60.0
+    # The longest a token the clubs' runtime issues stays valid (its JWT_REFRESH_TTL_SEC, 24h): a
+    # rotated-out JWT signing key is removed only once every token it signed has expired (rotation.py).
+    jwt_token_lifetime_sec: float = 86400.0
     # Backoff for a dependency that is down.
     retry_delay_sec: float = 10.0
     # How long deletion keeps retrying a server that is gone before giving up on its cleanup.

@@ -51,9 +51,40 @@ def generate_password() -> str:
     return secrets.token_urlsafe(32)
 
 
+def generate_jwt_key() -> tuple[str, str]:
+    """A new signing key: (kid, secret)."""
+    return secrets.token_hex(8), secrets.token_urlsafe(48)
+
+
 def generate_jwt_keys() -> str:
-    kid = secrets.token_hex(8)
-    return json.dumps({"active": kid, "keys": {kid: secrets.token_urlsafe(48)}}, sort_keys=True)
+    kid, secret = generate_jwt_key()
+    return json.dumps({"active": kid, "keys": {kid: secret}}, sort_keys=True)
+
+
+def add_jwt_key(keys_json: str, kid: str, secret: str) -> str:
+    """The key set with `kid` added to verify; the signer stays as it is."""
+    data = json.loads(keys_json)
+    return json.dumps({"active": data["active"], "keys": {**data["keys"], kid: secret}}, sort_keys=True)
+
+
+def activate_jwt_key(keys_json: str, kid: str) -> str:
+    """The key set with `kid` (one of its keys) made the signer; every key keeps verifying."""
+    data = json.loads(keys_json)
+    if kid not in data["keys"]:
+        raise InvalidKeySet("the key to make the signer is not in the key set")
+    return json.dumps({"active": kid, "keys": data["keys"]}, sort_keys=True)
+
+
+def keep_active_key(keys_json: str) -> str:
+    """The key set with only its signing key: a token any other key signed is refused."""
+    data = json.loads(keys_json)
+    active = data["active"]
+    return json.dumps({"active": active, "keys": {active: data["keys"][active]}}, sort_keys=True)
+
+
+def key_ids(keys_json: str) -> frozenset[str]:
+    """The kids of a key set that active_key_id accepted."""
+    return frozenset(json.loads(keys_json)["keys"])
 
 
 def active_key_id(keys_json: str) -> str:

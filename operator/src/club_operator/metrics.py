@@ -76,9 +76,17 @@ BACKUP_VERIFIES = Counter(
 )  # result: passed, failed, error (verify could not run: a server down)
 BACKUP_SERIES = (BACKUP_LAST_SUCCESS, BACKUP_LAST_VERIFIED, BACKUP_SIZE, BACKUP_DURATION)
 
+SECRET_LAST_ROTATION = Gauge(
+    "club_secret_last_rotation_timestamp_seconds",
+    "Unix time the club's credential in use was issued (rotation.py)",
+    ["namespace", "club", "credential"],
+)  # credential: jwtSigningKey
+
 
 def forget(namespace: str, club: str) -> None:
     """Drop a deleted club's series."""
     for series in (ISOLATION_VERIFIED, ISOLATION_PROBE_TIME, CLUB_READY, CLUB_RECONCILES, *BACKUP_SERIES):
         with contextlib.suppress(KeyError):
             series.remove(namespace, club)
+    with contextlib.suppress(KeyError):
+        SECRET_LAST_ROTATION.remove(namespace, club, "jwtSigningKey")
