@@ -23,6 +23,7 @@ from club_operator import (
     club_servers,
     clubbackups,
     credentials,
+    cron,
     database,
     kube,
     metrics,
@@ -524,6 +525,13 @@ def ensure_backup_storage(ctx: Context, out: Outcome) -> None:
 def ensure_backup_schedule(ctx: Context, out: Outcome) -> None:
     """The Club's backup CronJob (builders/backup_job.py: suspended while the Club or its backups
     are), and the ClubBackup its footballclub.io/backup-now annotation asks for (clubbackups.py)."""
+    # A schedule the CronJob's own validation would refuse, or one that never runs, never reaches it.
+    problem = cron.schedule_problem(ctx.spec.backup.schedule)
+    if problem is not None:
+        message = f"spec.backup.schedule {ctx.spec.backup.schedule!r} cannot be used: {problem}"
+        out.condition(Type.WORKLOADS_READY, False, Reason.INVALID_SPEC, message)
+        out.permanent = message
+        return
     club = ctx.club
     tenant = str(out.fields.get("tenantId") or club.tenant_id or club.uid)
     inputs = clubbackups.backup_inputs(ctx.names, ctx.spec, club.owner, tenant, ctx.settings)

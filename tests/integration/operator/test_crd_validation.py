@@ -170,6 +170,9 @@ INVALID_CLUBS = [
         id="toleration-effect",
     ),
     bad("backup.schedule", "every day", "backup.schedule", "should match", id="cron"),
+    bad("backup.schedule", "61 * * * *", "backup.schedule", "minute 0-59", id="cron-minute"),
+    bad("backup.schedule", "0 3 * * * *", "backup.schedule", "five fields a CronJob accepts", id="cron-six"),
+    bad("backup.schedule", "0 3 * * 7", "backup.schedule", "day of week 0-6 or SUN-SAT", id="cron-weekday"),
     bad(
         "backup.retention",
         {"count": 7, "days": 30},

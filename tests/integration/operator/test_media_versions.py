@@ -179,9 +179,7 @@ def test_versioning_and_rules_undone_by_hand_are_repaired_and_a_resync_writes_no
 
     # A new window in the spec reaches the rule.
     patch = {"spec": {"storage": {"noncurrentVersionExpireDays": 2}}}
-    custom.patch_namespaced_custom_object(
-        crds.GROUP, crds.VERSION, namespace, "clubs", "steady-media-fc", patch
-    )
+    crds.patch(custom, namespace, "Club", "steady-media-fc", patch)
 
     def window() -> object:
         found = _rules(s3, bucket).get(storage_policy.NONCURRENT_RULE_ID, {})
