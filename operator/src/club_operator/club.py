@@ -18,9 +18,11 @@ BACKUP_NOW_ANNOTATION = f"{naming.GROUP}/backup-now"
 ROTATE_ANNOTATION = f"{naming.GROUP}/rotate"
 """Set on a Club (any new value, the reason), it rotates the Club's JWT signing key now, with the
 normal overlap; each value once (status.lastRotateRequest)."""
-RESTORE_ANNOTATION = f"{naming.GROUP}/restore"
+RESTORE_ANNOTATION = f"restore.{naming.GROUP}/clubrestore"
 """Set on a Club by the operator while a ClubRestore replaces its rows: the ClubRestore's name. The
-Club's workloads are scaled to zero while that ClubRestore exists unfinished (club_restores.py)."""
+Club's workloads are scaled to zero while that ClubRestore exists unfinished (club_restores.py).
+Not under `footballclub.io/`: kopf keeps its own records there and leaves changes of annotations
+with that prefix out of its diffs, so setting or removing this one would wait for the resync."""
 
 
 @dataclass(frozen=True)

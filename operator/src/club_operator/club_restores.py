@@ -10,7 +10,7 @@ safe to run again, so an operator that restarts mid-way goes on from the phase i
 - SafetyBackup: a ClubBackup with trigger Safety, named `<restore>-safety` (recorded in
   status.safetyBackup first), owned by the Club, taken by the ClubBackup controller like any other;
   the restore waits for its phase. Its name is fixed, so a restart never takes a second one.
-- Suspending: the Club gets the annotation `footballclub.io/restore: <restore>`; the Club's
+- Suspending: the Club gets the annotation `restore.footballclub.io/clubrestore: <restore>`; the Club's
   reconcile honours it as it honours spec.suspend (every workload scaled to zero), for as long as
   that ClubRestore exists unfinished, so a deleted restore never leaves a Club suspended. The
   Club's status stays its reconcile's. The restore waits until none of the club's pods is left.

@@ -200,7 +200,7 @@ def test_a_club_rolled_back_has_exactly_the_backed_up_rows_and_its_neighbour_is_
     assert _rows(other) == neighbour
     # The club is resumed: the hold is gone and its workloads are back.
     club = clubs.wait_condition(custom, namespace, "origin-fc", "Ready", "True", timeout=120)
-    assert "footballclub.io/restore" not in (club["metadata"].get("annotations") or {})
+    assert "restore.footballclub.io/clubrestore" not in (club["metadata"].get("annotations") or {})
 
 
 def test_a_restore_of_a_backup_that_cannot_be_used_fails_and_changes_nothing(
@@ -283,3 +283,25 @@ def test_a_club_waits_for_a_backup_that_does_not_exist_yet(
     # No workload starts on an empty tenant.
     deployments = k8s.AppsV1Api(core.api_client).list_namespaced_deployment(namespace)
     assert deployments.items == []
+
+
+def test_an_operator_killed_mid_restore_goes_on_without_a_second_safety_backup(
+    backed_up: dict[str, Any], club_operator: RunningOperator, custom: k8s.CustomObjectsApi, namespace: str
+) -> None:
+    origin, before = backed_up["origin"], backed_up["before"]
+    _add_players(origin, ["Late"], "After")
+    _restore(custom, namespace, "crashed", "origin-fc", "before-1")
+    clubs.wait_for(
+        "the restore to record its safety backup",
+        lambda: _status(custom, namespace, "clubrestores", "crashed").get("safetyBackup"),
+        timeout=60,
+    )
+    club_operator.kill()
+    club_operator.start()
+
+    done = _wait_restored(custom, namespace, "crashed")
+    assert done["phase"] == "Succeeded", done
+    assert _rows(origin) == before
+    listed = custom.list_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, "clubbackups")
+    safety = [o["metadata"]["name"] for o in listed["items"] if o["spec"].get("trigger") == "Safety"]
+    assert safety == ["crashed-safety"]
