@@ -45,7 +45,12 @@ def _prune_empty(value: Any) -> Any:
 def test_install_is_idempotent_and_the_crds_are_established(kube_api: k8s.ApiClient) -> None:
     first = crds.install_crds(kube_api)
     assert crds.install_crds(kube_api, again=True) == first
-    assert first == ["clubs.footballclub.io", "videojobs.footballclub.io"]
+    assert first == [
+        "clubbackups.footballclub.io",
+        "clubrestores.footballclub.io",
+        "clubs.footballclub.io",
+        "videojobs.footballclub.io",
+    ]
     served = k8s.ApiextensionsV1Api(kube_api).read_custom_resource_definition("clubs.footballclub.io")
     assert served.spec.names.short_names == ["club"]
 
