@@ -305,3 +305,70 @@ def test_an_operator_killed_mid_restore_goes_on_without_a_second_safety_backup(
     listed = custom.list_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, "clubbackups")
     safety = [o["metadata"]["name"] for o in listed["items"] if o["spec"].get("trigger") == "Safety"]
     assert safety == ["crashed-safety"]
+
+
+def test_a_dedicated_club_starts_from_a_shared_clubs_backup_and_rolls_back_to_its_own(
+    backed_up: dict[str, Any],
+    stack: StackInfo,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+) -> None:
+    """A database of its own: the clone crosses databases, and a rollback there empties and reloads
+    the club's tables (the engine's path for a database no other club uses)."""
+    spec = {
+        "displayName": "Solo FC",
+        "database": {"isolation": "dedicated"},
+        "bootstrap": {"fromBackup": {"clubName": "origin-fc", "backupName": "before-1"}},
+    }
+    clubs.create_club(custom, namespace, crds.manifest("Club", spec, "solo-fc"))
+    tenant = str(clubs.ready_status(custom, namespace, "solo-fc", timeout=180)["tenantId"])
+    solo = _dsn(core, namespace, "solo-fc")
+    assert "dbname=clubs " not in solo + " "  # its own database
+    copies, originals = _players(solo), _players(backed_up["origin"])
+    assert sorted(p[1:] for p in copies) == sorted(p[1:] for p in originals)
+    assert {p[0] for p in copies}.isdisjoint({p[0] for p in originals})
+
+    before = _rows(solo)
+    _take_backup(stack, tenant, solo, "solo-1")
+    crds.create(custom, namespace, crds.manifest("ClubBackup", {"clubRef": {"name": "solo-fc"}}, "solo-1"))
+    clubs.wait_for(
+        "ClubBackup solo-1 verified",
+        lambda: _status(custom, namespace, "clubbackups", "solo-1").get("verified") is True,
+        timeout=120,
+    )
+    with psycopg.connect(solo) as conn:
+        conn.execute("DELETE FROM players WHERE first_name = 'Origin 7'")
+    _add_players(solo, ["Solo 1"], "After")
+    assert _rows(solo) != before
+
+    _restore(custom, namespace, "solo-back", "solo-fc", "solo-1")
+    done = _wait_restored(custom, namespace, "solo-back")
+    assert done["phase"] == "Succeeded", done
+    assert _rows(solo) == before
+    assert len(_rows(backed_up["other"])["players"]) == 10
+
+
+def test_a_club_restore_is_fixed_once_created_and_listed_as_crs(
+    kube_api: k8s.ApiClient, custom: k8s.CustomObjectsApi, namespace: str
+) -> None:
+    served = k8s.ApiextensionsV1Api(kube_api).read_custom_resource_definition("clubrestores.footballclub.io")
+    assert served.spec.names.short_names == ["crs"]
+    columns = [c.name for c in served.spec.versions[0].additional_printer_columns]
+    assert columns == ["Club", "Backup", "Phase", "Rows", "Age", "Safety", "Reason"]
+    _restore(custom, namespace, "fixed", "some-fc", "some-backup")
+    with pytest.raises(k8s.ApiException) as refused:
+        custom.patch_namespaced_custom_object(
+            crds.GROUP,
+            crds.VERSION,
+            namespace,
+            "clubrestores",
+            "fixed",
+            {"spec": {"backupRef": {"name": "b"}}},
+        )
+    assert refused.value.status == 422
+    assert "spec cannot change after creation" in str(refused.value.body)
+    with pytest.raises(k8s.ApiException) as missing:
+        crds.create(custom, namespace, crds.manifest("ClubRestore", {"clubRef": {"name": "some-fc"}}, "half"))
+    assert missing.value.status == 422
+    assert "backupRef" in str(missing.value.body)
