@@ -103,9 +103,10 @@ class Record:
 
 def status_patch(record: Record, *before: Any) -> dict[str, Any]:
     """The record for a merge patch over the copies `before` (as status held them): a field they
-    hold that the record has no value for is set to None, so that the patch removes it."""
+    hold a value in that the record has none for is set to None, so that the patch removes it (a
+    copy that holds None already, as written, asks for nothing more: the patch settles)."""
     status = record.to_status()
-    held = {k for copy in before if isinstance(copy, dict) for k in copy}
+    held = {k for copy in before if isinstance(copy, dict) for k, v in copy.items() if v is not None}
     return status | dict.fromkeys(sorted(held - set(status)))
 
 

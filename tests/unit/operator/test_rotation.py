@@ -241,8 +241,10 @@ def test_a_status_patch_clears_what_the_last_rotation_left() -> None:
     assert patch["revokedTime"] is None
     assert patch["propagatedTime"] is None
     assert patch["kid"] == "k2"
-    # Once the copies hold the new record, the patch is the record itself: nothing to write again.
+    # Once the copies hold the new record, the patch is the record itself: nothing to write again,
+    # also beside the patch as this process wrote it (its None values).
     assert rotation.status_patch(issued, issued.to_status()) == issued.to_status()
+    assert rotation.status_patch(issued, issued.to_status(), patch) == issued.to_status()
 
 
 def _token(keys: str, club: str) -> str:
