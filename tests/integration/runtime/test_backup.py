@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,6 +237,59 @@ def test_clone_into_a_new_club_gets_its_own_ids(
     assert linked == (2,)  # the player and parent accounts still point at the (remapped) player
     assert fingerprint(database, a.club_id) == before_a
     assert fingerprint(database, b.club_id) == before_b
+
+
+@pytest.fixture
+def dedicated_database(stack: StackInfo) -> Iterator[str]:
+    """A second migrated database, for a club alone in it."""
+    from club_runtime.db import migrate
+
+    name = f"t_dedicated_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(stack.postgres.dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        migrate.migrate(stack.postgres.dsn(name))
+        yield stack.postgres.dsn(name)
+    finally:
+        with psycopg.connect(stack.postgres.dsn(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_a_clone_alone_in_its_database_gets_its_own_ids_and_every_index(
+    stack: StackInfo,
+    make_tenant: Callable[..., Tenant],
+    settings_for: Callable[..., Settings],
+    database: str,
+    dedicated_database: str,
+) -> None:
+    """Into a database of its own (`dedicated`), a clone's tables are loaded as pg_restore loads,
+    with the ids remapped on the way, and every key, index and foreign key is there afterwards."""
+    a = make_tenant("a")
+    schema_before = _keys_and_indexes(dedicated_database)
+    taken = take(settings_for(a))
+    club_id, role, dsn = provision(stack, dedicated_database, "clone")
+    clone = Tenant(club_id=club_id, role_name=role, dsn=dsn, users={})
+
+    restore_into(
+        settings_for(clone, database_admin_url=SecretStr(dedicated_database)), a.club_id, taken.backup_id
+    )
+
+    after = fingerprint(dedicated_database, clone.club_id)
+    before = fingerprint(database, a.club_id)
+    assert {t: n for t, (n, _) in after.items() if t != "clubs"} == {
+        t: n for t, (n, _) in before.items() if t != "clubs"
+    }
+    with psycopg.connect(clone.dsn) as conn:
+        ids = {r[0] for r in conn.execute("SELECT id FROM players").fetchall()}
+        linked = conn.execute(
+            "SELECT count(*) FROM users u JOIN players p ON p.id = u.player_id WHERE u.player_id IS NOT NULL"
+        ).fetchone()
+    with psycopg.connect(a.dsn) as conn:
+        original_ids = {r[0] for r in conn.execute("SELECT id FROM players").fetchall()}
+    assert ids
+    assert ids.isdisjoint(original_ids)
+    assert linked == (2,)
+    assert _keys_and_indexes(dedicated_database) == schema_before
 
 
 def test_verify_passes_then_catches_a_corrupted_object(
