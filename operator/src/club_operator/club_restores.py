@@ -57,6 +57,8 @@ API_VERSION = f"{naming.GROUP}/{naming.VERSION}"
 CLUB = (API_VERSION, "Club")
 HOLD_ANNOTATION = club.RESTORE_ANNOTATION
 POLL_SEC = 2.0
+RETRY_SEC = 20.0  # after a restore that could not reach a server
+UNAVAILABLE = "ServerUnavailable"
 MESSAGE_MAX = 2000
 RESTORE_FAILED = "RestoreFailed"
 
@@ -194,7 +196,9 @@ def _safety_backup(
             "SafetyBackupFailed", f"safety backup {name} failed: {record.message or record.reason}"
         )
     if record.phase is not backup_record.Phase.SUCCEEDED:
-        return {}
+        # Say where the safety backup stands (a Job that cannot start says why there).
+        said = f": {record.message}" if record.message else ""
+        return {"message": f"taking safety backup {name}: {record.phase}{said}"[:MESSAGE_MAX]}
     return _status(
         RestorePhase.SUSPENDING,
         "Suspending",
@@ -252,7 +256,7 @@ async def _restoring(restore: RestoreObject, settings: OperatorSettings) -> dict
     try:
         loaded = await backup_restore.run_async(request)
     except backup_restore.RestoreUnavailable as exc:
-        return _status(RestorePhase.RESTORING, "ServerUnavailable", f"retrying: {exc}")
+        return _status(RestorePhase.RESTORING, UNAVAILABLE, f"retrying in {RETRY_SEC:.0f}s: {exc}")
     except backup_restore.RestoreFailed as exc:
         return _status(RestorePhase.RESUMING, RESTORE_FAILED, f"the club's rows are unchanged: {exc}")
     rows = sum(loaded.rows.values())
@@ -336,4 +340,5 @@ async def follow(body: kopf.Body, stopped: kopf.DaemonStopped, settings: Operato
                 log.warning("ClubRestore %s/%s: %s; retrying", restore.namespace, restore.name, exc)
                 last_error = str(exc)
         if not finished(current):
-            await stopped.wait(POLL_SEC)
+            unavailable = current.get("reason") == UNAVAILABLE
+            await stopped.wait(RETRY_SEC if unavailable else POLL_SEC)

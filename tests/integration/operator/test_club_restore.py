@@ -25,6 +25,7 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from club_devstack.stack import StackInfo
+from club_runtime import contract
 from club_runtime.backup import snapshot, store
 from club_runtime.settings import Settings
 from tests.integration.operator.conftest import RunningOperator
@@ -372,3 +373,36 @@ def test_a_club_restore_is_fixed_once_created_and_listed_as_crs(
         crds.create(custom, namespace, crds.manifest("ClubRestore", {"clubRef": {"name": "some-fc"}}, "half"))
     assert missing.value.status == 422
     assert "backupRef" in str(missing.value.body)
+
+
+def test_a_backup_corrupted_after_verify_fails_the_restore_and_the_club_is_resumed_unchanged(
+    backed_up: dict[str, Any], stack: StackInfo, custom: k8s.CustomObjectsApi, namespace: str
+) -> None:
+    origin, tenant = backed_up["origin"], backed_up["tenant"]
+    _take_backup(stack, tenant, origin, "spoiled-1")
+    crds.create(
+        custom, namespace, crds.manifest("ClubBackup", {"clubRef": {"name": "origin-fc"}}, "spoiled-1")
+    )
+    clubs.wait_for(
+        "ClubBackup spoiled-1 verified",
+        lambda: _status(custom, namespace, "clubbackups", "spoiled-1").get("verified") is True,
+        timeout=120,
+    )
+    # A bit flipped in storage after verify passed it.
+    s3 = stack.minio.client()
+    key = contract.backup_table("clubs/", tenant, "spoiled-1", "players")
+    data = bytearray(s3.get_object(Bucket=BACKUP_BUCKET, Key=key)["Body"].read())
+    data[len(data) // 2] ^= 0xFF
+    s3.put_object(Bucket=BACKUP_BUCKET, Key=key, Body=bytes(data))
+    _add_players(origin, ["Kept 1"], "After")
+    kept = _rows(origin)
+
+    _restore(custom, namespace, "spoiled", "origin-fc", "spoiled-1")
+    failed = _wait_restored(custom, namespace, "spoiled")
+    assert failed["phase"] == "Failed", failed
+    assert failed["reason"] == "RestoreFailed"
+    assert "the club's rows are unchanged" in failed["message"]
+    assert "players" in failed["message"]
+    assert _rows(origin) == kept
+    club = clubs.wait_condition(custom, namespace, "origin-fc", "Ready", "True", timeout=120)
+    assert "restore.footballclub.io/clubrestore" not in (club["metadata"].get("annotations") or {})
