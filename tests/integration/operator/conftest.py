@@ -64,6 +64,8 @@ class RunningOperator:
             retry_delay_sec="1",
             deletion_give_up_after_sec=str(GIVE_UP_SEC),
             connect_timeout_sec="2",
+            # A rotated-out JWT key waits this long for its tokens to expire (test_jwt_rotation.py).
+            jwt_token_lifetime_sec="5",
         )
 
     def kill(self) -> None:

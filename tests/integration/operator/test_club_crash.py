@@ -33,7 +33,16 @@ SPEC = {
     "workers": {"default": {"resources": SMALL}, "video": {"resources": SMALL}},
 }
 # Every reason a True condition may carry; anything else left in status is an error not cleared.
-HEALTHY = {Reason.ALL_READY, Reason.GENERATED, Reason.PROVISIONED, Reason.PROBE_PASSED, Reason.AVAILABLE}
+HEALTHY = {
+    Reason.ALL_READY,
+    Reason.GENERATED,
+    Reason.PROVISIONED,
+    Reason.PROBE_PASSED,
+    Reason.AVAILABLE,
+    # SecretsRotated: the first JWT key's record, Issued until the API has rolled out, then Propagated.
+    Reason.ROTATION_ISSUED,
+    Reason.ROTATION_PROPAGATED,
+}
 CONDITIONS = {
     "Ready",
     "SecretsReady",
@@ -41,6 +50,7 @@ CONDITIONS = {
     "TenantIsolationVerified",
     "StorageReady",
     "WorkloadsReady",
+    "SecretsRotated",
 }
 
 

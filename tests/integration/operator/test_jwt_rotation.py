@@ -1,0 +1,247 @@
+"""JWT signing key rotation through the operator (rotation.py): the footballclub.io/rotate annotation
+takes a Club's key through Issued -> Propagated -> Revoked, each step after the API Deployment's
+rollout of the key set before it (kwok's pods: the rollout is observed as on a real node); the
+operator restarted in the middle resumes without a second new key; a value rotates once; a token
+signed with the old key verifies (with the runtime's own code) until the key is revoked and is
+refused after; no key appears in Events, status, the operator's log or its metrics.
+
+The session's operator waits only `jwt_token_lifetime_sec` (the conftest's, a few seconds) for
+tokens of the old key to expire; the Club's overlap is 20s, so the overlap decides."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kubernetes import client as k8s
+
+from club_operator import naming
+from club_operator.models import ClubSpec
+from club_runtime.core import security
+from tests.integration.operator.conftest import RunningOperator
+from tests.support import clubs, crds
+
+NAME = "rotating-fc"
+SMALL = {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
+SPEC = {
+    "displayName": "Rotating FC",
+    "api": {"replicas": 2, "resources": SMALL},
+    "workers": {"default": {"resources": SMALL}, "video": {"resources": SMALL}},
+    "secrets": {"rotation": {"overlap": "20s"}},
+}
+
+
+def _record(custom: k8s.CustomObjectsApi, namespace: str) -> dict[str, Any]:
+    club = clubs.get_club(custom, namespace, NAME) or {}
+    found: dict[str, Any] = ((club.get("status") or {}).get("rotation") or {}).get("jwtSigningKey") or {}
+    return found
+
+
+def _key_set(core: k8s.CoreV1Api, namespace: str, seen: set[str]) -> dict[str, Any]:
+    """The Secret's key set; every kid ever read is added to `seen`."""
+    keys: dict[str, Any] = json.loads(clubs.secret_data(core, namespace, f"{NAME}-jwt")["keys"])
+    seen.update(keys["keys"])
+    return keys
+
+
+def _token(keys: dict[str, Any], club_id: str) -> str:
+    claims = security.Claims(user_id=uuid.uuid4(), club_id=club_id, role="owner", kind="access", version=1)
+    key_set = security.KeySet.parse(json.dumps(keys))
+    return security.issue_token(key_set, claims=claims, ttl=timedelta(hours=1))
+
+
+def _verifies(keys: dict[str, Any], token: str, club_id: str) -> bool:
+    try:
+        security.decode_token(security.KeySet.parse(json.dumps(keys)), token, club_id=club_id, kind="access")
+    except security.TokenError:
+        return False
+    return True
+
+
+def _time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _worker_hashes(apps: k8s.AppsV1Api, namespace: str) -> list[str]:
+    """The workers' pod template hashes: a new JWT key set must not roll the workers."""
+    names = naming.build_names(namespace, NAME, ClubSpec.model_validate(SPEC), "clubs")
+    found = []
+    for pool in ("default", "video"):
+        template = apps.read_namespaced_deployment(names.worker(pool), namespace).spec.template
+        found.append(template.metadata.annotations["footballclub.io/config-hash"])
+    return found
+
+
+def _api_pods_run_the_current_template(apps: k8s.AppsV1Api, core: k8s.CoreV1Api, namespace: str) -> bool:
+    """Every API pod (none terminating) carries the Deployment's config hash and is Ready."""
+    api = naming.build_names(namespace, NAME, ClubSpec.model_validate(SPEC), "clubs").api
+    deployment = apps.read_namespaced_deployment(api, namespace)
+    want = deployment.spec.template.metadata.annotations["footballclub.io/config-hash"]
+    selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
+    pods = [
+        p
+        for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+        if p.metadata.deletion_timestamp is None
+    ]
+    ready = [
+        p
+        for p in pods
+        if (p.metadata.annotations or {}).get("footballclub.io/config-hash") == want
+        and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+    ]
+    return len(pods) == len(ready) == deployment.spec.replicas
+
+
+def test_a_requested_rotation_issues_propagates_and_revokes_once(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    kube_api: k8s.ApiClient,
+    namespace: str,
+) -> None:
+    apps = k8s.AppsV1Api(kube_api)
+    clubs.create_club(custom, namespace, crds.manifest("Club", SPEC, NAME))
+    club = clubs.wait_condition(custom, namespace, NAME, "Ready", "True", timeout=180)
+    club_id = club["status"]["tenantId"]
+    first = clubs.wait_for(
+        "the first key to be Propagated",
+        lambda: (r := _record(custom, namespace)).get("phase") == "Propagated" and r,
+        timeout=60,
+    )
+    seen: set[str] = set()
+    keys = _key_set(core, namespace, seen)
+    old_kid = keys["active"]
+    assert first["kid"] == old_kid
+    assert "previousKid" not in first
+    secrets_ever = set(keys["keys"].values())
+    old_token = _token(keys, club_id)
+    workers = _worker_hashes(apps, namespace)
+
+    # Ask for a rotation; the new key comes in verifying only.
+    custom.patch_namespaced_custom_object(
+        crds.GROUP,
+        crds.VERSION,
+        namespace,
+        "clubs",
+        NAME,
+        {"metadata": {"annotations": {"footballclub.io/rotate": "drill-1"}}},
+    )
+    issued = clubs.wait_for(
+        "the new key to be Issued",
+        lambda: (
+            (r := _record(custom, namespace)).get("phase") == "Issued"
+            and r.get("previousKid") == old_kid
+            and r
+        ),
+        timeout=60,
+    )
+    new_kid = issued["kid"]
+    assert new_kid != old_kid
+    keys = _key_set(core, namespace, seen)
+    assert set(keys["keys"]) == {old_kid, new_kid}  # the old key signs until every pod has the new one
+    assert issued["reason"] == "requested"
+    assert (clubs.get_club(custom, namespace, NAME) or {})["status"]["lastRotateRequest"] == "drill-1"
+
+    # The operator stops in the middle and a new one takes over from the status record.
+    club_operator.kill()
+    club_operator.start()
+
+    propagated = clubs.wait_for(
+        "the new key to be Propagated",
+        lambda: (
+            (r := _record(custom, namespace)).get("phase") == "Propagated" and r.get("kid") == new_kid and r
+        ),
+        timeout=120,
+    )
+    assert _api_pods_run_the_current_template(apps, core, namespace)
+    keys = _key_set(core, namespace, seen)
+    assert keys["active"] == new_kid
+    assert set(keys["keys"]) == {old_kid, new_kid}  # the old key still verifies
+    secrets_ever |= set(keys["keys"].values())
+    assert _verifies(keys, old_token, club_id)
+    new_token = _token(keys, club_id)
+    status = (clubs.get_club(custom, namespace, NAME) or {})["status"]
+    assert status["jwtKeyId"] == new_kid
+    assert (clubs.condition(clubs.get_club(custom, namespace, NAME), "SecretsRotated") or {}).get(
+        "reason"
+    ) in (
+        "Propagated",
+        "Revoked",
+    )
+
+    revoked = clubs.wait_for(
+        "the old key to be Revoked",
+        lambda: (r := _record(custom, namespace)).get("phase") == "Revoked" and r,
+        timeout=120,
+    )
+    assert (revoked["kid"], revoked["previousKid"]) == (new_kid, old_kid)
+    # Never revoked before propagated, and not before the overlap (20s) had passed.
+    assert _time(revoked["revokedTime"]) >= _time(propagated["propagatedTime"]) + timedelta(seconds=20)
+    assert _api_pods_run_the_current_template(apps, core, namespace)
+    keys = _key_set(core, namespace, seen)
+    assert set(keys["keys"]) == {new_kid}
+    assert not _verifies(keys, old_token, club_id)
+    assert _verifies(keys, new_token, club_id)
+    assert _worker_hashes(apps, namespace) == workers
+    condition = clubs.condition(clubs.get_club(custom, namespace, NAME), "SecretsRotated") or {}
+    assert (condition.get("status"), condition.get("reason")) == ("True", "Revoked")
+
+    # The same value again rotates nothing, and a settled rotation writes nothing more (not the
+    # Club, not the Secret); the restart issued no second key.
+    _assert_settled(club_operator, custom, core, namespace)
+    assert _record(custom, namespace)["kid"] == new_kid
+    assert seen == {old_kid, new_kid}
+
+    _check_reports(club_operator, custom, core, namespace, (old_kid, new_kid), secrets_ever)
+
+
+def _marks(custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: str) -> tuple[str, str]:
+    club = clubs.get_club(custom, namespace, NAME) or {}
+    secret = core.read_namespaced_secret(f"{NAME}-jwt", namespace)
+    return club["metadata"]["resourceVersion"], secret.metadata.resource_version
+
+
+def _assert_settled(
+    club_operator: RunningOperator, custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: str
+) -> None:
+    """Three whole reconciles write neither the Club nor its key set."""
+    port = club_operator.metrics_port
+    clubs.wait_reconciles(port, namespace, NAME, 1, timeout=club_operator.resync_sec * 10)
+    marks = _marks(custom, core, namespace)
+    clubs.wait_reconciles(port, namespace, NAME, 3, timeout=club_operator.resync_sec * 15)
+    assert _marks(custom, core, namespace) == marks
+
+
+def _check_reports(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+    kids: tuple[str, str],
+    secrets_ever: set[str],
+) -> None:
+    """A step's Event each (one key issued in all); no key anywhere but the Secret; the metric."""
+    old_kid, new_kid = kids
+    messages = [e.message or "" for e in clubs.events(core, namespace, NAME)]
+    issued_kids = {
+        m.split("issued JWT signing key ")[1].split()[0] for m in messages if "issued JWT signing key" in m
+    }
+    assert issued_kids == {new_kid}
+    assert any(f"JWT signing key {old_kid} revoked" in m for m in messages)
+    club_json = json.dumps(clubs.get_club(custom, namespace, NAME))
+    metrics = clubs.metrics_text(club_operator.metrics_port)
+    log = club_operator.log.read_text(errors="replace")
+    for secret in secrets_ever:
+        assert secret not in club_json
+        assert not any(secret in m for m in messages)
+        assert secret not in log
+        assert secret not in metrics
+    assert clubs.metric_value(
+        metrics,
+        "club_secret_last_rotation_timestamp_seconds",
+        namespace=namespace,
+        club=NAME,
+        credential="jwtSigningKey",
+    )
