@@ -110,6 +110,16 @@ def prepare(conn: psycopg.Connection[Any], tables: Sequence[str]) -> SetAside | 
     return SetAside(constraints, indexes)
 
 
+def truncate(conn: psycopg.Connection[Any], tables: Sequence[str]) -> None:
+    """Empty tables truncated in this transaction take their rows already frozen (`COPY ... FREEZE`):
+    nobody reading them afterwards (verify, the club's API) has to set each row's hint bits, which
+    writes every page once more. Like TRUNCATE itself this is not MVCC-safe for a transaction whose
+    snapshot predates the commit; the tables are locked until then, and were empty."""
+    conn.execute(
+        sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier("public", t) for t in tables))
+    )
+
+
 def restore_indexes(conn: psycopg.Connection[Any], aside: SetAside) -> None:
     """Build again what `prepare` dropped: keys, then the other indexes, then the foreign keys
     (validated: each checks every row once, with one join). A duplicate key or a dangling reference

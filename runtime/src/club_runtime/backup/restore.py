@@ -317,6 +317,8 @@ def _load(
         rebuild.lock(conn, names)
         if rebuild.is_empty(conn, names):
             aside = rebuild.prepare(conn, names)
+            if aside is not None:
+                rebuild.truncate(conn, names)
     rows: dict[str, int] = {}
     for table, entry in tables:
         rewriter = None
@@ -324,7 +326,7 @@ def _load(
             rewriter = plan.LineRewriter(
                 plan.RowRewriter.for_columns(target, entry.columns, remapped.get(table.name, frozenset()))
             )
-        rows[table.name] = _load_table(conn, bucket, entry, target, rewriter)
+        rows[table.name] = _load_table(conn, bucket, entry, target, rewriter, freeze=aside is not None)
     if aside is not None:
         try:
             rebuild.restore_indexes(conn, aside)
@@ -354,6 +356,7 @@ def _load_table(
     rewriter: plan.LineRewriter | None,
     *,
     into: sql.Identifier | None = None,
+    freeze: bool = False,
 ) -> int:
     size = store.size_of(bucket, entry.key)
     if size != entry.compressed_bytes:
@@ -361,9 +364,10 @@ def _load_table(
             f"table {entry.name}: the object has {size} bytes, the manifest says {entry.compressed_bytes}"
         )
     decoder = codec.Decoder()
-    query = sql.SQL("COPY {} ({}) FROM STDIN WHERE club_id = {}").format(
+    query = sql.SQL("COPY {} ({}) FROM STDIN {} WHERE club_id = {}").format(
         into or sql.Identifier("public", entry.name),
         sql.SQL(", ").join(sql.Identifier(c) for c in entry.columns),
+        sql.SQL("WITH (FREEZE)" if freeze else ""),
         sql.Literal(target),
     )
     with conn.cursor() as cur:
