@@ -210,7 +210,8 @@ def _suspending(restore: RestoreObject, settings: OperatorSettings) -> dict[str,
     ctx = _club(restore, settings)
     if ctx is None:
         return _failed("ClubNotFound", f"Club {restore.club} is gone")
-    kube.annotate(*CLUB, restore.namespace, restore.club, {HOLD_ANNOTATION: restore.name})
+    if ctx.club.restore_hold != restore.name:  # once, not on every poll
+        kube.annotate(*CLUB, restore.namespace, restore.club, {HOLD_ANNOTATION: restore.name})
     component = naming.COMPONENT_LABEL  # the API's and workers' pods, not a backup Job's
     selector = f"{naming.CLUB_LABEL}={restore.club},{component},{component}!={backup_job.COMPONENT}"
     pods = kube.list_objects("v1", "Pod", restore.namespace, selector)
