@@ -14,7 +14,10 @@ The rule, backups ordered by when they finished (else when they were asked for),
    the latest runs fail) and within the same window (among the N newest not-good ones, or younger
    than D days); once a newer backup is kept as good, it is deleted.
 
-A ClubBackup already being deleted is left out: it is gone as far as retention is concerned."""
+A ClubBackup already being deleted is left out: it is gone as far as retention is concerned.
+A pinned one (named by an unfinished ClubRestore of the Club) is never deleted: the safety backup a
+restore takes first adds one good backup, and with `count: N` would otherwise push out the very
+backup the restore is about to load."""
 
 from __future__ import annotations
 
@@ -26,9 +29,14 @@ from club_operator.models import BackupRetention
 
 
 def to_delete(
-    backups: Iterable[BackupRecord], retention: BackupRetention, *, verify: bool, now: datetime.datetime
+    backups: Iterable[BackupRecord],
+    retention: BackupRetention,
+    *,
+    verify: bool,
+    now: datetime.datetime,
+    pinned: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """The names of the ClubBackups to delete, oldest first."""
+    """The names of the ClubBackups to delete, oldest first; never one of `pinned`."""
     live = newest_first([b for b in backups if not b.deleting])
     good = [b for b in live if b.good(verify=verify)]
     bad = [b for b in live if b.finished and not b.good(verify=verify) and not _awaits_verify(b, verify)]
@@ -37,7 +45,7 @@ def to_delete(
     failing = [b for b in bad if newest_good is None or b.at > newest_good]
     doomed += [b for b in bad if b not in failing]
     doomed += [b for b in failing if not _within(b, failing, retention, now)]
-    return [b.name for b in sorted(doomed, key=lambda b: (b.at, b.name))]
+    return [b.name for b in sorted(doomed, key=lambda b: (b.at, b.name)) if b.name not in pinned]
 
 
 def _awaits_verify(backup: BackupRecord, verify: bool) -> bool:

@@ -153,6 +153,17 @@ def list_backups(namespace: str, club_name: str) -> list[dict[str, Any]]:
     ]
 
 
+def restoring_from(namespace: str, club_name: str) -> frozenset[str]:
+    """The ClubBackups that the Club's unfinished ClubRestores will load: retention keeps them."""
+    restores = kube.list_objects(API_VERSION, "ClubRestore", namespace, "")
+    return frozenset(
+        str(((o.get("spec") or {}).get("backupRef") or {}).get("name"))
+        for o in restores
+        if ((o.get("spec") or {}).get("clubRef") or {}).get("name") == club_name
+        and (o.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    )
+
+
 def needs_verify(record: BackupRecord) -> bool:
     return record.phase is Phase.SUCCEEDED and record.verified is None and not record.deleting
 
@@ -165,6 +176,7 @@ def apply_retention(ctx: Context, records: list[BackupRecord]) -> list[str]:
         ctx.spec.backup.retention,
         verify=ctx.spec.backup.verify,
         now=datetime.datetime.now(datetime.UTC),
+        pinned=restoring_from(ctx.names.namespace, ctx.names.name),
     )
     deleted = []
     for name in doomed:

@@ -44,6 +44,15 @@ def test_count_keeps_the_newest_n_succeeded() -> None:
     assert _delete(backups, count=3) == ["b0", "b1", "b2"]
 
 
+def test_a_backup_an_unfinished_restore_names_is_never_deleted() -> None:
+    # A ClubRestore of b1 took its safety backup (b4): with count 3, b1 would be pushed out.
+    backups = [_backup(f"b{i}", days_ago=10 - i) for i in range(5)]
+    doomed = backup_retention.to_delete(
+        backups, BackupRetention(count=3), verify=False, now=NOW, pinned=frozenset({"b1"})
+    )
+    assert doomed == ["b0"]
+
+
 def test_fewer_backups_than_the_count_deletes_nothing() -> None:
     assert _delete([_backup("a", 2), _backup("b", 1)], count=3) == []
 
