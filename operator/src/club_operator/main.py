@@ -41,11 +41,13 @@ CLUBRESTORES = (naming.GROUP, naming.VERSION, club_restores.PLURAL)
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     """Operator-wide settings, in one place."""
-    # kopf keeps its bookkeeping in annotations: the Club's status schema is ours alone.
+    # kopf keeps its bookkeeping in annotations: the Club's status schema is ours alone. Under a
+    # prefix of its own: kopf leaves every annotation under its storage prefix out of the diffs it
+    # hands to handlers, and footballclub.io/backup-now is a user's request that must be heard.
     settings.persistence.finalizer = naming.FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=naming.GROUP)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=naming.KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=naming.GROUP, key="last-handled-configuration"
+        prefix=naming.KOPF_PREFIX, key="last-handled-configuration"
     )
     # Only warnings from kopf itself become Events: at INFO every handler success ("Timer resync
     # succeeded") would be a write on every resync. The operator posts its own Events explicitly.

@@ -25,6 +25,9 @@ VERSION = "v1alpha1"
 CLUB_PLURAL = "clubs"
 MANAGED_BY = "club-operator"
 FINALIZER = f"{GROUP}/finalizer"
+# kopf's bookkeeping annotations. A prefix starting with "kopf." is one kopf recognises as its own
+# without marking it, so annotations under GROUP stay visible to the handlers.
+KOPF_PREFIX = f"kopf.{GROUP}"
 
 _PG_MAX = 63  # bytes of a PostgreSQL identifier (NAMEDATALEN - 1); these names are ASCII
 _BUCKET_MAX = 63  # an S3 bucket name; MinIO access keys and policy names allow more
