@@ -3,7 +3,8 @@ takes a Club's key through Issued -> Propagated -> Revoked, each step after the 
 rollout of the key set before it (kwok's pods: the rollout is observed as on a real node); the
 operator restarted in the middle resumes without a second new key; a value rotates once; a token
 signed with the old key verifies (with the runtime's own code) until the key is revoked and is
-refused after; no key appears in Events, status, the operator's log or its metrics.
+refused after; no key appears in Events, status, the operator's log or its metrics. A suspended
+Club rotates nothing, not even on request, until it is resumed.
 
 The session's operator waits only `jwt_token_lifetime_sec` (the conftest's, a few seconds) for
 tokens of the old key to expire; the Club's overlap is 20s, so the overlap decides."""
@@ -245,3 +246,36 @@ def _check_reports(
         club=NAME,
         credential="jwtSigningKey",
     )
+
+
+def test_a_suspended_club_rotates_nothing_until_resumed(
+    club_operator: RunningOperator, custom: k8s.CustomObjectsApi, namespace: str
+) -> None:
+    clubs.create_club(custom, namespace, crds.manifest("Club", SPEC, NAME))
+    clubs.wait_condition(custom, namespace, NAME, "Ready", "True", timeout=180)
+    first = clubs.wait_for(
+        "the first key to be Propagated",
+        lambda: (r := _record(custom, namespace)).get("phase") == "Propagated" and r,
+        timeout=60,
+    )
+    patch = {
+        "metadata": {"annotations": {"footballclub.io/rotate": "while-suspended"}},
+        "spec": {"suspend": True},
+    }
+    custom.patch_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, "clubs", NAME, patch)
+    clubs.wait_reconciles(
+        club_operator.metrics_port, namespace, NAME, 3, timeout=club_operator.resync_sec * 15
+    )
+    club = clubs.get_club(custom, namespace, NAME) or {}
+    assert _record(custom, namespace) == first
+    assert "lastRotateRequest" not in club["status"]
+
+    resume = {"spec": {"suspend": False}}
+    custom.patch_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, "clubs", NAME, resume)
+    issued = clubs.wait_for(
+        "the request to be taken up once resumed",
+        lambda: (r := _record(custom, namespace)).get("previousKid") == first["kid"] and r,
+        timeout=60,
+    )
+    assert issued["reason"] == "requested"
+    assert (clubs.get_club(custom, namespace, NAME) or {})["status"]["lastRotateRequest"] == "while-suspended"
