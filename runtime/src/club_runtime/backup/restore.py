@@ -1,13 +1,16 @@
 """Restore a backup into a club's tenant: its own (a rollback) or another, already provisioned one
 (a clone: a new club started from the backup).
 
-Either way, in one transaction on the club's database as its admin: the target club's rows are
-deleted from every tenant table (children first) and the backup's rows loaded (parents first), each
-table streamed from the bucket through gzip into COPY. Nothing else is touched: every DELETE and
-every COPY is limited to the target's `club_id` (COPY ... WHERE drops any row of another club, and
-a count that then falls short of the manifest's fails the restore), so other clubs of a shared
-database keep every row. Each table's stream is checked against the manifest (size, sha256, rows)
-before the transaction commits: a corrupted object rolls everything back.
+Either way, in one transaction on the club's database as its admin: the target club's rows in every
+tenant table are replaced by the backup's, each table streamed from the bucket through gzip into
+COPY. How depends on what else the tables hold (`_replace`): a club alone in its database has its
+tables emptied and loaded with their indexes set aside (rebuild.py), a rollback in a shared database
+rewrites only the rows that differ (delta.py), anything else deletes the club's rows (children
+first) and loads the backup's (parents first). Nothing else is touched: every statement is limited
+to the target's `club_id` (COPY ... WHERE drops any row of another club, and a count that then falls
+short of the manifest's fails the restore), so other clubs of a shared database keep every row.
+Each table's stream is checked against the manifest (size, sha256, rows) before the transaction
+commits: a corrupted object rolls everything back.
 
 The club's own row in `clubs` (its identity: id, slug, name, which the operator provisions) stays
 as it is; the target must be provisioned first. Into another club, `club_id` becomes the target's
