@@ -34,6 +34,7 @@ _BUCKET_MAX = 63  # an S3 bucket name; MinIO access keys and policy names allow 
 _DIGEST_LEN = 12  # hex digits of sha256: 48 bits, so even a chosen collision costs ~2^48 hashes
 _PREFIX = "club"
 _K8S_NAME_MAX = 63  # a Service name is a DNS-1035 label; every workload name keeps to the same limit
+_CRONJOB_NAME_MAX = 52  # 63 less the "-<minutes since the epoch>" of the Jobs a CronJob makes
 
 APP_NAME = "club-platform"
 NAME_LABEL = "app.kubernetes.io/name"
@@ -165,8 +166,9 @@ class ClubNames:
 
     @property
     def backup_cronjob(self) -> str:
-        """The CronJob that runs the Club's scheduled backups (`<club>-backup`)."""
-        return self._object("backup")
+        """The CronJob that runs the Club's scheduled backups (`<club>-backup`), at most 52 characters:
+        the CronJob controller names its Jobs `<cronjob>-<11 digits>`, and a longer name is refused."""
+        return _bounded(f"{self.name}-backup", _CRONJOB_NAME_MAX, "-")
 
     @property
     def redis_trigger_auth(self) -> str:

@@ -108,6 +108,16 @@ def test_long_names_are_truncated_to_the_servers_limits_and_stay_unique() -> Non
     assert first.bucket != second.bucket
 
 
+def test_the_backup_cronjob_leaves_room_for_the_names_of_its_jobs() -> None:
+    # The CronJob controller names each Job `<cronjob>-<minutes since the epoch>` (11 digits), and the
+    # API server refuses a CronJob whose name is longer than 52 characters.
+    short = naming.build_names("ns", "riverside", _spec(), "clubs")
+    assert short.backup_cronjob == "riverside-backup"
+    longest = [naming.build_names("ns", "c" * 52 + tail, _spec(), "clubs") for tail in ("x", "y")]
+    assert all(len(n.backup_cronjob) <= 52 for n in longest)
+    assert longest[0].backup_cronjob != longest[1].backup_cronjob
+
+
 def test_names_are_a_pure_function_of_the_club() -> None:
     assert naming.build_names("a", "b", _spec(), "clubs") == naming.build_names("a", "b", _spec(), "clubs")
 
