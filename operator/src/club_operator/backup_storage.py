@@ -41,6 +41,7 @@ from club_operator.s3_server import (
     admin_s3,
     admin_status,
     error_code,
+    remove_user_and_policy,
     s3_client,
     translated,
 )
@@ -133,18 +134,7 @@ def delete_backup_access(server: S3Server, plan: BackupPlan) -> list[str]:
         policy = _admin_json(admin.policy_info, plan.policy_name)
         if policy is not None and not _grants_only_the_folder(plan, policy):
             return [f"backup user {plan.user}"]
-        # The user first: MinIO refuses to remove a policy that is still attached.
-        for kind, remove, name in (
-            ("backup user", admin.user_remove, plan.user),
-            ("backup policy", admin.policy_remove, plan.policy_name),
-        ):
-            try:
-                remove(name)
-            except MinioAdminException as exc:
-                if admin_status(exc) != 404:
-                    raise
-            else:
-                log.info("Removed %s %s", kind, name)
+        remove_user_and_policy(admin, plan.user, plan.policy_name, "backup user")
     return []
 
 

@@ -7,6 +7,7 @@ name the endpoint and the resource, never a secret."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from club_operator import minio_payload
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
 
 # The User-Agent of every request the operator makes to S3, so a server trace can single it out.
 USER_AGENT = "club-operator-storage"
@@ -194,3 +197,20 @@ def translated(server: S3Server, doing: str) -> Iterator[None]:
 def _safe_endpoint(endpoint: str) -> str:
     url = urlsplit(endpoint)
     return f"{url.scheme}://{url.hostname}" + (f":{url.port}" if url.port else "")
+
+
+def remove_user_and_policy(admin: Any, user: str, policy: str, what: str) -> None:
+    """Remove an S3 user, then its policy (`what` names them in the log: "user", "backup user").
+    The user first: MinIO refuses to remove a policy that is still attached. A missing user (MinIO
+    answers 404) or policy (removed without complaint) is fine."""
+    for kind, remove, name in (
+        (what, admin.user_remove, user),
+        (f"{what} policy", admin.policy_remove, policy),
+    ):
+        try:
+            remove(name)
+        except MinioAdminException as exc:
+            if admin_status(exc) != 404:
+                raise
+        else:
+            log.info("Removed %s %s", kind, name)

@@ -43,6 +43,7 @@ from club_operator.s3_server import (
     admin_s3,
     admin_status,
     error_code,
+    remove_user_and_policy,
     s3_client,
     translated,
 )
@@ -150,19 +151,7 @@ def delete_storage(server: S3Server, plan: StoragePlan) -> list[str]:
             if policy is not None and _buckets_of(policy) - {plan.bucket}:
                 kept.append(f"user {plan.user}")
                 return kept
-        # The user first: MinIO refuses to remove a policy that is still attached.
-        # MinIO answers 404 for a missing user but removes a missing policy without complaint.
-        for kind, remove, name in (
-            ("user", admin.user_remove, plan.user),
-            ("policy", admin.policy_remove, plan.policy_name),
-        ):
-            try:
-                remove(name)
-            except MinioAdminException as exc:
-                if admin_status(exc) != 404:
-                    raise
-            else:
-                log.info("Removed %s %s", kind, name)
+        remove_user_and_policy(admin, plan.user, plan.policy_name, "user")
     return kept
 
 
