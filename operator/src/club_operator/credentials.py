@@ -5,6 +5,7 @@ Secrets owned by the Club, never logged or put in Events or status. The `build_*
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -183,6 +184,12 @@ def build_jwt_secret(names: ClubNames, owner: Owner, *, keys_json: str) -> dict[
 def build_owner_secret(names: ClubNames, owner: Owner, *, password: str) -> dict[str, Any]:
     email = f"owner@{names.name}.{names.namespace}.footballclub.io"
     return _secret(names, owner, names.owner_secret, {"email": email, OWNER_PASSWORD: password})
+
+
+def redis_password_id(password: str) -> str:
+    """The id a Redis password goes by in status and Events (rotation.py): 12 hex digits of a keyed
+    digest, so it names the password without revealing it or its ACL hash."""
+    return hashlib.sha256(b"club-redis-password-id\0" + password.encode()).hexdigest()[:12]
 
 
 def build_redis_secret(

@@ -30,6 +30,7 @@ from club_operator import (
     naming,
     ownership,
     pg_owners,
+    redis_rotation,
     rollouts,
     rotation,
     status_writer,
@@ -90,6 +91,7 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
             return out  # the workloads first start on the backup's rows
         workloads.ensure_workloads(ctx, out)
         ensure_jwt_rotation(ctx, out)
+        redis_rotation.ensure_redis_rotation(ctx, out)
         ensure_backup_schedule(ctx, out)
         club_backups.ensure_backups(ctx, out)  # verify, retention, the backups' status and gauges
     except kube.InvalidSecret as exc:
@@ -191,7 +193,7 @@ def ensure_jwt_rotation(ctx: Context, out: Outcome) -> None:
     )
     record = rotation.newest(*(rotation.from_status(copy) for copy in copies))
     handled = known.get("lastRotateRequest") or club.rotate_request_handled
-    request = club.rotate_request if club.rotate_request and club.rotate_request != handled else None
+    request = rotation.pending_request(club.rotate_request, record, handled)
     kid, secret = credentials.generate_jwt_key()
     policy = _rotation_policy(ctx)
     planned = rotation.advance(

@@ -14,6 +14,10 @@ uid), written before the user is: no Club's user can read or write it (it lies o
 Deletion removes the user (Redis then closes its connections), every key under the prefix and the
 record; only when the record is this Club's.
 
+A user may hold more than one password while its password is rotated (rotation.py): ensure_user adds
+the Secret's password and keeps the others the user holds (a repair re-adds them), and only the
+rotation removes one (`keep_only`), once every pod logs in with the new one.
+
 The operator reads job status as `club-operator-reader` (redis_target.reader_rules): read-only, job
 hashes and results only. Its password is derived from the operator's own Redis URL, so every
 replica of the operator derives the same one and nothing needs storing."""
@@ -119,7 +123,7 @@ def _in_place(view: dict[str, Any] | None, record: dict[str, str], user: ClubUse
     return (
         record.get("rules") == _rules_digest(user)
         and record.get("commands") == view.get("commands")
-        and view.get("passwords") == [redis_target.password_sha256(user.password)]
+        and redis_target.password_sha256(user.password) in (view.get("passwords") or [])
         and "on" in (view.get("flags") or [])
         and patterns
         in ((f"~{user.prefix}:*", f"&{user.prefix}:*"), ([f"~{user.prefix}:*"], [f"&{user.prefix}:*"]))
@@ -172,13 +176,45 @@ def ensure_user(admin_url: str, user: ClubUser) -> bool:
             "rules": _rules_digest(user),
         }
         conn.hset(OWNERS_KEY, name, json.dumps(owner, sort_keys=True))
-        _acl(conn, "SETUSER", name, *user.rules())
+        # `reset` drops every password: the ones a rotation still needs are put back with the rules.
+        kept = sorted(
+            set((view or {}).get("passwords") or []) - {redis_target.password_sha256(user.password)}
+        )
+        if record is None or record.get("uid") != user.uid:
+            kept = []  # an earlier Club's passwords are not this one's
+        _acl(conn, "SETUSER", name, *user.rules(), *(f"#{h}" for h in kept))
         applied = _view(conn, name) or {}
         owner["commands"] = str(applied.get("commands", ""))
         conn.hset(OWNERS_KEY, name, json.dumps(owner, sort_keys=True))
     except redis.RedisError as exc:
         raise RedisUnavailable(f"setting up Redis user {name} failed: {_safe(exc)}") from exc
     return True
+
+
+def passwords(admin_url: str, user: str) -> frozenset[str]:
+    """The SHA-256 hashes of the passwords the user accepts (none when there is no such user)."""
+    try:
+        view = _view(_admin(admin_url), user)
+    except redis.RedisError as exc:
+        raise RedisUnavailable(f"reading Redis user {user} failed: {_safe(exc)}") from exc
+    return frozenset((view or {}).get("passwords") or [])
+
+
+def add_password(admin_url: str, user: str, password: str) -> None:
+    """Add a password to the user, keeping the ones it holds (by its hash, as ensure_user does)."""
+    try:
+        _acl(_admin(admin_url), "SETUSER", user, f"#{redis_target.password_sha256(password)}")
+    except redis.RedisError as exc:
+        raise RedisUnavailable(f"adding a password to Redis user {user} failed: {_safe(exc)}") from exc
+
+
+def keep_only(admin_url: str, user: str, password: str) -> None:
+    """Remove every password of the user but `password` (one command: never a moment with none)."""
+    rules = ("resetpass", f"#{redis_target.password_sha256(password)}")
+    try:
+        _acl(_admin(admin_url), "SETUSER", user, *rules)
+    except redis.RedisError as exc:
+        raise RedisUnavailable(f"removing a password of Redis user {user} failed: {_safe(exc)}") from exc
 
 
 def delete_user(admin_url: str, namespace: str, name: str, uid: str) -> bool:

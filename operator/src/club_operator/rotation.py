@@ -24,7 +24,16 @@ expired: its last token was signed at the latest when the last pod that signed w
 Each step's write (a key added, made the signer, or the previous removed) changes the key set, so the
 next reconcile rolls the API pods again; the step after waits for that rollout.
 
-For JWT signing keys the credential's id is the key's `kid` (never the key itself)."""
+For JWT signing keys the credential's id is the key's `kid` (never the key itself).
+
+The Redis password (REDIS_PASSWORD) goes through the same phases with no Activate step: Redis keeps
+several passwords on one ACL user, so the new one is added to the Club's user and made the Secret's
+at once (Issued), every API and worker pod then rolls onto it (Propagated), and after `overlap` the
+previous one is removed from the user (Revoked: Redis refuses it). Its id is derived from the
+password (credentials.redis_password_id), never the password.
+
+Each record also keeps the last footballclub.io/rotate value its credential took up (`request`), so
+one request rotates every credential once, whichever of them is free to start first."""
 
 from __future__ import annotations
 
@@ -35,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 JWT_SIGNING_KEY = "jwtSigningKey"
+REDIS_PASSWORD = "redisPassword"  # noqa: S105  (a status key, not a password)
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -51,6 +61,39 @@ class Action(enum.Enum):
     ISSUE = "issue"  # add a new key that verifies but does not sign yet
     ACTIVATE = "activate"  # make the new key the signer
     REVOKE = "revoke"  # remove every key but the signer
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a credential's Events read: format strings over {kid}, {previous} and {why}."""
+
+    adopted: str
+    propagated: str
+    revoked: str
+    issued: str
+    activated: str
+    revoking: str
+
+
+JWT_WORDING = Wording(
+    adopted="took up JWT signing key {kid}, found in the key set but not yet recorded",
+    propagated="JWT signing key {kid} propagated: every API pod signs with it",
+    revoked="JWT signing key {previous} revoked: every API pod refuses tokens it signed",
+    issued="issued JWT signing key {kid} ({why}); key {previous} signs until every API pod has both",
+    activated="JWT signing key {kid} is known to every API pod: made the signer",
+    revoking="removing JWT signing key {previous} from the key set",
+)
+REDIS_WORDING = Wording(
+    adopted="took up Redis password {kid}, found in the Secret but not yet recorded",
+    propagated="Redis password {kid} propagated: every API and worker pod logs in with it",
+    revoked="Redis password {previous} revoked: the club's Redis user no longer accepts it",
+    issued=(
+        "issued Redis password {kid} ({why}); password {previous} keeps working until every pod "
+        "logs in with the new one and the overlap has passed"
+    ),
+    activated="Redis password {kid} made the Secret's",  # never: issued in the Secret at once
+    revoking="removing Redis password {previous} from the club's Redis user",
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +117,7 @@ class Record:
     reason: str  # initial, scheduled, requested, adopted
     propagated: datetime | None = None
     revoked: datetime | None = None
+    request: str | None = None  # the last footballclub.io/rotate value this credential took up
 
     @property
     def settled(self) -> bool:
@@ -97,6 +141,7 @@ class Record:
             "propagatedTime": _format(self.propagated),
             "revokedTime": _format(self.revoked),
             "nextRotationTime": _format(self.next_rotation),
+            "request": self.request,
         }
         return {k: v for k, v in found.items() if v is not None}
 
@@ -128,6 +173,7 @@ def from_status(value: Any) -> Record | None:
             reason=str(value.get("reason") or ""),
             propagated=_parse(value.get("propagatedTime")),
             revoked=_parse(value.get("revokedTime")),
+            request=str(value["request"]) if value.get("request") else None,
         )
     except (KeyError, ValueError, TypeError):
         return None
@@ -160,6 +206,7 @@ def advance(
     policy: Policy,
     request: str | None,
     new_kid: str,
+    wording: Wording = JWT_WORDING,
 ) -> Plan:
     """One reconcile's step. `active_kid` and `kids`: the key set in the Secret now; `propagated`:
     every API pod runs the template carrying that key set and is Ready; `request`: a rotation asked
@@ -169,19 +216,23 @@ def advance(
     if record is None or record.kid not in kids:
         # A new Club's first key, a Club from before rotation, or a key set replaced by hand: its
         # signer counts as issued now.
-        record = Record(Phase.ISSUED, active_kid, None, now, now + policy.interval, "initial")
+        taken = record.request if record is not None else None
+        record = Record(Phase.ISSUED, active_kid, None, now, now + policy.interval, "initial", request=taken)
     elif unknown := sorted(kids - {record.kid, record.previous_kid}):
         # The Secret holds a key the record does not name: a rotation was written and the operator
         # stopped before recording it. Take it up rather than issuing a second one.
-        record = Record(Phase.ISSUED, unknown[-1], record.kid, now, now + policy.interval, "adopted")
-        events.append(f"took up JWT signing key {record.kid}, found in the key set but not yet recorded")
+        taken = request if request is not None else record.request
+        record = Record(
+            Phase.ISSUED, unknown[-1], record.kid, now, now + policy.interval, "adopted", request=taken
+        )
+        events.append(wording.adopted.format(kid=record.kid))
         handled = request is not None
     record = dataclasses.replace(record, next_rotation=record.issued + policy.interval)
 
     # What the rollout shows has happened.
     if propagated and record.phase == Phase.ISSUED and active_kid == record.kid:
         record = dataclasses.replace(record, phase=Phase.PROPAGATED, propagated=now)
-        events.append(f"JWT signing key {record.kid} propagated: every API pod signs with it")
+        events.append(wording.propagated.format(kid=record.kid))
     if (
         propagated
         and record.phase == Phase.PROPAGATED
@@ -189,27 +240,34 @@ def advance(
         and record.previous_kid not in kids
     ):
         record = dataclasses.replace(record, phase=Phase.REVOKED, revoked=now)
-        events.append(
-            f"JWT signing key {record.previous_kid} revoked: every API pod refuses tokens it signed"
-        )
+        events.append(wording.revoked.format(previous=record.previous_kid))
 
     # What to write next.
     if record.settled and (request is not None or now >= record.next_rotation):
         reason = "requested" if request is not None else "scheduled"
-        issued = Record(Phase.ISSUED, new_kid, record.kid, now, now + policy.interval, reason)
+        taken = request if request is not None else record.request
+        issued = Record(Phase.ISSUED, new_kid, record.kid, now, now + policy.interval, reason, request=taken)
         why = f"{reason}: {request}" if request is not None else reason
-        events.append(
-            f"issued JWT signing key {new_kid} ({why}); key {record.kid} signs until every API pod has both"
-        )
+        events.append(wording.issued.format(kid=new_kid, previous=record.kid, why=why))
         return Plan(issued, Action.ISSUE, tuple(events), request_handled=request is not None or handled)
     if propagated and record.phase == Phase.ISSUED and active_kid != record.kid:
-        events.append(f"JWT signing key {record.kid} is known to every API pod: made the signer")
+        events.append(wording.activated.format(kid=record.kid))
         return Plan(record, Action.ACTIVATE, tuple(events), handled)
     revoke_at = record.revoke_at(policy)
     if revoke_at is not None and now >= revoke_at and record.previous_kid in kids:
-        events.append(f"removing JWT signing key {record.previous_kid} from the key set")
+        events.append(wording.revoking.format(previous=record.previous_kid))
         return Plan(record, Action.REVOKE, tuple(events), handled)
     return Plan(record, Action.NONE, tuple(events), handled)
+
+
+def pending_request(annotation: str | None, record: Record | None, handled: str | None) -> str | None:
+    """The footballclub.io/rotate value this credential has still to take up: the annotation, unless
+    the credential's record took it up already, or (a record that took none up yet) the Club's
+    status.lastRotateRequest names it."""
+    if not annotation:
+        return None
+    taken = record.request if record is not None and record.request else handled
+    return None if annotation == taken else annotation
 
 
 def _format(value: datetime | None) -> str | None:

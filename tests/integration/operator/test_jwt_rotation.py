@@ -34,9 +34,11 @@ SPEC = {
 }
 
 
-def _record(custom: k8s.CustomObjectsApi, namespace: str) -> dict[str, Any]:
+def _record(
+    custom: k8s.CustomObjectsApi, namespace: str, credential: str = "jwtSigningKey"
+) -> dict[str, Any]:
     club = clubs.get_club(custom, namespace, NAME) or {}
-    found: dict[str, Any] = ((club.get("status") or {}).get("rotation") or {}).get("jwtSigningKey") or {}
+    found: dict[str, Any] = ((club.get("status") or {}).get("rotation") or {}).get(credential) or {}
     return found
 
 
@@ -66,7 +68,8 @@ def _time(text: str) -> datetime:
 
 
 def _worker_hashes(apps: k8s.AppsV1Api, namespace: str) -> list[str]:
-    """The workers' pod template hashes: a new JWT key set must not roll the workers."""
+    """The workers' pod template hashes: a new JWT key set must not roll the workers (the request
+    also rotates the Redis password, which does: test_redis_rotation.py)."""
     names = naming.build_names(namespace, NAME, ClubSpec.model_validate(SPEC), "clubs")
     found = []
     for pool in ("default", "video"):
@@ -111,6 +114,13 @@ def test_a_requested_rotation_issues_propagates_and_revokes_once(
         lambda: (r := _record(custom, namespace)).get("phase") == "Propagated" and r,
         timeout=60,
     )
+    # The request below rotates the Redis password too: its first one settled as well, so that
+    # both take the request up in the same reconcile.
+    clubs.wait_for(
+        "the first Redis password to be Propagated",
+        lambda: _record(custom, namespace, "redisPassword").get("phase") == "Propagated",
+        timeout=60,
+    )
     seen: set[str] = set()
     keys = _key_set(core, namespace, seen)
     old_kid = keys["active"]
@@ -118,7 +128,6 @@ def test_a_requested_rotation_issues_propagates_and_revokes_once(
     assert "previousKid" not in first
     secrets_ever = set(keys["keys"].values())
     old_token = _token(keys, club_id)
-    workers = _worker_hashes(apps, namespace)
 
     # Ask for a rotation; the new key comes in verifying only.
     custom.patch_namespaced_custom_object(
@@ -165,6 +174,8 @@ def test_a_requested_rotation_issues_propagates_and_revokes_once(
     new_token = _token(keys, club_id)
     status = (clubs.get_club(custom, namespace, NAME) or {})["status"]
     assert status["jwtKeyId"] == new_kid
+    # From here the key set changes once more (the old key removed); the Redis password does not.
+    workers = _worker_hashes(apps, namespace)
     assert (clubs.condition(clubs.get_club(custom, namespace, NAME), "SecretsRotated") or {}).get(
         "reason"
     ) in (
@@ -186,8 +197,19 @@ def test_a_requested_rotation_issues_propagates_and_revokes_once(
     assert not _verifies(keys, old_token, club_id)
     assert _verifies(keys, new_token, club_id)
     assert _worker_hashes(apps, namespace) == workers
-    condition = clubs.condition(clubs.get_club(custom, namespace, NAME), "SecretsRotated") or {}
-    assert (condition.get("status"), condition.get("reason")) == ("True", "Revoked")
+    clubs.wait_for(
+        "SecretsRotated to say Revoked (the Redis password's rotation too)",
+        lambda: (
+            (
+                (c := clubs.condition(clubs.get_club(custom, namespace, NAME), "SecretsRotated") or {}).get(
+                    "status"
+                ),
+                c.get("reason"),
+            )
+            == ("True", "Revoked")
+        ),
+        timeout=60,
+    )
 
     # The same value again rotates nothing, and a settled rotation writes nothing more (not the
     # Club, not the Secret); the restart issued no second key.

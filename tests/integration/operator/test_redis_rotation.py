@@ -1,0 +1,258 @@
+"""Redis password rotation through the operator (redis_rotation.py): the footballclub.io/rotate
+annotation takes the password of a Club's Redis user through Issued (the new one in the Secret, the
+user accepting both), Propagated (every API and worker pod on the template carrying it and Ready:
+kwok's pods, the rollout observed as on a real node) and Revoked (the old one removed from the user,
+not before the overlap), with the operator killed and restarted half-way: one new password in all.
+The stack's real Redis refuses the old password once revoked; the new one logs in and reaches the
+Club's keys only. No password, URL or ACL hash appears in Events, status, the operator's log or
+its metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+import redis
+from kubernetes import client as k8s
+
+from club_devstack.stack import StackInfo
+from club_operator import credentials, naming
+from club_operator.models import ClubSpec
+from club_operator.redis_target import club_prefix, password_sha256
+from tests.integration.operator.conftest import RunningOperator
+from tests.support import clubs, crds
+
+NAME = "redis-rotating-fc"
+SMALL = {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
+SPEC = {
+    "displayName": "Redis Rotating FC",
+    "api": {"replicas": 2, "resources": SMALL},
+    "workers": {"default": {"resources": SMALL}, "video": {"resources": SMALL}},
+    "secrets": {"rotation": {"overlap": "20s"}},
+}
+
+
+@pytest.fixture
+def admin(stack: StackInfo) -> Iterator[redis.Redis]:
+    """The operator's own connection (database 0, the default user)."""
+    conn = redis.Redis.from_url(stack.redis.url(0))
+    yield conn
+    conn.close()
+
+
+def _record(
+    custom: k8s.CustomObjectsApi, namespace: str, credential: str = "redisPassword"
+) -> dict[str, Any]:
+    club = clubs.get_club(custom, namespace, NAME) or {}
+    found: dict[str, Any] = ((club.get("status") or {}).get("rotation") or {}).get(credential) or {}
+    return found
+
+
+def _secret(core: k8s.CoreV1Api, namespace: str, seen: set[str]) -> dict[str, str]:
+    """The Club's Redis Secret; every password ever read is added to `seen`."""
+    data = clubs.secret_data(core, namespace, f"{NAME}-redis")
+    seen.add(data["password"])
+    return data
+
+
+def _time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _logs_in(url: str) -> bool:
+    with redis.Redis.from_url(url, socket_timeout=5) as conn:
+        try:
+            return bool(conn.ping())
+        except redis.exceptions.AuthenticationError:
+            return False
+
+
+def _passwords(admin: redis.Redis, user: str) -> list[str]:
+    found = cast(Any, admin).execute_command("ACL", "GETUSER", user)
+    view = dict(found.items()) if isinstance(found, dict) else dict(zip(found[::2], found[1::2], strict=True))
+    raw = view.get(b"passwords", view.get("passwords")) or []
+    return sorted(p.decode() if isinstance(p, bytes) else str(p) for p in raw)
+
+
+def _pods_run_the_current_templates(apps: k8s.AppsV1Api, core: k8s.CoreV1Api, namespace: str) -> bool:
+    """Every pod of the API and of both worker pools (none terminating) carries its Deployment's
+    config hash and is Ready, as many as the Deployment wants."""
+    names = naming.build_names(namespace, NAME, ClubSpec.model_validate(SPEC), "clubs")
+    for name in (names.api, names.worker("default"), names.worker("video")):
+        deployment = apps.read_namespaced_deployment(name, namespace)
+        want = deployment.spec.template.metadata.annotations["footballclub.io/config-hash"]
+        selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
+        pods = [
+            p
+            for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+            if p.metadata.deletion_timestamp is None
+        ]
+        ready = [
+            p
+            for p in pods
+            if (p.metadata.annotations or {}).get("footballclub.io/config-hash") == want
+            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+        ]
+        if not len(pods) == len(ready) == (deployment.spec.replicas or 0):
+            return False
+    return True
+
+
+def test_a_requested_rotation_replaces_the_redis_password_once_and_redis_refuses_the_old_one(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    kube_api: k8s.ApiClient,
+    namespace: str,
+    admin: redis.Redis,
+) -> None:
+    apps = k8s.AppsV1Api(kube_api)
+    user = club_prefix(namespace, NAME)
+    clubs.create_club(custom, namespace, crds.manifest("Club", SPEC, NAME))
+    clubs.wait_condition(custom, namespace, NAME, "Ready", "True", timeout=180)
+    first = clubs.wait_for(
+        "the first password to be Propagated",
+        lambda: (r := _record(custom, namespace)).get("phase") == "Propagated" and r,
+        timeout=60,
+    )
+    seen: set[str] = set()
+    old = _secret(core, namespace, seen)
+    old_id = credentials.redis_password_id(old["password"])
+    assert first["kid"] == old_id
+    assert "previousKid" not in first
+    assert _passwords(admin, user) == [password_sha256(old["password"])]
+    assert _logs_in(old["url"])
+
+    custom.patch_namespaced_custom_object(
+        crds.GROUP,
+        crds.VERSION,
+        namespace,
+        "clubs",
+        NAME,
+        {"metadata": {"annotations": {"footballclub.io/rotate": "drill-redis"}}},
+    )
+    issued = clubs.wait_for(
+        "the new password to be Issued",
+        lambda: (
+            (r := _record(custom, namespace)).get("phase") == "Issued"
+            and r.get("previousKid") == old_id
+            and r
+        ),
+        timeout=60,
+    )
+    new = _secret(core, namespace, seen)
+    new_id = issued["kid"]
+    assert new_id == credentials.redis_password_id(new["password"]) != old_id
+    assert issued["reason"] == "requested"
+    assert issued["request"] == "drill-redis"
+    # The user accepts both while the pods roll over.
+    assert _passwords(admin, user) == sorted(password_sha256(p) for p in (old["password"], new["password"]))
+    assert _logs_in(old["url"])
+    assert _logs_in(new["url"])
+
+    # The operator stops in the middle and a new one takes over from the status record.
+    club_operator.kill()
+    club_operator.start()
+
+    propagated = clubs.wait_for(
+        "the new password to be Propagated",
+        lambda: (
+            (r := _record(custom, namespace)).get("phase") == "Propagated" and r.get("kid") == new_id and r
+        ),
+        timeout=120,
+    )
+    assert _pods_run_the_current_templates(apps, core, namespace)
+    assert _secret(core, namespace, seen)["password"] == new["password"]
+    assert _logs_in(old["url"])  # the overlap: not revoked yet
+
+    revoked = clubs.wait_for(
+        "the old password to be Revoked",
+        lambda: (r := _record(custom, namespace)).get("phase") == "Revoked" and r,
+        timeout=120,
+    )
+    assert (revoked["kid"], revoked["previousKid"]) == (new_id, old_id)
+    # Never revoked before propagated, and not before the overlap (20s) had passed.
+    assert _time(revoked["revokedTime"]) >= _time(propagated["propagatedTime"]) + timedelta(seconds=20)
+    assert _passwords(admin, user) == [password_sha256(new["password"])]
+    assert not _logs_in(old["url"])
+    with (
+        redis.Redis.from_url(old["url"]) as stale,
+        pytest.raises(redis.exceptions.AuthenticationError),
+    ):
+        stale.ping()
+    # The new password reaches the Club's keys, and nothing outside its prefix.
+    with redis.Redis.from_url(new["url"]) as conn:
+        assert conn.set(f"{user}:lease:rotation", "held")
+        assert conn.get(f"{user}:lease:rotation") == b"held"
+        for attempt in (
+            lambda: conn.set("club:elsewhere:lease:rotation", "forged"),
+            lambda: conn.get(f"rq:queue:{namespace}.{NAME}.default"),
+            lambda: conn.hget("club-operator:owners", user),
+        ):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                attempt()
+    clubs.wait_for(
+        "SecretsRotated to say Revoked",
+        lambda: (
+            (clubs.condition(clubs.get_club(custom, namespace, NAME), "SecretsRotated") or {}).get("reason")
+            == "Revoked"
+        ),
+        timeout=60,
+    )
+
+    # A settled rotation writes nothing more (not the Club, not the Secret, not the user); the
+    # restart issued no second password.
+    port = club_operator.metrics_port
+    clubs.wait_reconciles(port, namespace, NAME, 1, timeout=club_operator.resync_sec * 10)
+    marks = _marks(custom, core, namespace, admin, user)
+    clubs.wait_reconciles(port, namespace, NAME, 3, timeout=club_operator.resync_sec * 15)
+    assert _marks(custom, core, namespace, admin, user) == marks
+    assert _record(custom, namespace)["kid"] == new_id
+    assert seen == {old["password"], new["password"]}
+
+    _check_reports(club_operator, custom, core, namespace, (old_id, new_id), (old, new))
+
+
+def _marks(
+    custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: str, admin: redis.Redis, user: str
+) -> tuple[str, str, list[str]]:
+    club = clubs.get_club(custom, namespace, NAME) or {}
+    secret = core.read_namespaced_secret(f"{NAME}-redis", namespace)
+    return club["metadata"]["resourceVersion"], secret.metadata.resource_version, _passwords(admin, user)
+
+
+def _check_reports(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+    ids: tuple[str, str],
+    secrets: tuple[dict[str, str], dict[str, str]],
+) -> None:
+    """A step's Event each (one password issued in all); no password, URL or hash anywhere but the
+    Secret and Redis; the metric."""
+    old_id, new_id = ids
+    messages = [e.message or "" for e in clubs.events(core, namespace, NAME)]
+    issued_ids = {
+        m.split("issued Redis password ")[1].split()[0] for m in messages if "issued Redis password" in m
+    }
+    assert issued_ids == {new_id}
+    assert any(f"Redis password {old_id} revoked" in m for m in messages)
+    club_json = str(clubs.get_club(custom, namespace, NAME))
+    metrics = clubs.metrics_text(club_operator.metrics_port)
+    log = club_operator.log.read_text(errors="replace")
+    for secret in secrets:
+        for value in (secret["password"], secret["url"], password_sha256(secret["password"])):
+            assert value not in club_json
+            assert not any(value in m for m in messages)
+            assert value not in log
+            assert value not in metrics
+    assert clubs.metric_value(
+        metrics,
+        "club_secret_last_rotation_timestamp_seconds",
+        namespace=namespace,
+        club=NAME,
+        credential="redisPassword",
+    )
