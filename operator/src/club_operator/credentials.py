@@ -186,6 +186,14 @@ def build_owner_secret(names: ClubNames, owner: Owner, *, password: str) -> dict
     return _secret(names, owner, names.owner_secret, {"email": email, OWNER_PASSWORD: password})
 
 
+OWNER_PREVIOUS_PASSWORD = "previous-password"  # noqa: S105 - the key's name, not a password
+
+
+def owner_password_id(password: str) -> str:
+    """The id the owner's password goes by in status and Events (as redis_password_id)."""
+    return hashlib.sha256(b"club-owner-password-id\0" + password.encode()).hexdigest()[:12]
+
+
 def redis_password_id(password: str) -> str:
     """The id a Redis password goes by in status and Events (rotation.py): 12 hex digits of a keyed
     digest, so it names the password without revealing it or its ACL hash."""

@@ -28,6 +28,7 @@ from club_operator import (
     kube,
     metrics,
     naming,
+    owner_rotation,
     ownership,
     pg_owners,
     redis_rotation,
@@ -92,6 +93,7 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         workloads.ensure_workloads(ctx, out)
         ensure_jwt_rotation(ctx, out)
         redis_rotation.ensure_redis_rotation(ctx, out)
+        owner_rotation.ensure_owner_rotation(ctx, out)
         ensure_backup_schedule(ctx, out)
         club_backups.ensure_backups(ctx, out)  # verify, retention, the backups' status and gauges
     except kube.InvalidSecret as exc:
