@@ -45,9 +45,9 @@ from club_operator import (
     kube,
     naming,
 )
+from club_operator.backup_models import BackupTrigger, ClubRestoreSpec, RestorePhase
 from club_operator.builders import backup_job
 from club_operator.config import OperatorSettings
-from club_operator.models import BackupTrigger, ClubRestoreSpec, RestorePhase
 
 log = logging.getLogger(__name__)
 

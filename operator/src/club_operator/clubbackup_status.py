@@ -17,8 +17,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from club_operator.backup_models import BackupPhase
 from club_operator.builders.backup_job import CONTAINER
-from club_operator.models import BackupPhase
 
 MESSAGE_MAX = 2000
 REPORTED = ("backupId", "rows", "compressedBytes", "manifest", "schemaRevision", "seconds")

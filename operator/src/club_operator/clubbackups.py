@@ -29,11 +29,12 @@ import kopf
 
 from club_operator import clubbackup_status as cbs
 from club_operator import credentials, kube, naming
+from club_operator.backup_models import BackupPhase, BackupTrigger, ClubBackupSpec
 from club_operator.builders import backup_job
 from club_operator.builders.inputs import placement
 from club_operator.club import ClubObject
 from club_operator.config import OperatorSettings
-from club_operator.models import BackupPhase, BackupTrigger, ClubBackupSpec, ClubSpec
+from club_operator.models import ClubSpec
 
 log = logging.getLogger(__name__)
 

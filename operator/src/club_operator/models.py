@@ -1,4 +1,5 @@
-"""Typed views of the `Club` and `VideoJob` specs.
+"""Typed views of the `Club` spec (the VideoJob's: videojob_models.py; ClubBackup's and ClubRestore's:
+backup_models.py), and what they share.
 
 Handlers parse `spec` once, at their edge, with `ClubSpec.model_validate(body["spec"])` (or
 `VideoJobSpec`); everything below works on these frozen models, never on raw dicts. Fields use the
@@ -60,7 +61,7 @@ Quantity = Annotated[str, BeforeValidator(_int_or_string)]
 """A Kubernetes quantity, kept as the text the user wrote ("500m", "1Gi"); ints become text."""
 
 
-class _Model(BaseModel):
+class SpecModel(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel,
         populate_by_name=True,
@@ -113,7 +114,7 @@ class TaintEffect(enum.StrEnum):
     NO_EXECUTE = "NoExecute"
 
 
-class ResourceList(_Model):
+class ResourceList(SpecModel):
     cpu: Quantity | None = None
     memory: Quantity | None = None
 
@@ -122,7 +123,7 @@ class ResourceList(_Model):
         return {k: v for k, v in (("cpu", self.cpu), ("memory", self.memory)) if v is not None}
 
 
-class ResourceRequirements(_Model):
+class ResourceRequirements(SpecModel):
     requests: ResourceList | None = None
     limits: ResourceList | None = None
 
@@ -143,7 +144,7 @@ def _resources(cpu: str, memory: str, memory_limit: str) -> ResourceRequirements
     )
 
 
-class AutoscalingSpec(_Model):
+class AutoscalingSpec(SpecModel):
     enabled: bool = False
     min_replicas: int = 2
     max_replicas: int = 5
@@ -151,22 +152,22 @@ class AutoscalingSpec(_Model):
     target_cpu_utilization_percentage: int = Field(default=75, alias="targetCPUUtilizationPercentage")
 
 
-class ApiSpec(_Model):
+class ApiSpec(SpecModel):
     replicas: int = 2
     resources: ResourceRequirements = Field(default_factory=lambda: _resources("100m", "256Mi", "512Mi"))
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
 
 
-class SecretKeyRef(_Model):
+class SecretKeyRef(SpecModel):
     name: str
     key: str = "dsn"
 
 
-class SecretRef(_Model):
+class SecretRef(SpecModel):
     name: str
 
 
-class DatabaseLimits(_Model):
+class DatabaseLimits(SpecModel):
     """What the club's login role may take of the server, set on the role itself."""
 
     connection_limit: int = 50
@@ -189,7 +190,7 @@ class DatabaseLimits(_Model):
         )
 
 
-class DatabaseSpec(_Model):
+class DatabaseSpec(SpecModel):
     isolation: Isolation = Isolation.SHARED
     shared_database_name: str | None = None
     server_secret_ref: SecretKeyRef | None = None
@@ -200,7 +201,7 @@ class DatabaseSpec(_Model):
         return self.isolation is Isolation.DEDICATED
 
 
-class StorageSpec(_Model):
+class StorageSpec(SpecModel):
     server_secret_ref: SecretRef | None = None
     bucket: str | None = None
     quota: str | None = None
@@ -213,7 +214,7 @@ class StorageSpec(_Model):
         return None if self.quota is None else int(parse_quantity(self.quota))
 
 
-class Toleration(_Model):
+class Toleration(SpecModel):
     key: str | None = None
     operator: TolerationOperator = TolerationOperator.EQUAL
     value: str | None = None
@@ -221,7 +222,7 @@ class Toleration(_Model):
     toleration_seconds: int | None = None
 
 
-class RuntimeSpec(_Model):
+class RuntimeSpec(SpecModel):
     image: str | None = None
     image_pull_policy: ImagePullPolicy = ImagePullPolicy.IF_NOT_PRESENT
     node_selector: dict[str, str] = Field(default_factory=dict)
@@ -230,7 +231,7 @@ class RuntimeSpec(_Model):
     """Added to the operator's."""
 
 
-class GpuSpec(_Model):
+class GpuSpec(SpecModel):
     enabled: bool = False
     resource_name: str = "nvidia.com/gpu"
     count: int = 1
@@ -243,7 +244,7 @@ class GpuSpec(_Model):
         return {self.resource_name: str(self.count)} if self.enabled and self.count > 0 else {}
 
 
-class WorkerPool(_Model):
+class WorkerPool(SpecModel):
     """Workers of the default queue; `VideoWorkerPool` has the same fields, other defaults."""
 
     min_replicas: int = 1
@@ -268,26 +269,26 @@ class VideoWorkerPool(WorkerPool):
     resources: ResourceRequirements = Field(default_factory=lambda: _resources("1", "1Gi", "4Gi"))
 
 
-class WorkersSpec(_Model):
+class WorkersSpec(SpecModel):
     default: WorkerPool = Field(default_factory=WorkerPool)
     video: VideoWorkerPool = Field(default_factory=VideoWorkerPool)
 
 
-class BackupRetention(_Model):
+class BackupRetention(SpecModel):
     """Exactly one of `count` and `days` is set (a CEL rule in the CRD)."""
 
     count: int | None = None
     days: int | None = None
 
 
-class BackupSpec(_Model):
+class BackupSpec(SpecModel):
     schedule: str = "0 3 * * *"
     retention: BackupRetention = Field(default_factory=lambda: BackupRetention(count=7))
     verify: bool = True
     suspend: bool = False
 
 
-class RotationSpec(_Model):
+class RotationSpec(SpecModel):
     jwt_signing_key_interval: str = "720h"
     database_password_interval: str = "2160h"  # noqa: S105  (a duration, not a password)
     overlap: str = "24h"
@@ -305,11 +306,11 @@ class RotationSpec(_Model):
         return parse_duration(self.overlap)
 
 
-class SecretsSpec(_Model):
+class SecretsSpec(SpecModel):
     rotation: RotationSpec = Field(default_factory=RotationSpec)
 
 
-class AdoptSpec(_Model):
+class AdoptSpec(SpecModel):
     """What an earlier Club of the same namespace and name kept (deletionPolicy Retain) that this
     one may take back; without it, a kept resource is a Conflict and stays untouched."""
 
@@ -317,18 +318,18 @@ class AdoptSpec(_Model):
     bucket: bool = False
 
 
-class FromBackup(_Model):
+class FromBackup(SpecModel):
     """A ClubBackup of another Club in the same namespace, to start a new Club from."""
 
     club_name: str
     backup_name: str
 
 
-class BootstrapSpec(_Model):
+class BootstrapSpec(SpecModel):
     from_backup: FromBackup | None = None
 
 
-class ClubSpec(_Model):
+class ClubSpec(SpecModel):
     """The spec of a Club, as `kubectl explain club.spec` describes it."""
 
     display_name: str
@@ -355,145 +356,10 @@ class ClubSpec(_Model):
         return self.deletion_policy is DeletionPolicy.DELETE
 
 
-# --- VideoJob --------------------------------------------------------------------------------
+# --- references ------------------------------------------------------------------------------
 
 
-class Rendition(enum.StrEnum):
-    P1080 = "1080p"
-    P720 = "720p"
-    P480 = "480p"
-    P360 = "360p"
-    P240 = "240p"
+class ClubRef(SpecModel):
+    """The Club a VideoJob, ClubBackup or ClubRestore is for (in the same namespace)."""
 
-    @property
-    def height(self) -> int:
-        return int(self.value.removesuffix("p"))
-
-
-class Priority(enum.StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-
-
-class GpuMode(enum.StrEnum):
-    AUTO = "auto"
-    REQUIRED = "required"
-    NEVER = "never"
-
-
-class VideoJobPhase(enum.StrEnum):
-    PENDING = "Pending"
-    QUEUED = "Queued"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-
-    @property
-    def finished(self) -> bool:
-        return self in (VideoJobPhase.SUCCEEDED, VideoJobPhase.FAILED)
-
-
-class ClubRef(_Model):
     name: str
-
-
-class VideoSource(_Model):
-    key: str
-
-
-class Clip(_Model):
-    name: str
-    start: float
-    end: float
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-
-class VideoOutputs(_Model):
-    renditions: tuple[Rendition, ...] = (Rendition.P720, Rendition.P480, Rendition.P360)
-    thumbnail_interval_seconds: int = 10
-    clips: tuple[Clip, ...] = ()
-
-    @property
-    def ladder(self) -> tuple[Rendition, ...]:
-        """The renditions, highest first, as an HLS master playlist lists them."""
-        return tuple(sorted(self.renditions, key=lambda r: r.height, reverse=True))
-
-    @property
-    def thumbnails(self) -> bool:
-        return self.thumbnail_interval_seconds > 0
-
-
-class VideoJobSpec(_Model):
-    """The spec of a VideoJob, as `kubectl explain videojob.spec` describes it."""
-
-    club_ref: ClubRef
-    source: VideoSource
-    outputs: VideoOutputs = Field(default_factory=VideoOutputs)
-    priority: Priority = Priority.NORMAL
-    gpu: GpuMode = GpuMode.AUTO
-    deadline_seconds: int = 3600
-    ttl_seconds_after_finished: int | None = None
-
-    @property
-    def deadline(self) -> timedelta:
-        return timedelta(seconds=self.deadline_seconds)
-
-
-# --- ClubBackup ------------------------------------------------------------------------------
-
-
-class BackupPhase(enum.StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-
-    @property
-    def finished(self) -> bool:
-        return self in (BackupPhase.SUCCEEDED, BackupPhase.FAILED)
-
-
-class BackupTrigger(enum.StrEnum):
-    MANUAL = "Manual"
-    SCHEDULED = "Scheduled"
-    ANNOTATION = "Annotation"
-    SAFETY = "Safety"
-
-
-class ClubBackupSpec(_Model):
-    """The spec of a ClubBackup, as `kubectl explain clubbackup.spec` describes it."""
-
-    club_ref: ClubRef
-    trigger: BackupTrigger = BackupTrigger.MANUAL
-
-
-# --- ClubRestore -----------------------------------------------------------------------------
-
-
-class RestorePhase(enum.StrEnum):
-    PENDING = "Pending"
-    SAFETY_BACKUP = "SafetyBackup"
-    SUSPENDING = "Suspending"
-    RESTORING = "Restoring"
-    RESUMING = "Resuming"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-
-    @property
-    def finished(self) -> bool:
-        return self in (RestorePhase.SUCCEEDED, RestorePhase.FAILED)
-
-
-class BackupRef(_Model):
-    name: str
-
-
-class ClubRestoreSpec(_Model):
-    """The spec of a ClubRestore, as `kubectl explain clubrestore.spec` describes it."""
-
-    club_ref: ClubRef
-    backup_ref: BackupRef

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from club_operator.models import VideoJobSpec
+from club_operator.videojob_models import VideoJobSpec
 
 
 def process_video_kwargs(spec: VideoJobSpec, club_id: str, video_id: str, title: str) -> dict[str, Any]:

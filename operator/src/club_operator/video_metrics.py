@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from club_operator.models import VideoJobPhase
+from club_operator.videojob_models import VideoJobPhase
 from club_operator.videojob_status import parse_time
 
 _BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from club_operator.club_view import ClubView
-from club_operator.models import VideoJobPhase, VideoJobSpec
 from club_operator.rq_job import JobView
+from club_operator.videojob_models import VideoJobPhase, VideoJobSpec
 
 
 class Reason(enum.StrEnum):

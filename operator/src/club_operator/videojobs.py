@@ -33,8 +33,8 @@ from club_operator import videojob_status as vj
 from club_operator.builders.config_map import UPLOAD_MAX_SIZE_MB
 from club_operator.club_view import ClubView
 from club_operator.config import OperatorSettings
-from club_operator.models import VideoJobPhase, VideoJobSpec
 from club_operator.redis_target import video_queue_for
+from club_operator.videojob_models import VideoJobPhase, VideoJobSpec
 from club_runtime import contract
 
 log = logging.getLogger(__name__)

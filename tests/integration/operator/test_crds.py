@@ -12,13 +12,13 @@ import pytest
 from kubernetes import client as k8s
 
 from club_devstack.stack import StackInfo
-from club_operator import models
+from club_operator import models, videojob_models
 from tests.conftest import unique_name
 from tests.support import crds
 
-SPEC_MODELS: dict[str, type[models.ClubSpec] | type[models.VideoJobSpec]] = {
+SPEC_MODELS: dict[str, type[models.ClubSpec] | type[videojob_models.VideoJobSpec]] = {
     "Club": models.ClubSpec,
-    "VideoJob": models.VideoJobSpec,
+    "VideoJob": videojob_models.VideoJobSpec,
 }
 MINIMAL_CLUB = {"displayName": "Riverside FC"}
 MINIMAL_JOB = {"clubRef": {"name": "riverside-fc"}, "source": {"key": "uploads/match.mp4"}}

@@ -13,20 +13,20 @@ import pydantic
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
-from club_operator import models
+from club_operator import backup_models, models, videojob_models
 from tests.support import crds
 
 SPEC_MODELS: dict[str, type[BaseModel]] = {
     "Club": models.ClubSpec,
-    "VideoJob": models.VideoJobSpec,
-    "ClubBackup": models.ClubBackupSpec,
-    "ClubRestore": models.ClubRestoreSpec,
+    "VideoJob": videojob_models.VideoJobSpec,
+    "ClubBackup": backup_models.ClubBackupSpec,
+    "ClubRestore": backup_models.ClubRestoreSpec,
 }
 PHASES: dict[str, type[enum.StrEnum]] = {
     "Club": models.ClubPhase,
-    "VideoJob": models.VideoJobPhase,
-    "ClubBackup": models.BackupPhase,
-    "ClubRestore": models.RestorePhase,
+    "VideoJob": videojob_models.VideoJobPhase,
+    "ClubBackup": backup_models.BackupPhase,
+    "ClubRestore": backup_models.RestorePhase,
 }
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
@@ -292,23 +292,29 @@ def test_quantity_in_bytes(text: str, expected: int) -> None:
 
 
 def test_videojob_sample_and_defaults() -> None:
-    job = models.VideoJobSpec.model_validate(crds.load_sample("videojob.yaml")["spec"])
+    job = videojob_models.VideoJobSpec.model_validate(crds.load_sample("videojob.yaml")["spec"])
     assert job.club_ref.name == "riverside-fc"
     assert [c.duration for c in job.outputs.clips] == [18.5, 19]
     assert job.deadline == timedelta(hours=1)
-    minimal = models.VideoJobSpec.model_validate({"clubRef": {"name": "c"}, "source": {"key": "a.mp4"}})
-    assert minimal.outputs.renditions == (models.Rendition.P720, models.Rendition.P480, models.Rendition.P360)
+    minimal = videojob_models.VideoJobSpec.model_validate(
+        {"clubRef": {"name": "c"}, "source": {"key": "a.mp4"}}
+    )
+    assert minimal.outputs.renditions == (
+        videojob_models.Rendition.P720,
+        videojob_models.Rendition.P480,
+        videojob_models.Rendition.P360,
+    )
     assert minimal.outputs.thumbnails
-    assert minimal.priority is models.Priority.NORMAL
-    assert minimal.gpu is models.GpuMode.AUTO
+    assert minimal.priority is videojob_models.Priority.NORMAL
+    assert minimal.gpu is videojob_models.GpuMode.AUTO
     assert minimal.ttl_seconds_after_finished is None
 
 
 def test_rendition_ladder_is_ordered_highest_first() -> None:
-    outputs = models.VideoOutputs.model_validate({"renditions": ["360p", "1080p", "480p"]})
+    outputs = videojob_models.VideoOutputs.model_validate({"renditions": ["360p", "1080p", "480p"]})
     assert [r.height for r in outputs.ladder] == [1080, 480, 360]
-    assert models.VideoJobPhase.FAILED.finished
-    assert not models.VideoJobPhase.RUNNING.finished
+    assert videojob_models.VideoJobPhase.FAILED.finished
+    assert not videojob_models.VideoJobPhase.RUNNING.finished
 
 
 def test_database_limits_become_role_settings_in_postgres_units() -> None:

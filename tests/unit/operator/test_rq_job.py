@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from club_operator import rq_job
-from club_operator.models import VideoJobSpec
+from club_operator.videojob_models import VideoJobSpec
 from club_runtime import contract
 from club_runtime.worker.jobs import video
 from club_runtime.worker.outputs import VideoRequest

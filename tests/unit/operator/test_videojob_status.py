@@ -9,8 +9,9 @@ import pytest
 
 from club_operator import videojob_status as vj
 from club_operator.club_view import ClubView
-from club_operator.models import ClubSpec, VideoJobPhase, VideoJobSpec
+from club_operator.models import ClubSpec
 from club_operator.rq_job import JobView
+from club_operator.videojob_models import VideoJobPhase, VideoJobSpec
 from club_runtime import contract
 from tests.support import crds
 

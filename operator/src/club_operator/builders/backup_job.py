@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from club_operator import credentials, naming
+from club_operator.backup_models import BackupTrigger
 from club_operator.builders import pod
-from club_operator.models import BackupTrigger, ClubSpec, Toleration
+from club_operator.models import ClubSpec, Toleration
 
 COMPONENT = "backup"
 TRIGGER_LABEL = f"{naming.GROUP}/backup-trigger"

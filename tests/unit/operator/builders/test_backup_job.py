@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from club_operator import credentials, naming
+from club_operator.backup_models import BackupTrigger
 from club_operator.builders import backup_job
 from club_operator.builders.backup_job import BackupInputs, BackupRef
-from club_operator.models import BackupTrigger, ClubSpec, Toleration
+from club_operator.models import ClubSpec, Toleration
 from club_runtime.backup.manifest import valid_backup_id
 from tests.support import crds
 
