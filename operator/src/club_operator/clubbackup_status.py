@@ -19,6 +19,7 @@ from typing import Any
 
 from club_operator.backup_models import BackupPhase
 from club_operator.builders.backup_job import CONTAINER
+from club_operator.naming import CLUB_LABEL
 
 MESSAGE_MAX = 2000
 REPORTED = ("backupId", "rows", "compressedBytes", "manifest", "schemaRevision", "seconds")
@@ -33,6 +34,8 @@ class Reason(enum.StrEnum):
     SUCCEEDED = "BackupSucceeded"
     FAILED = "BackupFailed"
     JOB_MISSING = "JobMissing"
+    NOT_ITS_JOB = "NotItsJob"
+    EARLIER_JOB = "WaitingForEarlierJob"
 
 
 def pending(reason: Reason, message: str) -> dict[str, Any]:
@@ -46,6 +49,47 @@ def failed(reason: str, message: str, now: str) -> dict[str, Any]:
         "message": message[:MESSAGE_MAX],
         "completionTime": now,
     }
+
+
+def not_its_job(
+    job: Mapping[str, Any], job_name: str, *, club: str, uid: str, scheduled: bool, now: str
+) -> dict[str, Any] | None:
+    """None when the Job found under the ClubBackup's Job name is the backup's own: a Job of its
+    Club's backups (the club label) made for this ClubBackup (owned by its uid) or, for a scheduled
+    one, by the CronJob. Else the status to report: another Club's Job (or one no CronJob made, for
+    a scheduled backup) fails the ClubBackup, never mirrored as its backup; the Job of an earlier
+    ClubBackup of this name, of the same Club, is waited out (garbage collection removes it)."""
+    meta = job.get("metadata") or {}
+    owner = (meta.get("labels") or {}).get(CLUB_LABEL)
+    owners = meta.get("ownerReferences") or []
+    if owner != club:
+        whose = f"Club {owner}" if owner else "no Club"
+        return failed(
+            str(Reason.NOT_ITS_JOB),
+            f"Job {job_name} is a Job of {whose}, not a backup of Club {club}: the ClubBackup needs a "
+            "name no other Job has",
+            now,
+        )
+    if scheduled:
+        if any(o.get("kind") == "CronJob" and o.get("controller") for o in owners):
+            return None
+        return failed(
+            str(Reason.NOT_ITS_JOB),
+            f"Job {job_name} was not started by Club {club}'s backup CronJob: a scheduled ClubBackup is "
+            "made by the operator for each Job of the CronJob",
+            now,
+        )
+    if any(o.get("uid") == uid for o in owners):
+        return None
+    if any(o.get("kind") == "ClubBackup" for o in owners):
+        return pending(
+            Reason.EARLIER_JOB, f"waiting for Job {job_name} of an earlier ClubBackup of this name to go"
+        )
+    return failed(
+        str(Reason.NOT_ITS_JOB),
+        f"Job {job_name} was not made for this ClubBackup: the ClubBackup needs a name no other Job has",
+        now,
+    )
 
 
 def _condition(job: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:

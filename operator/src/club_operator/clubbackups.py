@@ -159,6 +159,14 @@ def desired_status(
         if waiting is not None:
             return waiting
         job = kube.read_object(*JOB, backup.namespace, job_name)
+    if job is not None:
+        scheduled = backup.spec.trigger is BackupTrigger.SCHEDULED
+        club_name = backup.spec.club_ref.name
+        foreign = cbs.not_its_job(
+            job, job_name, club=club_name, uid=backup.uid, scheduled=scheduled, now=_now()
+        )
+        if foreign is not None:
+            return foreign
     if job is None and (current.get("jobName") or backup.spec.trigger is BackupTrigger.SCHEDULED):
         return cbs.failed(
             str(cbs.Reason.JOB_MISSING), f"Job {job_name} was deleted before it finished", _now()

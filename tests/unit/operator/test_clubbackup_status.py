@@ -113,3 +113,64 @@ def test_backup_now_values_name_valid_clubbackups() -> None:
     assert odd.startswith("harbour-2026-12-02t05-00-00z-")
     assert odd != backup_job.requested_name("harbour", "2026-12-02t05:00:00z")
     assert len(backup_job.requested_name("harbour", "x" * 300)) <= 63
+
+
+# --- whose Job it is --------------------------------------------------------------------------
+
+UID = "0b7f3c1e-0000-4000-8000-00000000000b"
+
+
+def _owned_job(club: str, *owners: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "b1", "labels": {"footballclub.io/club": club}, "ownerReferences": list(owners)},
+        "status": {},
+    }
+
+
+def _owner_status(job: dict[str, Any], club: str, *, scheduled: bool) -> dict[str, Any] | None:
+    return cbs.not_its_job(job, "b1", club=club, uid=UID, scheduled=scheduled, now=NOW)
+
+
+def test_a_job_made_for_the_clubbackup_is_its_own() -> None:
+    job = _owned_job("alpha", {"kind": "ClubBackup", "name": "b1", "uid": UID})
+    assert _owner_status(job, "alpha", scheduled=False) is None
+
+
+def test_a_scheduled_job_of_the_clubs_cronjob_is_its_own() -> None:
+    job = _owned_job("alpha", {"kind": "CronJob", "name": "alpha-backup", "uid": "c1", "controller": True})
+    assert _owner_status(job, "alpha", scheduled=True) is None
+
+
+def test_another_clubs_job_is_never_taken_for_this_clubs_backup() -> None:
+    """A ClubBackup of Club beta named after a Job of alpha's backups (a scheduled one, or one whose
+    ClubBackup retention deleted): mirroring it would give beta alpha's backup as a successful one of
+    its own, and with it push beta's own backups out under retention."""
+    scheduled = _owned_job(
+        "alpha", {"kind": "CronJob", "name": "alpha-backup", "uid": "c1", "controller": True}
+    )
+    for as_scheduled in (True, False):
+        status = _owner_status(scheduled, "beta", scheduled=as_scheduled)
+        assert status is not None
+        assert status["phase"] == "Failed"
+        assert status["reason"] == "NotItsJob"
+        assert "Job b1" in status["message"]
+        assert "Club alpha" in status["message"]
+    manual = _owned_job("alpha", {"kind": "ClubBackup", "name": "b1", "uid": "an-earlier-one"})
+    status = _owner_status(manual, "beta", scheduled=False)
+    assert status is not None
+    assert status["phase"] == "Failed"
+
+
+def test_a_job_no_cronjob_made_is_no_scheduled_backup() -> None:
+    status = _owner_status(_owned_job("alpha"), "alpha", scheduled=True)
+    assert status is not None
+    assert status["phase"] == "Failed"
+
+
+def test_the_job_of_an_earlier_clubbackup_of_the_same_name_is_waited_out() -> None:
+    """Deleted, its Job goes with it (garbage collection): this ClubBackup's own Job comes after."""
+    job = _owned_job("alpha", {"kind": "ClubBackup", "name": "b1", "uid": "an-earlier-one"})
+    status = _owner_status(job, "alpha", scheduled=False)
+    assert status is not None
+    assert status["phase"] == "Pending"
+    assert "jobName" not in status
