@@ -61,6 +61,8 @@ RETRY_SEC = 20.0  # after a restore that could not reach a server
 UNAVAILABLE = "ServerUnavailable"
 MESSAGE_MAX = 2000
 RESTORE_FAILED = "RestoreFailed"
+SAFETY_FOR_ANNOTATION = f"restore.{naming.GROUP}/safety-for"
+"""On a safety ClubBackup: the uid of the ClubRestore that took it."""
 
 
 def _now() -> str:
@@ -70,6 +72,24 @@ def _now() -> str:
 def safety_name(restore: str) -> str:
     """The safety ClubBackup of the ClubRestore `restore` (a valid backup id and Job name)."""
     return backup_job.job_name(f"{restore}-safety")
+
+
+def not_the_safety_backup(found: Mapping[str, Any], club_name: str, restore_uid: str) -> str | None:
+    """Why the ClubBackup found under the safety backup's name is not the one this ClubRestore took
+    (another Club's, not a safety backup, or one taken for another ClubRestore, an earlier one of
+    the same name); None when it is."""
+    name = (found.get("metadata") or {}).get("name")
+    spec = found.get("spec") or {}
+    owner = (spec.get("clubRef") or {}).get("name")
+    if owner != club_name:
+        return f"ClubBackup {name} is a backup of Club {owner}, not a safety backup of Club {club_name}"
+    trigger = spec.get("trigger") or str(BackupTrigger.MANUAL)
+    if trigger != BackupTrigger.SAFETY:
+        return f"ClubBackup {name} is a {trigger} backup, not the safety backup this restore takes"
+    taken_for = ((found.get("metadata") or {}).get("annotations") or {}).get(SAFETY_FOR_ANNOTATION)
+    if taken_for != restore_uid:
+        return f"ClubBackup {name} was not taken for this ClubRestore (an earlier one of the same name?)"
+    return None
 
 
 def finished(status: Mapping[str, Any]) -> bool:
@@ -121,6 +141,10 @@ class RestoreObject:
             "metadata": {"namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"]},
         }
         return cls(meta["namespace"], meta["name"], spec, reference)
+
+    @property
+    def uid(self) -> str:
+        return str(self.reference["metadata"]["uid"])
 
     @property
     def club(self) -> str:
@@ -187,9 +211,13 @@ def _safety_backup(
         if ctx is None:
             return _failed("ClubNotFound", f"Club {restore.club} is gone")
         body = clubbackups.manifest(restore.namespace, name, ctx.club.owner, BackupTrigger.SAFETY)
+        body["metadata"]["annotations"] = {SAFETY_FOR_ANNOTATION: restore.uid}
         if kube.create_custom(clubbackups.PLURAL, restore.namespace, body):
             log.info("made safety ClubBackup %s/%s", restore.namespace, name)
         return {}
+    wrong = not_the_safety_backup(found, restore.club, restore.uid)
+    if wrong is not None:
+        return _failed("SafetyBackupNameTaken", f"{wrong}: delete it or name the ClubRestore otherwise")
     record = backup_record.parse(found)
     if record.phase is backup_record.Phase.FAILED:
         return _failed(

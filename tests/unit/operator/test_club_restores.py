@@ -105,3 +105,35 @@ def test_a_server_that_cannot_be_reached_is_retried_a_bad_backup_is_not() -> Non
     missing.__cause__ = store.BackupMissing("no such key")
     assert not backup_restore.could_not_run(missing)
     assert not backup_restore.could_not_run(restore.CorruptBackup("sha256 differs"))
+
+
+RESTORE_UID = "7c0e0d4a-0000-4000-8000-00000000000r"
+
+
+def _safety(club: str = "fc", trigger: str = "Safety", uid: str | None = RESTORE_UID) -> dict[str, Any]:
+    found = _backup("r-1-safety", club, phase="Succeeded")
+    found["spec"]["trigger"] = trigger
+    if uid is not None:
+        found["metadata"]["annotations"] = {club_restores.SAFETY_FOR_ANNOTATION: uid}
+    return found
+
+
+def test_the_safety_backup_taken_for_the_restore_is_its_safety_backup() -> None:
+    assert club_restores.not_the_safety_backup(_safety(), "fc", RESTORE_UID) is None
+
+
+def test_a_clubbackup_already_under_the_safety_name_is_no_safety_backup() -> None:
+    """A ClubRestore named so that `<restore>-safety` is another Club's backup, or a backup this
+    restore did not take (an earlier ClubRestore's of the same name, a person's): taken for the
+    safety backup, the club's rows would be replaced with nothing holding the rows it had now."""
+    other = club_restores.not_the_safety_backup(_safety(club="other"), "fc", RESTORE_UID)
+    assert other is not None
+    assert "r-1-safety" in other
+    assert "Club other" in other
+    manual = club_restores.not_the_safety_backup(_safety(trigger="Manual"), "fc", RESTORE_UID)
+    assert manual is not None
+    assert "Manual" in manual
+    earlier = club_restores.not_the_safety_backup(_safety(uid="an-earlier-restore"), "fc", RESTORE_UID)
+    assert earlier is not None
+    assert "earlier" in earlier or "not taken for this" in earlier
+    assert club_restores.not_the_safety_backup(_safety(uid=None), "fc", RESTORE_UID) is not None
