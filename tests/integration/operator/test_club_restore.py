@@ -10,22 +10,28 @@ read back is what a cluster gets. (The safety backup a ClubRestore takes first i
 too: it succeeds without objects, so verify fails it here; on the real node it is a real backup.)
 
 Rows are compared as each club's own role sees them (row-level security shows it its rows only):
-every table with a club_id, each row as text, sorted."""
+every table with a club_id, each row as text, sorted. A clone is also read through the runtime's API:
+the real app, in this process, with the environment the operator gives the club's API pods (its
+ConfigMap and the Secrets it wrote), since kwok's pods run nothing."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 import pytest
 from botocore.exceptions import ClientError
+from fastapi.testclient import TestClient
 from kubernetes import client as k8s
 from psycopg import sql
 from pydantic import SecretStr
 
 from club_devstack.stack import StackInfo
 from club_runtime import contract
+from club_runtime.api.app import create_app
 from club_runtime.backup import snapshot, store
 from club_runtime.settings import Settings
 from tests.integration.operator.conftest import RunningOperator
@@ -95,6 +101,56 @@ def _take_backup(stack: StackInfo, tenant: str, dsn: str, backup_id: str) -> Non
     )
     request = snapshot.BackupRequest(club_id=uuid.UUID(tenant), dsn=dsn, backup_id=backup_id)
     snapshot.take(request, store.connect(settings))
+
+
+def _api_environment(core: k8s.CoreV1Api, namespace: str, club: str) -> dict[str, str]:
+    """The environment of the club's API container, as the operator wrote its Deployment: the
+    ConfigMap's keys (envFrom), then each variable's value or its Secret's key."""
+    apps = k8s.AppsV1Api(core.api_client)
+    container = apps.read_namespaced_deployment(f"{club}-api", namespace).spec.template.spec.containers[0]
+    environment: dict[str, str] = {}
+    for source in container.env_from or []:
+        environment |= core.read_namespaced_config_map(source.config_map_ref.name, namespace).data or {}
+    for var in container.env or []:
+        if var.value_from is None:
+            environment[var.name] = var.value or ""
+        else:
+            ref = var.value_from.secret_key_ref
+            environment[var.name] = clubs.secret_data(core, namespace, ref.name)[ref.key]
+    return environment
+
+
+@contextmanager
+def _club_api(core: k8s.CoreV1Api, namespace: str, club: str) -> Iterator[TestClient]:
+    """The runtime's API app (lifespan included) configured exactly as the club's API pods are."""
+    values: dict[str, Any] = {k.lower(): v for k, v in _api_environment(core, namespace, club).items()}
+    settings = Settings(**values)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _login_as_owner(api: TestClient, core: k8s.CoreV1Api, namespace: str, club: str) -> dict[str, str]:
+    owner = clubs.secret_data(core, namespace, f"{club}-owner")
+    answer = api.post("/api/v1/auth/login", json={"email": owner["email"], "password": owner["password"]})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def _api_players(api: TestClient, auth: dict[str, str]) -> list[dict[str, Any]]:
+    """Every player the API lists, page by page."""
+    found: list[dict[str, Any]] = []
+    offset: int | None = 0
+    while offset is not None:
+        answer = api.get("/api/v1/players", params={"limit": 200, "offset": offset}, headers=auth)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        found += page["items"]
+        offset = page["next_offset"]
+    return found
+
+
+def _names(players: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted((p["first_name"], p["last_name"]) for p in players)
 
 
 def _status(custom: k8s.CustomObjectsApi, namespace: str, plural: str, name: str) -> dict[str, Any]:
@@ -253,6 +309,36 @@ def test_a_new_club_bootstrapped_from_the_backup_has_its_players_and_neither_see
     with psycopg.connect(clone) as conn:
         seen = conn.execute("SELECT count(*) FROM players WHERE id = ANY(%s)", [[p[0] for p in originals]])
         assert seen.fetchone() == (0,)
+
+    # Through each club's API, configured from what the operator wrote for it: the clone serves the
+    # backup's players under its own ids, the original its own and none of the clone's, and neither
+    # API takes the other club's token.
+    assert _api_environment(core, namespace, "clone-fc")["CLUB_ID"] == status["tenantId"]
+    assert _api_environment(core, namespace, "origin-fc")["CLUB_ID"] == backed_up["tenant"]
+    with (
+        _club_api(core, namespace, "clone-fc") as clone_api,
+        _club_api(core, namespace, "origin-fc") as origin_api,
+    ):
+        clone_auth = _login_as_owner(clone_api, core, namespace, "clone-fc")
+        origin_auth = _login_as_owner(origin_api, core, namespace, "origin-fc")
+        served, own = _api_players(clone_api, clone_auth), _api_players(origin_api, origin_auth)
+        backed = [(p[1], p[2]) for p in originals]
+        assert len(served) == len(own) == 20
+        assert _names(served) == _names(own) == sorted(backed)
+        served_ids, own_ids = {p["id"] for p in served}, {p["id"] for p in own}
+        assert served_ids == {str(p[0]) for p in copies}
+        assert own_ids == {str(p[0]) for p in originals}
+        assert served_ids.isdisjoint(own_ids)
+        for player in served[:3]:
+            missing = origin_api.get(f"/api/v1/players/{player['id']}", headers=origin_auth)
+            assert missing.status_code == 404, missing.text
+        for player in own[:3]:
+            missing = clone_api.get(f"/api/v1/players/{player['id']}", headers=clone_auth)
+            assert missing.status_code == 404, missing.text
+        refused = origin_api.get("/api/v1/players", headers=clone_auth)
+        assert refused.status_code == 401, refused.text
+        refused = clone_api.get("/api/v1/players", headers=origin_auth)
+        assert refused.status_code == 401, refused.text
 
     # Done once: rows the clone writes afterwards stay through its resyncs (no second restore).
     _add_players(clone, ["Clone only"], "New")
