@@ -45,6 +45,13 @@ def locate(manifest: str | None, *, bucket: str, club_id: str, backup_id: str) -
     return Location(bucket, contract.backup_folder(PREFIX, club_id, backup_id))
 
 
+def own_folder(where: Location, *, bucket: str, club_id: str, backup_id: str) -> bool:
+    """Whether `where` is exactly the folder of backup `backup_id` of club `club_id` in the backup
+    bucket: what a ClubBackup's deletion may remove. A manifest place the Job reported (the club's
+    runtime writes that report) never widens it to the club's other backups."""
+    return where == Location(bucket, contract.backup_folder(PREFIX, club_id, backup_id))
+
+
 def open_bucket(server: S3Server, bucket: str) -> store.Store:
     """The backup bucket as club_runtime.backup reads it, with the admin's client."""
     return store.Store(admin_s3(server), bucket, PREFIX, _PART_SIZE)

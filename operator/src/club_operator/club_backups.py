@@ -109,15 +109,15 @@ def delete_objects(body: Mapping[str, Any], runtime_sec: float, settings: Operat
         return
     where = _location(ctx, record)
     tenant = _tenant(ctx)
-    if where.bucket != settings.backup_bucket or not where.folder.startswith(
-        f"{backup_objects.PREFIX}{tenant}/"
-    ):
+    # The id the Job was told (its name), not the one it reported: the report is the club's runtime's.
+    told = backup_job.backup_id(record.name)
+    if not backup_objects.own_folder(where, bucket=settings.backup_bucket, club_id=tenant, backup_id=told):
         kube.event(
             body,
             warning=True,
             reason="ObjectsKept",
-            message=f"the backup's objects lie in {where.bucket}/{where.folder}, outside the club's own "
-            "folder of the backup bucket: left untouched",
+            message=f"the backup's objects lie in {where.bucket}/{where.folder}, not in the folder of "
+            f"backup {told} of the club in the backup bucket: left untouched",
         )
         return
     try:
