@@ -102,9 +102,18 @@ def ensure_requested(club: ClubObject) -> str | None:
     if not value or value == club.backup_request_handled:
         return None
     name = backup_job.requested_name(club.name, value)
-    if kube.create_custom(
+    made = kube.create_custom(
         PLURAL, club.namespace, manifest(club.namespace, name, club.owner, BackupTrigger.ANNOTATION)
-    ):
+    )
+    if not made:
+        found = kube.read_custom(PLURAL, club.namespace, name)
+        if found is not None and ((found.get("spec") or {}).get("clubRef") or {}).get("name") != club.name:
+            # Another Club's backup has the name: never taken for this Club's request.
+            name = backup_job.requested_name(club.name, value, taken=True)
+            made = kube.create_custom(
+                PLURAL, club.namespace, manifest(club.namespace, name, club.owner, BackupTrigger.ANNOTATION)
+            )
+    if made:
         log.info("made ClubBackup %s/%s for the backup-now annotation", club.namespace, name)
     return value
 

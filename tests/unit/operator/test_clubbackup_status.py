@@ -174,3 +174,16 @@ def test_the_job_of_an_earlier_clubbackup_of_the_same_name_is_waited_out() -> No
     assert status is not None
     assert status["phase"] == "Pending"
     assert "jobName" not in status
+
+
+def test_a_backup_now_name_another_clubs_backup_has_gives_one_of_this_clubs_own() -> None:
+    """Club `a` asking for `b-x` and Club `a-b` asking for `x` name the same ClubBackup: the second
+    to ask would find the first's backup and take its request as done, with no backup of its own."""
+    taken = backup_job.requested_name("a", "b-x")
+    assert taken == backup_job.requested_name("a-b", "x")
+    own = backup_job.requested_name("a-b", "x", taken=True)
+    assert own != taken
+    assert own.startswith("a-b-x-")
+    assert own == backup_job.requested_name("a-b", "x", taken=True)
+    assert own != backup_job.requested_name("a", "b-x", taken=True)
+    assert len(backup_job.requested_name("a" * 63, "x" * 300, taken=True)) <= 63

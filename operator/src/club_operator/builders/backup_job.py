@@ -107,13 +107,17 @@ def job_name(name: str) -> str:
 _NOT_IN_A_NAME = re.compile(r"[^a-z0-9-]+")
 
 
-def requested_name(club: str, value: str) -> str:
+def requested_name(club: str, value: str, *, taken: bool = False) -> str:
     """The ClubBackup made for the backup-now annotation's `value`: `<club>-<value>`, the value made
-    a DNS label (with a digest of it where that changed anything), at most 63 characters."""
+    a DNS label (with a digest of it where that changed anything), at most 63 characters. `taken`:
+    another Club's ClubBackup has that name (Club `a` asking for `b-x`, Club `a-b` for `x`), so this
+    Club's gets a digest of its own name added."""
     cleaned = _NOT_IN_A_NAME.sub("-", value.lower()).strip("-")
     stem = f"{club}-{cleaned}" if cleaned else club
     if cleaned != value:
         stem = f"{stem}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    if taken:
+        stem = f"{stem}-{hashlib.sha256(club.encode()).hexdigest()[:8]}"
     return job_name(stem)
 
 
