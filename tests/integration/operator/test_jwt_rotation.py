@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from kubernetes import client as k8s
@@ -22,7 +22,7 @@ from club_operator import naming
 from club_operator.models import ClubSpec
 from club_runtime.core import security
 from tests.integration.operator.conftest import RunningOperator
-from tests.support import clubs, crds
+from tests.support import clubs, crds, rotation
 
 NAME = "rotating-fc"
 SMALL = {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
@@ -37,9 +37,7 @@ SPEC = {
 def _record(
     custom: k8s.CustomObjectsApi, namespace: str, credential: str = "jwtSigningKey"
 ) -> dict[str, Any]:
-    club = clubs.get_club(custom, namespace, NAME) or {}
-    found: dict[str, Any] = ((club.get("status") or {}).get("rotation") or {}).get(credential) or {}
-    return found
+    return rotation.record(custom, namespace, NAME, credential)
 
 
 def _key_set(core: k8s.CoreV1Api, namespace: str, seen: set[str]) -> dict[str, Any]:
@@ -63,10 +61,6 @@ def _verifies(keys: dict[str, Any], token: str, club_id: str) -> bool:
     return True
 
 
-def _time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
 def _worker_hashes(apps: k8s.AppsV1Api, namespace: str) -> list[str]:
     """The workers' pod template hashes: a new JWT key set must not roll the workers (the request
     also rotates the Redis password, which does: test_redis_rotation.py)."""
@@ -81,21 +75,7 @@ def _worker_hashes(apps: k8s.AppsV1Api, namespace: str) -> list[str]:
 def _api_pods_run_the_current_template(apps: k8s.AppsV1Api, core: k8s.CoreV1Api, namespace: str) -> bool:
     """Every API pod (none terminating) carries the Deployment's config hash and is Ready."""
     api = naming.build_names(namespace, NAME, ClubSpec.model_validate(SPEC), "clubs").api
-    deployment = apps.read_namespaced_deployment(api, namespace)
-    want = deployment.spec.template.metadata.annotations["footballclub.io/config-hash"]
-    selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
-    pods = [
-        p
-        for p in core.list_namespaced_pod(namespace, label_selector=selector).items
-        if p.metadata.deletion_timestamp is None
-    ]
-    ready = [
-        p
-        for p in pods
-        if (p.metadata.annotations or {}).get("footballclub.io/config-hash") == want
-        and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
-    ]
-    return len(pods) == len(ready) == deployment.spec.replicas
+    return rotation.rolled_out(apps, core, namespace, api)
 
 
 def test_a_requested_rotation_issues_propagates_and_revokes_once(
@@ -130,14 +110,7 @@ def test_a_requested_rotation_issues_propagates_and_revokes_once(
     old_token = _token(keys, club_id)
 
     # Ask for a rotation; the new key comes in verifying only.
-    custom.patch_namespaced_custom_object(
-        crds.GROUP,
-        crds.VERSION,
-        namespace,
-        "clubs",
-        NAME,
-        {"metadata": {"annotations": {"footballclub.io/rotate": "drill-1"}}},
-    )
+    rotation.request(custom, namespace, NAME, "drill-1")
     issued = clubs.wait_for(
         "the new key to be Issued",
         lambda: (
@@ -190,7 +163,8 @@ def test_a_requested_rotation_issues_propagates_and_revokes_once(
     )
     assert (revoked["kid"], revoked["previousKid"]) == (new_kid, old_kid)
     # Never revoked before propagated, and not before the overlap (20s) had passed.
-    assert _time(revoked["revokedTime"]) >= _time(propagated["propagatedTime"]) + timedelta(seconds=20)
+    revoked_at = rotation.status_time(revoked["revokedTime"])
+    assert revoked_at >= rotation.status_time(propagated["propagatedTime"]) + timedelta(seconds=20)
     assert _api_pods_run_the_current_template(apps, core, namespace)
     keys = _key_set(core, namespace, seen)
     assert set(keys["keys"]) == {new_kid}

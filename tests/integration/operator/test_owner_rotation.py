@@ -16,21 +16,18 @@ from club_devstack.stack import StackInfo
 from club_operator import credentials
 from club_runtime.core import security
 from tests.integration.operator.conftest import RunningOperator
-from tests.support import clubs, crds
+from tests.support import clubs, crds, rotation
 
 NAME = "owner-rotating-fc"
 SPEC = {"displayName": "Owner Rotating FC"}
 
 
 def _record(custom: k8s.CustomObjectsApi, namespace: str) -> dict[str, Any]:
-    club = clubs.get_club(custom, namespace, NAME) or {}
-    found: dict[str, Any] = ((club.get("status") or {}).get("rotation") or {}).get("ownerPassword") or {}
-    return found
+    return rotation.record(custom, namespace, NAME, "ownerPassword")
 
 
 def _annotate(custom: k8s.CustomObjectsApi, namespace: str, value: str) -> None:
-    patch = {"metadata": {"annotations": {"footballclub.io/rotate": value}}}
-    custom.patch_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, "clubs", NAME, patch)
+    rotation.request(custom, namespace, NAME, value)
 
 
 class Account:

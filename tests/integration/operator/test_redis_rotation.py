@@ -10,7 +10,7 @@ its metrics."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
@@ -22,7 +22,7 @@ from club_operator import credentials, naming
 from club_operator.models import ClubSpec
 from club_operator.redis_target import club_prefix, password_sha256
 from tests.integration.operator.conftest import RunningOperator
-from tests.support import clubs, crds
+from tests.support import clubs, crds, rotation
 
 NAME = "redis-rotating-fc"
 SMALL = {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
@@ -45,9 +45,7 @@ def admin(stack: StackInfo) -> Iterator[redis.Redis]:
 def _record(
     custom: k8s.CustomObjectsApi, namespace: str, credential: str = "redisPassword"
 ) -> dict[str, Any]:
-    club = clubs.get_club(custom, namespace, NAME) or {}
-    found: dict[str, Any] = ((club.get("status") or {}).get("rotation") or {}).get(credential) or {}
-    return found
+    return rotation.record(custom, namespace, NAME, credential)
 
 
 def _secret(core: k8s.CoreV1Api, namespace: str, seen: set[str]) -> dict[str, str]:
@@ -55,10 +53,6 @@ def _secret(core: k8s.CoreV1Api, namespace: str, seen: set[str]) -> dict[str, st
     data = clubs.secret_data(core, namespace, f"{NAME}-redis")
     seen.add(data["password"])
     return data
-
-
-def _time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _logs_in(url: str) -> bool:
@@ -80,24 +74,10 @@ def _pods_run_the_current_templates(apps: k8s.AppsV1Api, core: k8s.CoreV1Api, na
     """Every pod of the API and of both worker pools (none terminating) carries its Deployment's
     config hash and is Ready, as many as the Deployment wants."""
     names = naming.build_names(namespace, NAME, ClubSpec.model_validate(SPEC), "clubs")
-    for name in (names.api, names.worker("default"), names.worker("video")):
-        deployment = apps.read_namespaced_deployment(name, namespace)
-        want = deployment.spec.template.metadata.annotations["footballclub.io/config-hash"]
-        selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
-        pods = [
-            p
-            for p in core.list_namespaced_pod(namespace, label_selector=selector).items
-            if p.metadata.deletion_timestamp is None
-        ]
-        ready = [
-            p
-            for p in pods
-            if (p.metadata.annotations or {}).get("footballclub.io/config-hash") == want
-            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
-        ]
-        if not len(pods) == len(ready) == (deployment.spec.replicas or 0):
-            return False
-    return True
+    return all(
+        rotation.rolled_out(apps, core, namespace, name)
+        for name in (names.api, names.worker("default"), names.worker("video"))
+    )
 
 
 def test_a_requested_rotation_replaces_the_redis_password_once_and_redis_refuses_the_old_one(
@@ -125,14 +105,7 @@ def test_a_requested_rotation_replaces_the_redis_password_once_and_redis_refuses
     assert _passwords(admin, user) == [password_sha256(old["password"])]
     assert _logs_in(old["url"])
 
-    custom.patch_namespaced_custom_object(
-        crds.GROUP,
-        crds.VERSION,
-        namespace,
-        "clubs",
-        NAME,
-        {"metadata": {"annotations": {"footballclub.io/rotate": "drill-redis"}}},
-    )
+    rotation.request(custom, namespace, NAME, "drill-redis")
     issued = clubs.wait_for(
         "the new password to be Issued",
         lambda: (
@@ -174,7 +147,8 @@ def test_a_requested_rotation_replaces_the_redis_password_once_and_redis_refuses
     )
     assert (revoked["kid"], revoked["previousKid"]) == (new_id, old_id)
     # Never revoked before propagated, and not before the overlap (20s) had passed.
-    assert _time(revoked["revokedTime"]) >= _time(propagated["propagatedTime"]) + timedelta(seconds=20)
+    revoked_at = rotation.status_time(revoked["revokedTime"])
+    assert revoked_at >= rotation.status_time(propagated["propagatedTime"]) + timedelta(seconds=20)
     assert _passwords(admin, user) == [password_sha256(new["password"])]
     assert not _logs_in(old["url"])
     with (
