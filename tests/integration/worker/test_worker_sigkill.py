@@ -147,17 +147,36 @@ def test_worker_killed_but_its_horse_lives_on_never_runs_the_job_twice_at_once(b
     """Only the worker's main process dies: its work horse keeps transcoding and heartbeats stop,
     so RQ re-runs the job elsewhere. The video's lease makes that run wait for the first to finish."""
     video_id = bed.club.add_video(bed.s3, bed.sources.hd_20s)
-    env = bed.env(**FAST)
+    # The horse is paused below until the re-run is under way, holding its lease meanwhile: a TTL
+    # that outlasts the pause, and that the re-run's waits for the lease (one TTL per attempt,
+    # eight attempts) give the horse ample time to finish in.
+    env = bed.env(**{**FAST, "VIDEO_LEASE_TTL_SEC": "60"})
     log = bed.tmp_path / "workers.log"
     job = enqueue(bed.redis_url, bed.club, video_id)
     first = start_worker(env, "--no-scheduler", log=log)
     second = None
     try:
         wait_for("the transcode to be under way", lambda: mid_transcode(job))
+        job.refresh()
+        retries = job.retries_left
+        assert retries, "the worker gives video jobs retries"
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
-        assert session_pids(first.pid), "the work horse should outlive its worker"
+        orphans = session_pids(first.pid)
+        assert orphans, "the work horse should outlive its worker"
+        # Paused, the horse cannot finish before the new worker finds the job abandoned (a loaded
+        # machine could otherwise let it, and then there is rightly nothing to re-run).
+        for pid in orphans:
+            os.kill(pid, signal.SIGSTOP)
         second = start_worker(env, log=log)
+
+        def abandoned_and_retried() -> bool:
+            job.refresh()
+            return (job.retries_left or 0) < retries
+
+        wait_for("the new worker to retry the abandoned job", abandoned_and_retried)
+        for pid in session_pids(first.pid):
+            os.kill(pid, signal.SIGCONT)
         wait_for("the orphaned horse to finish", lambda: session_pids(first.pid) == [])
 
         def retried_and_done() -> bool:
