@@ -4,12 +4,13 @@ settings). Pure data, no I/O."""
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from club_operator import credentials, naming
+from club_operator import credentials, naming, revoke_plan
 from club_operator.config import OperatorSettings
 from club_operator.models import ClubSpec
 
@@ -18,6 +19,9 @@ BACKUP_NOW_ANNOTATION = f"{naming.GROUP}/backup-now"
 ROTATE_ANNOTATION = f"{naming.GROUP}/rotate"
 """Set on a Club (any new value, the reason), it rotates the Club's JWT signing key now, with the
 normal overlap; each value once (status.lastRotateRequest)."""
+REVOKE_ANNOTATION = f"{naming.GROUP}/revoke"
+"""Set on a Club (any new value, the reason), it replaces every credential of the Club at once with
+no overlap: the breach response (revoke.py); each value once (status.revocation.request)."""
 RESTORE_ANNOTATION = f"restore.{naming.GROUP}/clubrestore"
 """Set on a Club by the operator while a ClubRestore replaces its rows: the ClubRestore's name. The
 Club's workloads are scaled to zero while that ClubRestore exists unfinished (club_restores.py).
@@ -49,6 +53,11 @@ class ClubObject:
     rotate_request: str | None = None
     rotate_request_handled: str | None = None
     rotation: Mapping[str, Any] | None = None
+    # The footballclub.io/revoke annotation's value, when the API server recorded it set, and
+    # status.revocation (revoke_plan.py).
+    revoke_request: str | None = None
+    revoke_requested: datetime.datetime | None = None
+    revocation: Mapping[str, Any] | None = None
     # The ClubRestore the restore annotation names, and status.bootstrap (spec.bootstrap done).
     restore_hold: str | None = None
     bootstrapped: dict[str, Any] | None = None
@@ -90,6 +99,9 @@ def from_body(body: Mapping[str, Any]) -> ClubObject:
         rotate_request=(meta.get("annotations") or {}).get(ROTATE_ANNOTATION),
         rotate_request_handled=status.get("lastRotateRequest"),
         rotation=status.get("rotation"),
+        revoke_request=(meta.get("annotations") or {}).get(REVOKE_ANNOTATION),
+        revoke_requested=revoke_plan.requested_at(meta, REVOKE_ANNOTATION),
+        revocation=status.get("revocation"),
         restore_hold=(meta.get("annotations") or {}).get(RESTORE_ANNOTATION),
         bootstrapped=status.get("bootstrap") or None,
     )

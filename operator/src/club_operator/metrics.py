@@ -80,13 +80,26 @@ SECRET_LAST_ROTATION = Gauge(
     "club_secret_last_rotation_timestamp_seconds",
     "Unix time the club's credential in use was issued (rotation.py)",
     ["namespace", "club", "credential"],
-)  # credential: jwtSigningKey
+)  # credential: jwtSigningKey, redisPassword, ownerPassword, ...
+REVOCATION_SECONDS = Gauge(
+    "club_secret_revocation_seconds",
+    "Seconds from the club's last footballclub.io/revoke request until no pod accepted an old credential",
+    ["namespace", "club"],
+)
 
 
 def forget(namespace: str, club: str) -> None:
     """Drop a deleted club's series."""
-    for series in (ISOLATION_VERIFIED, ISOLATION_PROBE_TIME, CLUB_READY, CLUB_RECONCILES, *BACKUP_SERIES):
+    every = (ISOLATION_VERIFIED, ISOLATION_PROBE_TIME, CLUB_READY, CLUB_RECONCILES, REVOCATION_SECONDS)
+    for series in (*every, *BACKUP_SERIES):
         with contextlib.suppress(KeyError):
             series.remove(namespace, club)
-    with contextlib.suppress(KeyError):
-        SECRET_LAST_ROTATION.remove(namespace, club, "jwtSigningKey")
+    credentials = {
+        sample.labels["credential"]
+        for family in SECRET_LAST_ROTATION.collect()
+        for sample in family.samples
+        if sample.labels.get("namespace") == namespace and sample.labels.get("club") == club
+    }
+    for credential in credentials:
+        with contextlib.suppress(KeyError):
+            SECRET_LAST_ROTATION.remove(namespace, club, credential)

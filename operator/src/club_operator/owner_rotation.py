@@ -170,3 +170,32 @@ def _finish(
         server, ctx.names.database, tenant, email, was=found, password=data[credentials.OWNER_PASSWORD]
     )
     _write_secret(ctx, out, data | {credentials.OWNER_PREVIOUS_PASSWORD: ""})
+
+
+def replace_now(ctx: Context, out: Outcome) -> str:
+    """The breach response's step (revoke.py): a new bootstrap password in the Secret and, where the
+    owner's account still accepts the bootstrap one, in the account at once. What was done, in words
+    (ids only)."""
+    names = ctx.names
+    data = dict(
+        out.secrets.get(names.owner_secret) or kube.read_secret(names.namespace, names.owner_secret) or {}
+    )
+    current = data.get(credentials.OWNER_PASSWORD)
+    tenant = out.fields.get("tenantId")
+    if not current or not tenant:
+        return "no owner password yet"
+    server = club_servers.database_server(ctx.spec, names.namespace, ctx.settings)
+    email = data.get("email", "").lower()
+    found = _owner_row(server, names.database, tenant, email)
+    row = _row_state(found, current, data.get(credentials.OWNER_PREVIOUS_PASSWORD) or "")
+    new_password = credentials.generate_password()
+    data |= {credentials.OWNER_PASSWORD: new_password, credentials.OWNER_PREVIOUS_PASSWORD: current}
+    _write_secret(ctx, out, data)
+    new_id = credentials.owner_password_id(new_password)
+    if found is not None and row in (rotation.Row.CURRENT, rotation.Row.PREVIOUS):
+        _finish(ctx, out, server, tenant=tenant, email=email, found=found, data=data)
+        return f"owner password {new_id}: the owner's account refuses the old one"
+    _write_secret(ctx, out, data | {credentials.OWNER_PREVIOUS_PASSWORD: ""})
+    if found is None:
+        return f"owner password {new_id} in the Secret (no owner account yet)"
+    return f"owner password {new_id} in the Secret; the owner's account holds a password of the owner's own"

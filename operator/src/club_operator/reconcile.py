@@ -29,6 +29,7 @@ from club_operator import (
     ownership,
     pg_owners,
     redis_rotation,
+    revoke,
     secret_writes,
     storage,
     workloads,
@@ -82,12 +83,14 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         # The runtime's CLUB_ID is the tenant id the database step read from the role's record.
         ctx = dataclasses.replace(ctx, club=dataclasses.replace(ctx.club, tenant_id=out.fields["tenantId"]))
         backup_steps.ensure_backup_storage(ctx, out)
+        revoke.ensure_revocation(ctx, out)  # before the workloads: they roll onto the new Secrets
         if not club_bootstrap.ensure_bootstrap(ctx, out):
             return out  # the workloads first start on the backup's rows
         workloads.ensure_workloads(ctx, out)
         jwt_rotation.ensure_jwt_rotation(ctx, out)
         redis_rotation.ensure_redis_rotation(ctx, out)
         owner_rotation.ensure_owner_rotation(ctx, out)
+        revoke.ensure_revocation_done(ctx, out)
         backup_steps.ensure_backup_schedule(ctx, out)
         club_backups.ensure_backups(ctx, out)  # verify, retention, the backups' status and gauges
     except kube.InvalidSecret as exc:

@@ -217,6 +217,15 @@ def keep_only(admin_url: str, user: str, password: str) -> None:
         raise RedisUnavailable(f"removing a password of Redis user {user} failed: {_safe(exc)}") from exc
 
 
+def close_connections(admin_url: str, user: str) -> int:
+    """Close every connection the user has open (Redis keeps authenticated connections when a
+    password is removed); the number closed."""
+    try:
+        return int(cast(Any, _admin(admin_url)).execute_command("CLIENT", "KILL", "USER", user))
+    except redis.RedisError as exc:
+        raise RedisUnavailable(f"closing Redis user {user}'s connections failed: {_safe(exc)}") from exc
+
+
 def delete_user(admin_url: str, namespace: str, name: str, uid: str) -> bool:
     """Remove the Club's user, its keys and its record, when the record is this Club's; True when
     it was. Another Club's user, or one without a record, is left alone."""

@@ -91,7 +91,7 @@ def ensure_redis_rotation(ctx: Context, out: Outcome) -> None:
     new_password = credentials.generate_password()
     pol = policy(ctx)
     now = datetime.datetime.now(datetime.UTC)
-    propagated = _pods_propagated(ctx, out)
+    propagated = pods_propagated(ctx, out)
 
     def step(at: rotation.Record | None, kids: frozenset[str], request: str | None) -> rotation.Plan:
         return rotation.advance(
@@ -181,7 +181,7 @@ def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy
     out.conditions[i] = Condition(Type.SECRETS_ROTATED, True, least, f"{jwt.message}. {message}")
 
 
-def _pods_propagated(ctx: Context, out: Outcome) -> bool:
+def pods_propagated(ctx: Context, out: Outcome) -> bool:
     """Every pod that reads the Redis Secret (API and workers) runs the template this reconcile
     applied and is Ready: each Deployment observed its generation, every pod is updated, none of
     an older template is left, all are available."""

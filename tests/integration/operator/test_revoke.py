@@ -1,0 +1,166 @@
+"""The breach response through the operator (revoke.py): `footballclub.io/revoke=<reason>` replaces
+every credential of a Club at once, with no overlap. Each old one is refused by the real server
+that holds it as soon as it is replaced (the Redis user refuses the old password and its open
+connections are closed; the JWT key set holds a single new key, so the runtime's own token check
+refuses every token signed before), the pods roll onto the new Secrets (kwok's pods, the rollout
+observed as on a real node), and status.revocation reports the seconds from the request until
+every pod ran the new ones. Another Club's credentials are untouched. No credential appears in
+Events, status, the operator's log or its metrics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import redis
+from kubernetes import client as k8s
+
+from club_devstack.stack import StackInfo
+from club_operator import naming
+from club_operator.models import ClubSpec
+from club_runtime.core import security
+from tests.integration.operator.conftest import RunningOperator
+from tests.support import clubs, crds, rotation
+
+NAME = "breached-fc"
+BYSTANDER = "bystander-fc"
+SMALL = {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
+SPEC = {
+    "displayName": "Breached FC",
+    "api": {"replicas": 2, "resources": SMALL},
+    "workers": {"default": {"resources": SMALL}, "video": {"resources": SMALL}},
+}
+
+
+def _credentials(core: k8s.CoreV1Api, namespace: str, name: str) -> dict[str, dict[str, str]]:
+    return {kind: clubs.secret_data(core, namespace, f"{name}-{kind}") for kind in ("jwt", "redis", "owner")}
+
+
+def _token(keys: str, club_id: str) -> str:
+    claims = security.Claims(user_id=uuid.uuid4(), club_id=club_id, role="admin", kind="access", version=1)
+    return security.issue_token(security.KeySet.parse(keys), claims=claims, ttl=timedelta(hours=1))
+
+
+def _accepted(keys: str, token: str, club_id: str) -> bool:
+    try:
+        security.decode_token(security.KeySet.parse(keys), token, club_id=club_id, kind="access")
+    except security.TokenError:
+        return False
+    return True
+
+
+def _logs_in(url: str) -> bool:
+    with redis.Redis.from_url(url, socket_timeout=5) as conn:
+        try:
+            return bool(conn.ping())
+        except redis.exceptions.AuthenticationError:
+            return False
+
+
+def _revocation(custom: k8s.CustomObjectsApi, namespace: str) -> dict[str, object]:
+    body = clubs.get_club(custom, namespace, NAME) or {}
+    return dict((body.get("status") or {}).get("revocation") or {})
+
+
+def test_revoke_replaces_every_credential_at_once_and_measures_until_nothing_accepts_an_old_one(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    kube_api: k8s.ApiClient,
+    namespace: str,
+    stack: StackInfo,
+) -> None:
+    apps = k8s.AppsV1Api(kube_api)
+    for name in (NAME, BYSTANDER):
+        clubs.create_club(custom, namespace, crds.manifest("Club", SPEC | {"displayName": name}, name))
+    for name in (NAME, BYSTANDER):
+        clubs.wait_condition(custom, namespace, name, "Ready", "True", timeout=180)
+    club_id = (clubs.get_club(custom, namespace, NAME) or {})["status"]["tenantId"]
+    old = _credentials(core, namespace, NAME)
+    bystander = _credentials(core, namespace, BYSTANDER)
+    token = _token(old["jwt"]["keys"], club_id)
+    assert _accepted(old["jwt"]["keys"], token, club_id)
+    held = redis.Redis.from_url(old["redis"]["url"], socket_timeout=5)  # an authenticated connection
+    assert held.ping()
+
+    patch = {"metadata": {"annotations": {"footballclub.io/revoke": "leaked-laptop"}}}
+    custom.patch_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, "clubs", NAME, patch)
+    replaced = clubs.wait_for(
+        "the credentials to be replaced",
+        lambda: (r := _revocation(custom, namespace)).get("request") == "leaked-laptop" and r,
+        timeout=60,
+    )
+    assert replaced["credentials"] == ["jwtSigningKey", "redisPassword", "ownerPassword"]
+    new = _credentials(core, namespace, NAME)
+    # Refused by their servers from the moment they are replaced, before any pod has rolled.
+    assert not _logs_in(old["redis"]["url"])
+    with pytest.raises(redis.exceptions.ConnectionError):
+        held.ping()  # closed by the server; the reconnect is refused too
+    held.close()
+    assert _logs_in(new["redis"]["url"])
+    assert not _accepted(new["jwt"]["keys"], token, club_id)
+    assert _accepted(new["jwt"]["keys"], _token(new["jwt"]["keys"], club_id), club_id)
+    assert len(security.KeySet.parse(new["jwt"]["keys"]).keys) == 1
+    assert new["owner"]["password"] != old["owner"]["password"]
+    assert not new["owner"].get("previous-password")
+
+    done = clubs.wait_for(
+        "every pod to run the new credentials",
+        lambda: (r := _revocation(custom, namespace)).get("phase") == "Revoked" and r,
+        timeout=180,
+    )
+    names = naming.build_names(namespace, NAME, ClubSpec.model_validate(SPEC), "clubs")
+    assert all(
+        rotation.rolled_out(apps, core, namespace, d)
+        for d in (names.api, names.worker("default"), names.worker("video"))
+    )
+    requested = rotation.status_time(str(done["requestedTime"]))
+    revoked = rotation.status_time(str(done["revokedTime"]))
+    assert revoked >= rotation.status_time(str(done["replacedTime"])) >= requested
+    assert done["seconds"] == round((revoked - requested).total_seconds())
+    metrics = clubs.metrics_text(club_operator.metrics_port)
+    assert (
+        clubs.metric_value(metrics, "club_secret_revocation_seconds", namespace=namespace, club=NAME)
+        == (done["seconds"])
+    )
+    messages = [e.message or "" for e in clubs.events(core, namespace, NAME)]
+    assert any("revoked credentials (leaked-laptop)" in m for m in messages)
+    assert any(f"every old credential refused {done['seconds']} s after" in m for m in messages)
+    # The rotation records start over from the new credentials.
+    assert rotation.record(custom, namespace, NAME, "jwtSigningKey")["kid"] == (
+        security.KeySet.parse(new["jwt"]["keys"]).active
+    )
+
+    # The other Club noticed nothing.
+    assert _credentials(core, namespace, BYSTANDER) == bystander
+    assert _logs_in(bystander["redis"]["url"])
+
+    # Each request once: a settled revocation replaces nothing more.
+    clubs.wait_reconciles(
+        club_operator.metrics_port, namespace, NAME, 2, timeout=club_operator.resync_sec * 10
+    )
+    assert _credentials(core, namespace, NAME) == new
+
+    _nothing_leaks(club_operator, clubs.get_club(custom, namespace, NAME), (old, new), messages, metrics)
+
+
+def _nothing_leaks(
+    club_operator: RunningOperator,
+    club: dict[str, object] | None,
+    every: tuple[dict[str, dict[str, str]], ...],
+    messages: list[str],
+    metrics: str,
+) -> None:
+    club_json = str(club)
+    log = club_operator.log.read_text(errors="replace")
+    for values in every:
+        for secret in (values["redis"]["password"], values["redis"]["url"], values["owner"]["password"]):
+            assert secret not in club_json
+            assert not any(secret in m for m in messages)
+            assert secret not in log
+            assert secret not in metrics
+        for key in security.KeySet.parse(values["jwt"]["keys"]).keys.values():
+            assert key not in club_json
+            assert key not in log
+            assert key not in metrics
