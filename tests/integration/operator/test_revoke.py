@@ -118,12 +118,12 @@ def test_revoke_replaces_every_credential_at_once_and_measures_until_nothing_acc
     requested = rotation.status_time(str(done["requestedTime"]))
     revoked = rotation.status_time(str(done["revokedTime"]))
     assert revoked >= rotation.status_time(str(done["replacedTime"])) >= requested
-    assert done["seconds"] == round((revoked - requested).total_seconds())
+    # The times in status are whole seconds; `seconds` is measured, then rounded.
+    assert abs(int(str(done["seconds"])) - (revoked - requested).total_seconds()) <= 1
     metrics = clubs.metrics_text(club_operator.metrics_port)
-    assert (
-        clubs.metric_value(metrics, "club_secret_revocation_seconds", namespace=namespace, club=NAME)
-        == (done["seconds"])
-    )
+    measured = clubs.metric_value(metrics, "club_secret_revocation_seconds", namespace=namespace, club=NAME)
+    assert measured is not None
+    assert round(measured) == done["seconds"]
     messages = [e.message or "" for e in clubs.events(core, namespace, NAME)]
     assert any("revoked credentials (leaked-laptop)" in m for m in messages)
     assert any(f"every old credential refused {done['seconds']} s after" in m for m in messages)
