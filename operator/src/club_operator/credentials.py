@@ -123,8 +123,16 @@ def _secret(names: ClubNames, owner: Owner, name: str, data: dict[str, str]) -> 
 
 
 def build_database_secret(
-    names: ClubNames, owner: Owner, *, host: str, port: int, password: str, dsn: str
+    names: ClubNames,
+    owner: Owner,
+    *,
+    host: str,
+    port: int,
+    password: str,
+    dsn: str,
+    username: str | None = None,
 ) -> dict[str, Any]:
+    """`username`: the login `password` is for (db_logins.py), the Club's role when not given."""
     return _secret(
         names,
         owner,
@@ -133,7 +141,7 @@ def build_database_secret(
             "host": host,
             "port": str(port),
             "dbname": names.database,
-            "username": names.role,
+            "username": username or names.role,
             DB_PASSWORD: password,
             "dsn": dsn,
         },

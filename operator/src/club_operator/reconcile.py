@@ -21,6 +21,8 @@ from club_operator import (
     club_servers,
     credentials,
     database,
+    db_logins,
+    db_rotation,
     jwt_rotation,
     kube,
     metrics,
@@ -89,6 +91,7 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         workloads.ensure_workloads(ctx, out)
         jwt_rotation.ensure_jwt_rotation(ctx, out)
         redis_rotation.ensure_redis_rotation(ctx, out)
+        db_rotation.ensure_db_rotation(ctx, out)
         owner_rotation.ensure_owner_rotation(ctx, out)
         revoke.ensure_revocation_done(ctx, out)
         backup_steps.ensure_backup_schedule(ctx, out)
@@ -163,6 +166,7 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
         return None
     existing = kube.read_secret(names.namespace, names.database_secret)
     password = (existing or {}).get(credentials.DB_PASSWORD) or credentials.generate_password()
+    login = db_logins.current_login(names.role, (existing or {}).get("username"))  # rotated: not the role
     limits = ctx.spec.database.limits
     tenant = database.Tenant(
         club_id=ctx.club.club_id,
@@ -172,8 +176,9 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
         password=password,
         dedicated=ctx.spec.database.dedicated,
         limits=tenancy.RoleLimits(limits.connection_limit, limits.role_settings),
+        login=login,
     )
-    dsn = server.club_dsn(names.database, names.role, password)
+    dsn = server.club_dsn(names.database, login, password)
     try:
         try:
             role, dedicated = _claim_tenant(ctx, server, tenant)
@@ -196,7 +201,7 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
         # leaves a password that the next reconcile applies, never a role nobody can log in as.
         secret_writes.write(
             credentials.build_database_secret(
-                names, ctx.club.owner, host=host, port=port, password=password, dsn=dsn
+                names, ctx.club.owner, host=host, port=port, password=password, dsn=dsn, username=login
             ),
             out,
             frozenset({credentials.DB_PASSWORD}),

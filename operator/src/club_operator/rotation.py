@@ -95,6 +95,26 @@ REDIS_WORDING = Wording(
     revoking="removing Redis password {previous} from the club's Redis user",
 )
 
+# The database password (db_rotation.py, db_logins.py): two logins that alternate, so the id
+# (`<login>:<password id>`) names the login too. Issued: the other login has the new password and
+# the Secret names it; Propagated: every pod reading the Secret runs with it and no session of the
+# previous login is left; Revoked: the previous login is NOLOGIN, its password removed.
+DATABASE_PASSWORD = "databasePassword"  # noqa: S105  (a status key, not a password)
+DATABASE_WORDING = Wording(
+    adopted="took up database login {kid}, found in the Secret but not yet recorded",
+    propagated=(
+        "database login {kid} propagated: every pod that reads the database Secret connects with it "
+        "and no session of the previous login is left"
+    ),
+    revoked="database login {previous} revoked: NOLOGIN, its password removed and its sessions ended",
+    issued=(
+        "issued database login {kid} ({why}); login {previous} keeps working until every pod connects "
+        "with the new one and the overlap has passed"
+    ),
+    activated="database login {kid} made the Secret's",  # never: issued in the Secret at once
+    revoking="retiring database login {previous}",
+)
+
 
 @dataclass(frozen=True)
 class Policy:

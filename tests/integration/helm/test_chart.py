@@ -1,0 +1,185 @@
+"""The chart in charts/club-operator against the stack's API server: `helm lint`, `helm template` for
+a matrix of values with every object applied as a server-side dry run (the API server validates and
+admits it, stores nothing), and its RBAC in step with what the operator pod runs with
+(club_devstack.operator_pod.RULES, proven by tests/integration/node/test_operator_pod.py)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from club_devstack import operator_pod
+from club_devstack.stack import StackInfo
+from tests.support import helm
+
+
+def _grants(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def _kinds(items: list[dict[str, Any]]) -> list[str]:
+    return sorted(f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}" for o in items)
+
+
+@pytest.fixture
+def namespaces(kube_api: k8s.ApiClient) -> Iterator[list[str]]:
+    """Two namespaces of this test's own (the release's and one more to watch), deleted afterwards."""
+    core = k8s.CoreV1Api(kube_api)
+    names = [f"chart-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    for name in names:
+        core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+    yield names
+    for name in names:
+        core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"watchNamespaces": ["a", "b"]},
+        {
+            "admission": {
+                "allowedImagePrefixes": ["registry.example/"],
+                "validationActions": ["Warn", "Audit"],
+            }
+        },
+        {
+            "crds": {"install": False},
+            "admission": {"enabled": False},
+            "podDisruptionBudget": {"enabled": False},
+        },
+    ],
+)
+def test_helm_lint(values: dict[str, Any]) -> None:
+    done = helm.helm("lint", "--strict", str(helm.CHART), "--kube-version", helm.kubernetes_version(),
+                     *helm.value_args(values))  # fmt: skip
+    assert "0 chart(s) failed" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({"metrics": {"port": 8081}}, id="metrics-on-the-health-port"),
+        pytest.param({"replicas": 2}, id="two-replicas"),
+        pytest.param({"admission": {"validationActions": ["Refuse"]}}, id="unknown-action"),
+        pytest.param({"settings": {"env": {"DATABASE_URL": "x"}}}, id="unprefixed-setting"),
+        pytest.param({"watchNamespaces": "team-a"}, id="namespaces-as-a-string"),
+    ],
+)
+def test_values_outside_the_schema_are_refused(values: dict[str, Any]) -> None:
+    done = helm.helm("template", "x", str(helm.CHART), "--kube-version", helm.kubernetes_version(),
+                     *helm.value_args(values), check=False)  # fmt: skip
+    assert done.returncode != 0
+    assert "values don't meet the specifications of the schema" in done.stderr
+
+
+def test_the_cluster_role_grants_what_the_operator_pod_runs_with() -> None:
+    (role,) = [o for o in helm.objects(helm.render({})) if o["kind"] == "ClusterRole"]
+    assert _grants(role["rules"]) == _grants([dict(rule) for rule in operator_pod.RULES])
+    assert not any("*" in grant for grant in _grants(role["rules"]))
+
+
+def test_a_namespaced_install_grants_roles_in_the_watched_namespaces_only() -> None:
+    items = helm.objects(helm.render({"watchNamespaces": ["team-a", "team-b"]}, namespace="ops"))
+    (cluster_role,) = [o for o in items if o["kind"] == "ClusterRole"]
+    assert _grants(cluster_role["rules"]) == {
+        ("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("get", "list", "watch")
+    }
+    roles = {o["metadata"]["namespace"]: o for o in items if o["kind"] == "Role"}
+    bindings = {o["metadata"]["namespace"]: o for o in items if o["kind"] == "RoleBinding"}
+    assert set(roles) == set(bindings) == {"team-a", "team-b"}
+    cluster_only = {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces")}
+    everything = {g for g in _grants([dict(r) for r in operator_pod.RULES]) if g[:2] not in cluster_only}
+    for role in roles.values():
+        assert _grants(role["rules"]) == everything
+    (deployment,) = [o for o in items if o["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][:4] == ["--namespace", "team-a", "--namespace", "team-b"]
+    bound = {(b["kind"], b["metadata"].get("namespace")): b for b in items if b["kind"].endswith("Binding")}
+    selector = bound[("ValidatingAdmissionPolicyBinding", None)]["spec"]["matchResources"][
+        "namespaceSelector"
+    ]
+    assert selector == {
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a", "team-b"]}
+        ]
+    }
+
+
+def test_the_crds_are_kept_on_uninstall_and_pods_run_restricted() -> None:
+    items = helm.objects(helm.render({}))
+    crds = [o for o in items if o["kind"] == "CustomResourceDefinition"]
+    assert {o["metadata"]["name"] for o in crds} == {
+        "clubs.footballclub.io", "videojobs.footballclub.io",
+        "clubbackups.footballclub.io", "clubrestores.footballclub.io",
+    }  # fmt: skip
+    assert all(o["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for o in crds)
+    (deployment,) = [o for o in items if o["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert not [o for o in items if o["kind"] in {"ServiceMonitor", "PrometheusRule"}]
+
+
+def _matrix(other: str, watched: str) -> list[dict[str, Any]]:
+    return [
+        {},
+        {
+            "watchNamespaces": [other, watched],
+            "settings": {"secret": {"CLUB_OPERATOR_REDIS_URL": "redis://r:6379/0"}},
+        },
+        {
+            "settings": {"existingSecret": "servers", "env": {"CLUB_OPERATOR_S3_ENDPOINT": "http://s3:9000"}},
+            "admission": {
+                "allowedImagePrefixes": ["registry.example/club-runtime:"],
+                "allowedGpuResourceNames": ["nvidia.com/gpu", "amd.com/gpu"],
+                "validationActions": ["Warn", "Audit"],
+                "namespaceSelector": {"matchLabels": {"clubs": "true"}},
+            },
+            "nodeSelector": {"pool": "ops"},
+            "tolerations": [{"key": "ops", "operator": "Exists", "effect": "NoSchedule"}],
+            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        },
+        {
+            "crds": {"install": False},
+            "admission": {"enabled": False},
+            "podDisruptionBudget": {"enabled": False},
+            "metrics": {"service": {"enabled": False}},
+            "replicas": 0,
+        },
+        {"admission": {"serverSecretLabel": "", "allowedGpuResourceNames": []}},
+    ]
+
+
+def test_each_rendering_of_the_matrix_is_accepted_by_the_api_server(
+    stack: StackInfo, namespaces: list[str]
+) -> None:
+    release_ns, other, watched = namespaces
+    for values in _matrix(other, watched):
+        release = f"club-{uuid.uuid4().hex[:6]}"
+        items = helm.objects(helm.render(values, release=release, namespace=release_ns))
+        assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= {
+            o["kind"] for o in items
+        }
+        done = helm.apply(stack, items, dry_run=True)
+        applied = [line for line in done.stdout.splitlines() if line.strip()]
+        assert len(applied) == len(items), (values, _kinds(items), done.stdout)
+        assert all(line.endswith("serverside-applied (server dry run)") for line in applied), done.stdout
