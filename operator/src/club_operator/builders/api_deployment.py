@@ -4,7 +4,10 @@ Replicas: `spec.api.replicas`, 0 while the Club is suspended, and left out while
 count (autoscaling on), so that applying this object never undoes the autoscaler's choice.
 Probes: liveness on /healthz (the process answers), readiness on /readyz (its database, Redis and S3
 answer), and a startup probe so a slow start is not taken for a hung process. A rollout adds a pod
-before it removes one. On SIGTERM uvicorn stops accepting and finishes the requests in flight."""
+before it removes one. A pod being removed keeps serving for `DRAIN_SECONDS` first (a preStop sleep,
+run by the kubelet itself: no binary in the image): the endpoint controller and every node's
+kube-proxy take a moment to stop sending it new connections, and a pod that stopped listening at
+once would refuse those. Then on SIGTERM uvicorn stops accepting and finishes the requests in flight."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from club_operator.builders import autoscaling, pod
 from club_operator.builders.inputs import API, WorkloadInputs
 
 PORT_NAME = "http"
+DRAIN_SECONDS = 5
 
 
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
@@ -44,6 +48,7 @@ def build_api_deployment(inputs: WorkloadInputs) -> dict[str, Any]:
         startupProbe=_probe("/healthz", 2, 30),
         livenessProbe=_probe("/healthz", 10, 3),
         readinessProbe=_probe("/readyz", 5, 3),
+        lifecycle={"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
     )
     spec: dict[str, Any] = {
         "selector": {"matchLabels": names.selector(API)},
