@@ -1,0 +1,67 @@
+"""`logs CLUB [--component] [-f]`: the logs of the Club's pods of one component, read through the API
+server (pods/log), each line prefixed with its pod when there are several."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+from club_operator import naming
+from club_operator.builders import inputs
+from club_operator.kubectl_club.context import Context
+from club_operator.kubectl_club.errors import PluginError
+
+COMPONENTS = (inputs.API, *inputs.WORKER_COMPONENTS)
+MAX_FOLLOWED = 10  # pods followed at once, like kubectl's --max-log-requests
+
+
+def selector(club: str, component: str) -> str:
+    labels = {naming.NAME_LABEL: naming.APP_NAME, naming.COMPONENT_LABEL: component, naming.CLUB_LABEL: club}
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+def run(ctx: Context) -> int:
+    club = ctx.cluster.get("Club", ctx.args.club)["metadata"]["name"]
+    pods = [p.metadata.name for p in ctx.cluster.pods(selector(club, ctx.args.component))]
+    if not pods:
+        raise PluginError(
+            f'Club "{club}" has no {ctx.args.component} pods (suspended, or not rolled out yet?)'
+        )
+    prefix = len(pods) > 1
+    if not ctx.args.follow:
+        for pod in pods:
+            for line in ctx.cluster.pod_log(pod, tail=ctx.args.tail).splitlines():
+                ctx.say(f"[pod/{pod}] {line}" if prefix else line)
+        return 0
+    if len(pods) > MAX_FOLLOWED:
+        raise PluginError(f"{len(pods)} pods to follow, more than {MAX_FOLLOWED}: use --component or --tail")
+    return _follow(ctx, pods, prefix)
+
+
+def _follow(ctx: Context, pods: list[str], prefix: bool) -> int:
+    """One thread per pod reads its stream; this one prints, so lines never interleave mid-line."""
+    lines: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def read(pod: str) -> None:
+        try:
+            for line in ctx.cluster.follow_log(pod, tail=ctx.args.tail):
+                lines.put((pod, line))
+        except PluginError as exc:
+            lines.put((pod, exc))
+        lines.put((pod, None))
+
+    for pod in pods:
+        threading.Thread(target=read, args=(pod,), daemon=True, name=f"log-{pod}").start()
+    open_streams, failed = len(pods), None
+    while open_streams:
+        pod, item = lines.get()
+        if item is None:
+            open_streams -= 1
+        elif isinstance(item, PluginError):
+            failed = item
+        else:
+            ctx.say(f"[pod/{pod}] {item}" if prefix else str(item))
+    if failed is not None:
+        raise failed
+    return 0
