@@ -71,6 +71,10 @@ test-unit: venv ## Unit tests only (no services)
 test-fast: venv ## All tests without the install step (reuses a `make stack` given CLUB_STACK_FILE)
 	$(call run_pytest,tests)
 
+.PHONY: monitoring
+monitoring: venv ## Regenerate the alert rules file the chart ships, from operator/src/club_operator/monitoring
+	$(PY) -m club_operator.monitoring
+
 .PHONY: stack
 stack: tools venv ## Run the local stack (Kubernetes, PostgreSQL, Redis, MinIO) in the foreground until Ctrl-C
 	$(PY) -m club_devstack

@@ -19,6 +19,7 @@ import pydantic
 from club_operator import (
     backup_storage,
     club,
+    club_metrics,
     club_servers,
     database,
     kube,
@@ -30,6 +31,7 @@ from club_operator import (
     status,
     status_writer,
     storage,
+    storage_usage,
 )
 from club_operator.club import ClubObject, Context
 from club_operator.conditions import Reason
@@ -64,6 +66,7 @@ def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
             outcome, whole_at, whole = _reconcile(found, settings)
         for problem in status.problems(outcome):
             metrics.ERRORS.labels(str(problem.reason)).inc()
+        club_metrics.observe(found, outcome)
         status_writer.report(found, outcome, body, whole_at=whole_at)
         if outcome.waits_only_for_rollout:
             # A Deployment that finished while the status was written, before the Club was known to
@@ -74,6 +77,7 @@ def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
                 outcome = settled
         if whole:
             metrics.CLUB_RECONCILES.labels(found.namespace, found.name).inc()
+    storage_usage.observe(found, settings)  # outside the lock: it may wait for the S3 server
     if outcome.permanent:
         metrics.RECONCILES.labels("permanent_error").inc()
         raise kopf.PermanentError(outcome.permanent)

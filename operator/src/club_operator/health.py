@@ -81,5 +81,6 @@ def _loop(dog: Watchdog, interval: float) -> None:
         for (type_, status), count in condition_counts(listed).items():
             metrics.CLUBS_BY_CONDITION.labels(type_, status).set(count)
         metrics.PENDING_RECONCILES.set(pending(listed))
+        metrics.WATCH_STALLED.set(len(_state["stalled"]))
         if _state["stalled"]:
             log.error("the Club watch stalled: %s", ", ".join(_state["stalled"]))

@@ -87,19 +87,91 @@ REVOCATION_SECONDS = Gauge(
     ["namespace", "club"],
 )
 
+# What the alert rules (club_operator.monitoring) compare against, set by club_metrics.observe after
+# each reconcile from the Club's spec and the reconcile's outcome.
+CLUB_SUSPENDED = Gauge(
+    "club_operator_club_suspended", "1 when the Club is suspended (spec.suspend)", ["namespace", "club"]
+)
+CLUB_ERRORS = Counter(
+    "club_operator_club_reconcile_errors_total",
+    "Conditions a reconcile of the club found False for a problem, by reason",
+    ["namespace", "club", "reason"],
+)  # reason: conditions.Reason values, as ERRORS
+BACKUP_SCHEDULED = Gauge(
+    "club_backup_scheduled",
+    "1 when the club's backups are scheduled (neither the Club nor spec.backup is suspended)",
+    ["namespace", "club"],
+)
+BACKUP_NEWEST_FAILED = Gauge(
+    "club_backup_newest_failed",
+    "1 when the club's newest finished backup failed (its Job did not succeed)",
+    ["namespace", "club"],
+)
+BACKUP_NEWEST_VERIFY_FAILED = Gauge(
+    "club_backup_newest_verify_failed",
+    "1 when verify restored the club's newest finished backup and found it not whole",
+    ["namespace", "club"],
+)
+DATABASE_CONNECTION_LIMIT = Gauge(
+    "club_database_connection_limit",
+    "Connections the club's database role may open (spec.database.limits.connectionLimit)",
+    ["namespace", "club"],
+)
+STORAGE_QUOTA = Gauge(
+    "club_storage_quota_bytes",
+    "The club bucket's quota (spec.storage.quota); no series without one",
+    ["namespace", "club"],
+)
+STORAGE_USED = Gauge(
+    "club_storage_used_bytes",
+    "Bytes the club's bucket holds, by the S3 server's data usage (storage_usage.py); only with a quota",
+    ["namespace", "club"],
+)
+SECRET_NEXT_ROTATION = Gauge(
+    "club_secret_next_rotation_timestamp_seconds",
+    "Unix time the club's credential is due to rotate",
+    ["namespace", "club", "credential"],
+)
+SECRET_ROTATION_PHASE = Gauge(
+    "club_secret_rotation_phase",
+    "1 for the phase the rotation of the club's credential is in (Issued, Propagated, Revoked), else 0",
+    ["namespace", "club", "credential", "phase"],
+)
+WATCH_STALLED = Gauge(
+    "club_operator_watch_stalled_clubs", "Clubs the operator's watch has been behind the API server on"
+)
+_PER_CLUB = (
+    CLUB_SUSPENDED,
+    BACKUP_SCHEDULED,
+    BACKUP_NEWEST_FAILED,
+    BACKUP_NEWEST_VERIFY_FAILED,
+    DATABASE_CONNECTION_LIMIT,
+    STORAGE_QUOTA,
+    STORAGE_USED,
+)
+# Labelled beyond (namespace, club): a club's series are found by those two labels.
+_PER_CLUB_LABELLED: tuple[Gauge | Counter, ...] = (
+    SECRET_LAST_ROTATION,
+    SECRET_NEXT_ROTATION,
+    SECRET_ROTATION_PHASE,
+    CLUB_ERRORS,
+)
+
 
 def forget(namespace: str, club: str) -> None:
     """Drop a deleted club's series."""
     every = (ISOLATION_VERIFIED, ISOLATION_PROBE_TIME, CLUB_READY, CLUB_RECONCILES, REVOCATION_SECONDS)
-    for series in (*every, *BACKUP_SERIES):
+    for series in (*every, *BACKUP_SERIES, *_PER_CLUB):
         with contextlib.suppress(KeyError):
             series.remove(namespace, club)
-    credentials = {
-        sample.labels["credential"]
-        for family in SECRET_LAST_ROTATION.collect()
-        for sample in family.samples
-        if sample.labels.get("namespace") == namespace and sample.labels.get("club") == club
-    }
-    for credential in credentials:
-        with contextlib.suppress(KeyError):
-            SECRET_LAST_ROTATION.remove(namespace, club, credential)
+    for labelled in _PER_CLUB_LABELLED:
+        names = labelled._labelnames
+        found = {
+            tuple(sample.labels[name] for name in names)
+            for family in labelled.collect()
+            for sample in family.samples
+            if sample.labels.get("namespace") == namespace and sample.labels.get("club") == club
+        }
+        for values in found:
+            with contextlib.suppress(KeyError):
+                labelled.remove(*values)
