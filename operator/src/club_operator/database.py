@@ -82,6 +82,12 @@ class Tenant:
     password: str
     dedicated: bool
     limits: tenancy.RoleLimits | None = None
+    login: str | None = None  # the login role `password` is for, when not `role` (db_logins.py)
+
+    @property
+    def login_role(self) -> str:
+        """The role the Club's sessions log in as: `role` itself, or one of its login roles."""
+        return self.login or self.role
 
 
 def translate(exc: BaseException, doing: str) -> Exception:
@@ -169,7 +175,7 @@ def check_tenant(server: Server, tenant: Tenant) -> TenantCheck:
         return TenantCheck(in_place=False, isolated=None)
     try:
         conn = _connect(
-            server.club_dsn(tenant.database, tenant.role, tenant.password),
+            server.club_dsn(tenant.database, tenant.login_role, tenant.password),
             connect_timeout=server.connect_timeout,
         )
     except psycopg.Error:
@@ -201,12 +207,30 @@ def ensure_tenant(server: Server, tenant: Tenant, in_place: bool) -> bool:
                 tenant.club_id,
                 tenant.slug,
                 tenant.role,
-                tenant.password,
+                tenant.password if tenant.login_role == tenant.role else None,
                 limits=tenant.limits,
             )
+            if tenant.login_role != tenant.role:
+                tenancy.provision_login(
+                    server.admin(tenant.database),
+                    tenant.role,
+                    tenant.login_role,
+                    tenant.password,
+                    limits=tenant.limits,
+                )
     except tenancy.TenancyError as exc:
-        raise translate(exc, f"provisioning role {tenant.role}") from exc
+        raise translate(exc, f"provisioning role {tenant.login_role}") from exc
     return True
+
+
+def retire_login(server: Server, database: str, login: str) -> int:
+    """Refuse one of a Club's login roles from now on and end its sessions (db_rotation.py). Returns
+    how many sessions were ended."""
+    try:
+        with _exclusive(server):
+            return tenancy.retire_login(server.admin(database), login)
+    except tenancy.TenancyError as exc:
+        raise translate(exc, f"retiring login {login}") from exc
 
 
 def ensure_canary(server: Server, database: str) -> bool:
@@ -245,7 +269,7 @@ def _probe(conn: psycopg.Connection[Any]) -> bool:
 def probe_isolation(server: Server, tenant: Tenant) -> bool:
     """Log in as the club's role and try to read the canary club's row (nothing may come back), then
     run the runtime's own probe (no foreign row visible in any tenant table, foreign writes refused)."""
-    dsn = server.club_dsn(tenant.database, tenant.role, tenant.password)
+    dsn = server.club_dsn(tenant.database, tenant.login_role, tenant.password)
     try:
         with _connect(dsn, connect_timeout=server.connect_timeout) as conn:
             return _probe(conn)
@@ -293,17 +317,17 @@ def _role_as_planned(server: Server, tenant: Tenant) -> bool:
                 "has_table_privilege('pg_catalog.pg_authid', 'SELECT') "
                 "FROM pg_roles r LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0 "
                 "WHERE r.rolname = %s",
-                [tenant.role],
+                [tenant.login_role],
             ).fetchone()
             if row is None:
                 return False
             scram = True
             if row[2]:
                 stored = conn.execute(
-                    "SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = %s", [tenant.role]
+                    "SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = %s", [tenant.login_role]
                 ).fetchone()
                 scram = stored is not None and str(stored[0] or "").startswith("SCRAM-SHA-256$")
     except psycopg.Error as exc:
-        raise translate(exc, f"reading the limits of role {tenant.role}") from exc
+        raise translate(exc, f"reading the limits of role {tenant.login_role}") from exc
     limits = tenant.limits
     return row[0] == limits.connection_limit and limits.setconfig <= set(row[1]) and scram

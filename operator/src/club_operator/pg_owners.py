@@ -16,9 +16,10 @@ import uuid
 import psycopg
 from psycopg import sql
 
-from club_operator import ownership, pg_connections
+from club_operator import db_logins, ownership, pg_connections
 from club_operator.database import CANARY_CLUB_ID, Server, Tenant, drop_tenant, translate
 from club_operator.ownership import Found, Owner
+from club_runtime.db import tenancy
 
 # Databases that hold the server itself: never a club's pool.
 SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1"})
@@ -130,5 +131,27 @@ def drop_owned(server: Server, tenant: Tenant, uid: str) -> list[str]:
                 kept.append(f"database {tenant.database}")
     except psycopg.Error as exc:
         raise translate(exc, f"reading the owners of the tenant of {tenant.slug}") from exc
+    kept += _drop_logins(server, tenant, uid)
     drop_tenant(server, tenant, drop_role=drop_role, drop_database=drop_database)
+    return kept
+
+
+def _drop_logins(server: Server, tenant: Tenant, uid: str) -> list[str]:
+    """Drop the Club's login roles (db_logins.py) that record it as their owner; returns the others."""
+    kept: list[str] = []
+    try:
+        with pg_connections.admin(server.admin()) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [tenant.database]
+            ).fetchone()
+        admin = server.admin(tenant.database if exists else None)
+        for login in db_logins.login_names(tenant.role):
+            found, comment = _described(server, "role", login)
+            owner = Owner.from_comment(comment)
+            if owner is not None and owner.uid == uid:
+                tenancy.drop_login(admin, login)
+            elif found:
+                kept.append(f"role {login}")
+    except (psycopg.Error, tenancy.TenancyError) as exc:
+        raise translate(exc, f"dropping the database logins of {tenant.slug}") from exc
     return kept

@@ -132,3 +132,37 @@ def test_the_operator_job_is_the_one_scraped() -> None:
     assert (
         f'up{{job="{alerts.OPERATOR_JOB}"}}' in next(a for a in ALERTS if a.alert == "ClubOperatorDown").expr
     )
+
+
+RUNBOOK = ROOT / rules.RUNBOOK_DIR
+
+
+@pytest.mark.parametrize("alert", ALERTS, ids=lambda a: a.alert)
+def test_every_runbook_url_resolves_to_a_page_of_the_repository(alert: rules.Alert) -> None:
+    assert alert.runbook_url.startswith(rules.RUNBOOK_BASE)
+    page = RUNBOOK / alert.runbook_url.removeprefix(rules.RUNBOOK_BASE)
+    assert page.is_file(), f"{alert.alert}: no page {page.relative_to(ROOT)}"
+    text = page.read_text()
+    assert text.startswith(f"# {alert.alert}\n")
+    for section in ("## Meaning", "## Diagnose", "## Resolve"):
+        assert section in text, f"{page.name} lacks {section}"
+    assert f"**Severity:** {alert.severity}." in text
+
+
+def test_every_page_is_an_alerts() -> None:
+    pages = {p.stem for p in RUNBOOK.glob("*.md")} - {"README"}
+    assert pages == {a.alert for a in ALERTS}
+
+
+def test_the_old_runbooks_seven_incidents_each_have_an_alert_and_a_page() -> None:
+    index = (RUNBOOK / "README.md").read_text()
+    rows = re.findall(r"^\| (\d)\. [^|]+\| (.+) \|$", index, flags=re.MULTILINE)
+    assert [number for number, _ in rows] == [str(n) for n in range(1, 8)]
+    names = {a.alert for a in ALERTS}
+    for number, cell in rows:
+        linked = re.findall(r"\[(\w+)\]\((\w+)\.md\)", cell)
+        assert linked, f"incident {number} names no alert"
+        for alert, page in linked:
+            assert alert == page
+            assert alert in names
+            assert (RUNBOOK / f"{page}.md").is_file()

@@ -3,11 +3,14 @@
 A club role owns nothing, cannot bypass RLS, inherits nothing and belongs to no other role, so the
 policies (which compare `club_id` with the club of `current_user`) hold whatever SQL it sends.
 `provision_club` is idempotent: the operator calls it on every reconcile and on password rotation.
+A club rotating its database password logs in through two login roles of its own instead, members
+of its role that set it at login (`provision_login`), one retired while the other is in use.
 `probe_isolation` is the operator's continuous proof: as the club role, other clubs' rows are invisible
 and a write into another club is refused."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +66,7 @@ class ClubSpec:
     club_id: uuid.UUID
     slug: str
     role_name: str
-    password: str
+    password: str | None
     name: str = ""
 
 
@@ -95,12 +98,14 @@ def provision_club(
     club_id: uuid.UUID | str,
     slug: str,
     role_name: str,
-    password: str,
+    password: str | None,
     *,
     limits: RoleLimits | None = None,
 ) -> None:
     """Create or update the club's login role (with this password and, when given, these limits),
-    its club row, its mapping and grants."""
+    its club row, its mapping and grants. `password` None: the club's sessions log in through login
+    roles of their own (`provision_login`): the role is created NOLOGIN, and an existing role's
+    LOGIN and password are left as they are (a rotation retires them once no session uses them)."""
     spec = ClubSpec(club_id=uuid.UUID(str(club_id)), slug=slug, role_name=role_name, password=password)
     try:
         with psycopg.connect(admin_dsn) as conn:
@@ -120,9 +125,15 @@ def _provision(conn: psycopg.Connection[tuple[Any, ...]], spec: ClubSpec, limits
     # Role creation races between databases sharing a server; a lock keyed on the name serialises it.
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [spec.role_name])
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [spec.role_name]).fetchone()
-    attributes = sql.SQL(
-        "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS PASSWORD {}"
-    ).format(sql.Literal(scram_verifier(conn, spec.role_name, spec.password)))
+    attributes: sql.Composable = sql.SQL(
+        "NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS"
+    )
+    if spec.password is not None:
+        attributes = sql.SQL("LOGIN {} PASSWORD {}").format(
+            attributes, sql.Literal(scram_verifier(conn, spec.role_name, spec.password))
+        )
+    elif not exists:
+        attributes = sql.SQL("NOLOGIN {}").format(attributes)
     verb = sql.SQL("ALTER ROLE") if exists else sql.SQL("CREATE ROLE")
     conn.execute(sql.SQL("{} {} {}").format(verb, role, attributes))
     if limits is not None:
@@ -161,6 +172,96 @@ def _provision(conn: psycopg.Connection[tuple[Any, ...]], spec: ClubSpec, limits
         [spec.role_name, spec.club_id],
     )
     _grant(conn, spec.role_name)
+
+
+def provision_login(
+    admin_dsn: str, tenant_role: str, login: str, password: str, *, limits: RoleLimits | None = None
+) -> None:
+    """Create or update `login`, a login role whose sessions run as the club's `tenant_role`: a
+    member of it (and of nothing else) that inherits nothing, with `role` set to it at login, so
+    `current_user` is the tenant role (the policies' `club_id_for_role(current_user)` holds, and
+    its `pg_has_role(session_user, ...)` check passes for a member). A session that sets its role
+    back to the login itself holds no privilege and maps to no club. Its password, the limits
+    (connection limit and settings count per login), and CONNECT on the database."""
+    ident, tenant = sql.Identifier(login), sql.Identifier(tenant_role)
+    try:
+        with psycopg.connect(admin_dsn) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [login])
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [login]).fetchone()
+            verb = sql.SQL("ALTER ROLE") if exists else sql.SQL("CREATE ROLE")
+            conn.execute(
+                sql.SQL(
+                    "{} {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS "
+                    "PASSWORD {}"
+                ).format(verb, ident, sql.Literal(scram_verifier(conn, login, password)))
+            )
+            if limits is not None:
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
+                        ident, sql.Literal(limits.connection_limit)
+                    )
+                )
+                for name, value in limits.settings:
+                    conn.execute(
+                        sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                            ident, sql.Identifier(name), sql.Literal(value)
+                        )
+                    )
+            for (group,) in conn.execute(
+                "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+                "JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = %s AND g.rolname <> %s",
+                [login, tenant_role],
+            ).fetchall():
+                conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(str(group)), ident))
+            conn.execute(sql.SQL("GRANT {} TO {}").format(tenant, ident))
+            conn.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(ident, sql.Literal(tenant_role)))
+            dbname = sql.Identifier(conn.info.dbname)
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(dbname, ident))
+            conn.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM {}").format(dbname, ident))
+    except psycopg.Error as exc:
+        raise TenancyError(f"provisioning login {login!r} failed: {exc.__class__.__name__}") from exc
+
+
+def retire_login(admin_dsn: str, login: str) -> int:
+    """Refuse `login` from now on (NOLOGIN, password removed), then end its sessions: a client that
+    tries again is refused. Returns how many sessions were ended. A missing role is left missing."""
+    try:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [login]).fetchone():
+                return 0
+            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL").format(sql.Identifier(login)))
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE usename = %s AND pid <> pg_backend_pid()",
+                [login],
+            ).fetchall()
+            return sum(1 for (ended,) in rows if ended)
+    except psycopg.Error as exc:
+        raise TenancyError(f"retiring login {login!r} failed: {exc.__class__.__name__}") from exc
+
+
+def drop_login(admin_dsn: str, login: str) -> None:
+    """Drop a login role of a club (`provision_login`), after ending its sessions and taking back
+    what it was granted in the database `admin_dsn` names."""
+    ident = sql.Identifier(login)
+    try:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [login]).fetchone():
+                return
+            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL").format(ident))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE usename = %s AND pid <> pg_backend_pid()",
+                [login],
+            )
+            conn.execute(
+                sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(conn.info.dbname), ident)
+            )
+            # Granted something in another database of the server: left NOLOGIN.
+            with contextlib.suppress(errors.DependentObjectsStillExist):
+                conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+    except psycopg.Error as exc:
+        raise TenancyError(f"dropping login {login!r} failed: {exc.__class__.__name__}") from exc
 
 
 def drop_club(admin_dsn: str, club_id: uuid.UUID | str, role_name: str | None) -> None:
