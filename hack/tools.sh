@@ -7,7 +7,8 @@
 #                              and the real node's containerd, runc, CNI plugins, iptables)
 #   hack/tools.sh go           etcd, Kubernetes (apiserver, controller-manager, scheduler, kubectl),
 #                              the real node's kubelet, kube-proxy and pause,
-#                              kwok, MinIO, helm, KEDA (operator, metrics adapter, CRDs), metrics-server
+#                              kwok, MinIO, helm, KEDA (operator, metrics adapter, CRDs), metrics-server,
+#                              the Prometheus operator's CRDs
 #   hack/tools.sh bindir TOOL  print where TOOL's binaries live
 set -euo pipefail
 
@@ -38,6 +39,7 @@ version_of() {
 	keda) echo "$KEDA_VERSION" ;;
 	metrics-server) echo "$METRICS_SERVER_VERSION" ;;
 	registry) echo "$REGISTRY_VERSION" ;;
+	prometheus-operator) echo "$PROMETHEUS_OPERATOR_VERSION" ;;
 	*) echo "unknown tool: $1" >&2; return 2 ;;
 	esac
 }
@@ -143,6 +145,17 @@ build_keda() {
 	(cd "$dir" && nice -n 10 go build -trimpath -ldflags "$ldflags" -o "$OUT/keda-adapter" ./cmd/adapter)
 }
 
+# The Prometheus operator's CRDs for the chart's ServiceMonitor and PrometheusRule, as its module
+# ships them (example/prometheus-operator-crd): nothing is built.
+PROMETHEUS_OPERATOR_CRDS=(monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_podmonitors.yaml
+	monitoring.coreos.com_prometheusrules.yaml)
+build_prometheus_operator_crds() {
+	local dir f
+	dir=$(cd "$OUT" && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	for f in "${PROMETHEUS_OPERATOR_CRDS[@]}"; do cp "$dir/example/prometheus-operator-crd/$f" "$OUT/$f"; done
+}
+
 install_go_tools() {
 	command -v go >/dev/null || { echo "go is not installed; it is needed to build the stack's tools" >&2; exit 1; }
 	build etcd etcd -- build_etcd
@@ -154,6 +167,7 @@ install_go_tools() {
 	build registry registry -- build_registry
 	build keda "${KEDA_CRDS[@]}" "${KEDA_BINARIES[@]}" -- build_keda
 	build metrics-server metrics-server -- build_metrics_server
+	build prometheus-operator "${PROMETHEUS_OPERATOR_CRDS[@]}" -- build_prometheus_operator_crds
 }
 
 apt_missing() {
@@ -209,5 +223,5 @@ apt) install_apt ;;
 go) install_go_tools ;;
 bindir) bindir "$2" ;;
 cache-dir) echo "$CACHE_DIR" ;;
-*) sed -n '2,11p' "$0" >&2; exit 2 ;;
+*) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac

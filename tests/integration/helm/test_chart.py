@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from club_devstack import operator_pod
+from club_devstack import operator_pod, tools
 from club_devstack.stack import StackInfo
 from tests.support import helm
 
@@ -84,9 +84,15 @@ def test_values_outside_the_schema_are_refused(values: dict[str, Any]) -> None:
     assert "values don't meet the specifications of the schema" in done.stderr
 
 
+def _pod_grants() -> set[tuple[str, str, str]]:
+    """What the operator pod runs with (operator_pod.RULES), less namespaces: kopf reads those only
+    when it watches a list of namespaces."""
+    return {g for g in _grants([dict(rule) for rule in operator_pod.RULES]) if g[:2] != ("", "namespaces")}
+
+
 def test_the_cluster_role_grants_what_the_operator_pod_runs_with() -> None:
     (role,) = [o for o in helm.objects(helm.render({})) if o["kind"] == "ClusterRole"]
-    assert _grants(role["rules"]) == _grants([dict(rule) for rule in operator_pod.RULES])
+    assert _grants(role["rules"]) == _pod_grants()
     assert not any("*" in grant for grant in _grants(role["rules"]))
 
 
@@ -95,12 +101,11 @@ def test_a_namespaced_install_grants_roles_in_the_watched_namespaces_only() -> N
     (cluster_role,) = [o for o in items if o["kind"] == "ClusterRole"]
     assert _grants(cluster_role["rules"]) == {
         ("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("get", "list", "watch")
-    }
+    } | {("", "namespaces", verb) for verb in ("list", "watch")}
     roles = {o["metadata"]["namespace"]: o for o in items if o["kind"] == "Role"}
     bindings = {o["metadata"]["namespace"]: o for o in items if o["kind"] == "RoleBinding"}
     assert set(roles) == set(bindings) == {"team-a", "team-b"}
-    cluster_only = {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces")}
-    everything = {g for g in _grants([dict(r) for r in operator_pod.RULES]) if g[:2] not in cluster_only}
+    everything = {g for g in _pod_grants() if g[:2] != ("apiextensions.k8s.io", "customresourcedefinitions")}
     for role in roles.values():
         assert _grants(role["rules"]) == everything
     (deployment,) = [o for o in items if o["kind"] == "Deployment"]
@@ -166,20 +171,45 @@ def _matrix(other: str, watched: str) -> list[dict[str, Any]]:
             "replicas": 0,
         },
         {"admission": {"serverSecretLabel": "", "allowedGpuResourceNames": []}},
+        {
+            "metrics": {
+                "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prom"}}
+            },
+            "prometheusRule": {"enabled": True, "labels": {"release": "prom"}},
+        },
     ]
 
 
+@pytest.fixture
+def monitoring_crds(stack: StackInfo) -> None:
+    """The Prometheus operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule) on the stack, from
+    its module (hack/tools.sh), so the chart's monitoring objects meet the real schemas. Left
+    installed: nothing in the project acts on them, and another test may use them."""
+    files = sorted(tools.bindir("prometheus-operator").glob("monitoring.coreos.com_*.yaml"))
+    if not files:
+        pytest.fail("the Prometheus operator's CRDs are missing: run `make tools` (hack/tools.sh)")
+    for path in files:
+        helm.kubectl(stack, "apply", "--server-side", "--field-manager=club-chart-tests", "-f", str(path))
+    names = [f"crd/{path.name.split('_')[1].removesuffix('.yaml')}.monitoring.coreos.com" for path in files]
+    helm.kubectl(stack, "wait", "--for=condition=Established", "--timeout=60s", *names)
+
+
+@pytest.mark.usefixtures("monitoring_crds")
 def test_each_rendering_of_the_matrix_is_accepted_by_the_api_server(
     stack: StackInfo, namespaces: list[str]
 ) -> None:
     release_ns, other, watched = namespaces
+    monitored = set()
     for values in _matrix(other, watched):
         release = f"club-{uuid.uuid4().hex[:6]}"
         items = helm.objects(helm.render(values, release=release, namespace=release_ns))
-        assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= {
-            o["kind"] for o in items
-        }
+        kinds = {o["kind"] for o in items}
+        assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= kinds
+        monitored |= kinds & {"ServiceMonitor", "PrometheusRule"}
         done = helm.apply(stack, items, dry_run=True)
         applied = [line for line in done.stdout.splitlines() if line.strip()]
         assert len(applied) == len(items), (values, _kinds(items), done.stdout)
         assert all(line.endswith("serverside-applied (server dry run)") for line in applied), done.stdout
+    # The PrometheusRule wraps files/prometheus-rules.yaml, generated from the operator's code.
+    rules = (helm.CHART / "files" / "prometheus-rules.yaml").exists()
+    assert monitored == ({"ServiceMonitor", "PrometheusRule"} if rules else {"ServiceMonitor"})
