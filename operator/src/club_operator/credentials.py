@@ -149,8 +149,15 @@ def build_database_secret(
 
 
 def build_storage_secret(
-    names: ClubNames, owner: Owner, *, endpoint: str, region: str, secret_key: str
+    names: ClubNames,
+    owner: Owner,
+    *,
+    endpoint: str,
+    region: str,
+    secret_key: str,
+    access_key: str | None = None,
 ) -> dict[str, Any]:
+    """`access_key`: the one of the Club's two S3 users in use (s3_keys.py); its own by default."""
     return _secret(
         names,
         owner,
@@ -159,7 +166,7 @@ def build_storage_secret(
             "endpoint": endpoint,
             "region": region,
             "bucket": names.bucket,
-            "accessKeyId": names.s3_user,
+            "accessKeyId": access_key or names.s3_user,
             STORAGE_SECRET_KEY: secret_key,
         },
     )

@@ -32,6 +32,8 @@ from club_operator import (
     pg_owners,
     redis_rotation,
     revoke,
+    s3_keys,
+    s3_rotation,
     secret_writes,
     storage,
     workloads,
@@ -92,6 +94,7 @@ def reconcile(club: ClubObject, settings: OperatorSettings) -> Outcome:
         jwt_rotation.ensure_jwt_rotation(ctx, out)
         redis_rotation.ensure_redis_rotation(ctx, out)
         db_rotation.ensure_db_rotation(ctx, out)
+        s3_rotation.ensure_s3_rotation(ctx, out)
         owner_rotation.ensure_owner_rotation(ctx, out)
         revoke.ensure_revocation_done(ctx, out)
         backup_steps.ensure_backup_schedule(ctx, out)
@@ -306,10 +309,17 @@ def ensure_storage(ctx: Context, out: Outcome) -> None:
         out.condition(Type.STORAGE_READY, False, Reason.CONFLICT, message)
         return
     existing = kube.read_secret(names.namespace, names.storage_secret)
-    secret_key = (existing or {}).get(credentials.STORAGE_SECRET_KEY) or credentials.generate_password()
+    # The one of the Club's two S3 users the Secret names: s3_rotation.py alternates them.
+    access_key, secret_key = s3_keys.in_use(names.s3_user, existing or {})
+    secret_key = secret_key or credentials.generate_password()
     secret_writes.write(
         credentials.build_storage_secret(
-            names, ctx.club.owner, endpoint=server.endpoint, region=server.region, secret_key=secret_key
+            names,
+            ctx.club.owner,
+            endpoint=server.endpoint,
+            region=server.region,
+            secret_key=secret_key,
+            access_key=access_key,
         ),
         out,
         frozenset({credentials.STORAGE_SECRET_KEY}),
@@ -317,7 +327,7 @@ def ensure_storage(ctx: Context, out: Outcome) -> None:
     )
     plan = storage.StoragePlan(
         bucket=names.bucket,
-        user=names.s3_user,
+        user=access_key,
         secret_key=secret_key,
         policy_name=names.s3_policy,
         quota_bytes=ctx.spec.storage.quota_bytes,

@@ -32,6 +32,10 @@ at once (Issued), every API and worker pod then rolls onto it (Propagated), and 
 previous one is removed from the user (Revoked: Redis refuses it). Its id is derived from the
 password (credentials.redis_password_id), never the password.
 
+The S3 access key (S3_ACCESS_KEY) goes the same way: the new key is made on the Club's other S3 user
+and put in the Secret (Issued), every API and worker pod rolls onto it (Propagated), and after
+`overlap` the user of the previous key is deleted (Revoked: the server refuses it). See s3_rotation.py.
+
 Each record also keeps the last footballclub.io/rotate value its credential took up (`request`), so
 one request rotates every credential once, whichever of them is free to start first."""
 
@@ -45,6 +49,7 @@ from typing import Any
 
 JWT_SIGNING_KEY = "jwtSigningKey"
 REDIS_PASSWORD = "redisPassword"  # noqa: S105  (a status key, not a password)
+S3_ACCESS_KEY = "s3AccessKey"
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -93,6 +98,17 @@ REDIS_WORDING = Wording(
     ),
     activated="Redis password {kid} made the Secret's",  # never: issued in the Secret at once
     revoking="removing Redis password {previous} from the club's Redis user",
+)
+S3_WORDING = Wording(
+    adopted="took up S3 access key {kid}, found in the Secret but not yet recorded",
+    propagated="S3 access key {kid} propagated: every API and worker pod uses it",
+    revoked="S3 access key {previous} revoked: the S3 server no longer accepts it",
+    issued=(
+        "issued S3 access key {kid} ({why}); key {previous} keeps working until every pod uses the "
+        "new one and the overlap has passed"
+    ),
+    activated="S3 access key {kid} made the Secret's",  # never: issued in the Secret at once
+    revoking="removing S3 access key {previous}: its user is deleted from the S3 server",
 )
 
 # The database password (db_rotation.py, db_logins.py): two logins that alternate, so the id

@@ -8,6 +8,10 @@ s3:GetObjectVersion) and copy one back as the current version, but has no s3:Del
 so it cannot remove one. A lifecycle rule removes a version `noncurrent_expire_days` after it stopped
 being current, then the delete marker left with no version behind it.
 
+The club's access key alternates between two users holding the same policy (s3_keys.py): the
+one the storage Secret names is the plan's `user`; s3_rotation.py adds and removes the other
+(`add_key_user`, `remove_key_user`), and `delete_storage` removes both.
+
 `ensure_storage` reads everything first and writes only what differs from the plan, so a
 reconcile in steady state sends no write; `StorageResult.changed` names what was written.
 Server errors arrive translated (s3_server.py): `StorageUnavailable` (retry later) or
@@ -31,7 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 from minio.error import MinioAdminException
 
-from club_operator import ownership, storage_policy
+from club_operator import ownership, s3_keys, storage_policy
 from club_operator.ownership import Found, Owner
 from club_operator.s3_server import (
     BAD_CLUB_CREDENTIALS,
@@ -58,8 +62,11 @@ __all__ = [
     "StoragePlan",
     "StorageResult",
     "StorageUnavailable",
+    "add_key_user",
     "delete_storage",
     "ensure_storage",
+    "key_user_exists",
+    "remove_key_user",
     "storage_ready",
 ]
 
@@ -121,7 +128,7 @@ def ensure_storage(server: S3Server, plan: StoragePlan) -> StorageResult:
             changed.append("policy")
         if _ensure_user(admin, server, plan, user):
             changed.append("user")
-        if _ensure_attachment(admin, plan, user):
+        if _ensure_attachment(admin, plan.user, plan.policy_name, user):
             changed.append("attachment")
         if _ensure_lifecycle(s3, plan):
             changed.append("lifecycle")
@@ -151,8 +158,68 @@ def delete_storage(server: S3Server, plan: StoragePlan) -> list[str]:
             if policy is not None and _buckets_of(policy) - {plan.bucket}:
                 kept.append(f"user {plan.user}")
                 return kept
+        # The user the key alternates with (s3_keys.py) first: MinIO keeps a policy still attached.
+        alternate = s3_keys.alternate_user(plan.user)
+        try:
+            _remove_key_user(admin, alternate, plan.policy_name)
+        except ownership.Conflict:
+            kept.append(f"user {alternate}")
         remove_user_and_policy(admin, plan.user, plan.policy_name, "user")
     return kept
+
+
+# A Club's access key alternates between its two users (s3_keys.py, s3_rotation.py): the user not in
+# the Secret is added with a new key, or removed once no pod uses it. A user of that name that holds
+# a policy other than the Club's is not the Club's (ownership.Conflict): it is never touched.
+
+
+def key_user_exists(server: S3Server, user: str, policy_name: str) -> bool:
+    """Whether the S3 user `user` (one of the Club's two) exists. Raises ownership.Conflict when it
+    holds a policy other than the Club's `policy_name`."""
+    with translated(server, f"reading S3 user {user!r}"):
+        return _key_user(admin_client(server), user, policy_name) is not None
+
+
+def add_key_user(server: S3Server, user: str, secret_key: str, policy_name: str) -> None:
+    """Create `user` (or give it a new secret key, enabled) holding only the Club's policy (which
+    ensure_storage wrote). Raises ownership.Conflict as key_user_exists."""
+    with translated(server, f"adding S3 user {user!r}"):
+        admin = admin_client(server)
+        info = _key_user(admin, user, policy_name)
+        admin.user_add(user, secret_key)
+        _ensure_attachment(admin, user, policy_name, info)
+        log.info("Wrote S3 user %s with a new key", user)
+
+
+def remove_key_user(server: S3Server, user: str, policy_name: str) -> bool:
+    """Remove `user`: the server refuses its key from then on. False when it did not exist. Raises
+    ownership.Conflict as key_user_exists."""
+    with translated(server, f"removing S3 user {user!r}"):
+        return _remove_key_user(admin_client(server), user, policy_name)
+
+
+def _key_user(admin: Any, user: str, policy_name: str) -> dict[str, Any] | None:
+    info = _admin_json(admin.user_info, user)
+    attached = {name for name in str((info or {}).get("policyName") or "").split(",") if name}
+    if attached - {policy_name}:
+        raise ownership.Conflict(
+            f"S3 user {user} holds policies other than {policy_name}: it is not the Club's, the operator "
+            "leaves it untouched"
+        )
+    return info
+
+
+def _remove_key_user(admin: Any, user: str, policy_name: str) -> bool:
+    if _key_user(admin, user, policy_name) is None:
+        return False
+    try:
+        admin.user_remove(user)
+    except MinioAdminException as exc:
+        if admin_status(exc) != 404:
+            raise
+        return False
+    log.info("Removed S3 user %s", user)
+    return True
 
 
 def storage_ready(server: S3Server, plan: StoragePlan) -> bool:
@@ -208,15 +275,15 @@ def _ensure_user(admin: Any, server: S3Server, plan: StoragePlan, info: dict[str
     return True
 
 
-def _ensure_attachment(admin: Any, plan: StoragePlan, info: dict[str, Any] | None) -> bool:
+def _ensure_attachment(admin: Any, user: str, policy_name: str, info: dict[str, Any] | None) -> bool:
     attached = {name for name in str((info or {}).get("policyName") or "").split(",") if name}
-    if attached == {plan.policy_name}:
+    if attached == {policy_name}:
         return False
     # Anything more than the club's own policy would widen its access: setting the user's policies
     # replaces them all. (Not attach/detach: MinIO encrypts those payloads with a key derived by
     # Argon2id, about 0.1 s of CPU and 64 MiB per call on each side, twice per call.)
-    admin.policy_set(plan.policy_name, user=plan.user)
-    log.info("Set the policies of user %s to %s (were: %s)", plan.user, plan.policy_name, sorted(attached))
+    admin.policy_set(policy_name, user=user)
+    log.info("Set the policies of user %s to %s (were: %s)", user, policy_name, sorted(attached))
     return True
 
 
