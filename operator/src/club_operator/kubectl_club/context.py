@@ -22,6 +22,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _note(status: Mapping[str, Any]) -> str:
+    reason, message = status.get("reason"), status.get("message")
+    if reason and message:
+        return f" ({reason}: {message})"
+    return f" ({reason or message})" if reason or message else ""
+
+
 @dataclass
 class Context:
     cluster: Cluster
@@ -52,8 +59,8 @@ class Context:
             status = obj.get("status") or {}
             phase = str(status.get("phase") or "Pending")
             if phase != seen and self.output not in ("json", "yaml"):
-                note = f" ({status['reason']}: {status.get('message') or ''})" if status.get("reason") else ""
-                self.say(f"{kind.lower()}.footballclub.io/{name} {phase}{note}".rstrip())
+                note = _note(status)
+                self.say(f"{kind.lower()}.footballclub.io/{name} {phase}{note}")
                 seen = phase
             if phase in done:
                 return obj
