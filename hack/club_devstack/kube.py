@@ -20,6 +20,22 @@ from club_devstack.procs import Process, wait_until
 
 SERVICE_CIDR = "10.96.0.0/16"
 
+# The API server's audit log, when the stack is asked for one (Stack.start(audit=True)), in its logs
+# folder: every request of a workload's service account (an operator pod's among them; not the
+# controllers' of kube-system) at Metadata level (user, verb, resource, response code; no bodies),
+# one JSON event a line, written before the response is sent.
+AUDIT_LOG = "kube-apiserver-audit.log"
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+        {"level": "None"},
+    ],
+}
+
 
 @dataclass(frozen=True)
 class KubeInfo:
@@ -60,13 +76,20 @@ def _kubeconfig(path: Path, server: str, ca: pki.KeyPair, client: pki.KeyPair, u
 
 
 def start_control_plane(
-    root: Path, logs: Path, *, gpu_nodes: int = 1, hpa: bool = False, service_cidr: str = SERVICE_CIDR
+    root: Path,
+    logs: Path,
+    *,
+    gpu_nodes: int = 1,
+    hpa: bool = False,
+    service_cidr: str = SERVICE_CIDR,
+    audit: bool = False,
 ) -> tuple[list[Process], KubeInfo]:
     """Start the control plane; return its processes (in start order) and how to reach it. `hpa`
-    runs the HPA controller too (for a stack with a metrics API, e.g. KEDA's)."""
+    runs the HPA controller too (for a stack with a metrics API, e.g. KEDA's); `audit` has the API
+    server write its audit log (AUDIT_LOG in `logs`)."""
     procs: list[Process] = []
     try:
-        info = _start(root, logs, procs, gpu_nodes, hpa, service_cidr=service_cidr)
+        info = _start(root, logs, procs, gpu_nodes, hpa, service_cidr=service_cidr, audit=audit)
     except BaseException:
         for proc in reversed(procs):
             proc.stop()
@@ -74,8 +97,20 @@ def start_control_plane(
     return procs, info
 
 
+def _audit_args(root: Path, logs: Path) -> list[str]:
+    policy = root / "audit-policy.json"
+    policy.write_text(json.dumps(AUDIT_POLICY))
+    return [
+        f"--audit-policy-file={policy}",
+        f"--audit-log-path={logs / AUDIT_LOG}",
+        "--audit-log-format=json",
+        "--audit-log-mode=blocking",
+        "--audit-log-maxsize=0",
+    ]
+
+
 def _start(
-    root: Path, logs: Path, procs: list[Process], gpu_nodes: int, hpa: bool, *, service_cidr: str
+    root: Path, logs: Path, procs: list[Process], gpu_nodes: int, hpa: bool, *, service_cidr: str, audit: bool
 ) -> KubeInfo:
     certs = root / "pki"
     ca = pki.Authority(certs)
@@ -182,6 +217,7 @@ def _start(
             f"--proxy-client-cert-file={proxy_client.cert}",
             f"--proxy-client-key-file={proxy_client.key}",
             "--v=1",
+            *(_audit_args(root, logs) if audit else []),
         ],
         logs / "kube-apiserver.log",
     )

@@ -97,13 +97,15 @@ class Stack:
         keda: bool = False,
         metrics_server: bool = False,
         node: bool | None = None,
+        audit: bool = False,
     ) -> Iterator[Stack]:
         """Start everything; on exit stop it all and (unless `keep`) delete the run's folder. With
         `keda`, KEDA's operator and metrics adapter too, and the HPA controller (see keda.py); with
         `metrics_server`, metrics-server for the real node's pods (it needs the node) and the HPA
         controller.
         `node`: True starts the real node (node.py) or fails, None starts it where this machine can
-        run it (saying why not where it cannot), False leaves it out."""
+        run it (saying why not where it cannot), False leaves it out. `audit`: the API server writes
+        an audit log of the service accounts' requests (kube.AUDIT_LOG in the logs folder)."""
         root = root or Path(tempfile.mkdtemp(prefix="club-stack-"))
         # PostgreSQL may run as another user (never as root): it must be able to reach its folder.
         root.chmod(0o755)
@@ -127,7 +129,12 @@ class Stack:
                 slot = _claim_node_slot(root, required=bool(node))
             service_cidr = slot.net.service_cidr if slot else kube.SERVICE_CIDR
             kube_procs, kube_info = kube.start_control_plane(
-                root, logs, gpu_nodes=gpu_nodes, hpa=keda or metrics_server, service_cidr=service_cidr
+                root,
+                logs,
+                gpu_nodes=gpu_nodes,
+                hpa=keda or metrics_server,
+                service_cidr=service_cidr,
+                audit=audit,
             )
             procs.extend(kube_procs)
             if keda:

@@ -213,3 +213,22 @@ def test_each_rendering_of_the_matrix_is_accepted_by_the_api_server(
     # The PrometheusRule wraps files/prometheus-rules.yaml, generated from the operator's code.
     rules = (helm.CHART / "files" / "prometheus-rules.yaml").exists()
     assert monitored == ({"ServiceMonitor", "PrometheusRule"} if rules else {"ServiceMonitor"})
+
+
+def test_install_as_a_server_dry_run_prints_the_next_commands(
+    stack: StackInfo, namespaces: list[str]
+) -> None:
+    release_ns, other, watched = namespaces
+    values = {
+        "watchNamespaces": [other, watched],
+        "admission": {"allowedImagePrefixes": ["registry.example/"]},
+    }
+    done = helm.helm("install", "club-operator", str(helm.CHART), "-n", release_ns, "--dry-run=server",
+                     "--take-ownership", *helm.value_args(values), stack=stack)  # fmt: skip
+    notes = done.stdout.split("NOTES:", 1)[1]
+    assert f"kubectl -n {release_ns} rollout status deployment/club-operator" in notes
+    assert f"watching only: {other}, {watched}" in notes
+    assert "No servers are configured yet" in notes
+    assert f"kubectl apply -n {other} -f config/samples/club-minimal.yaml" in notes
+    assert "spec.runtime.image starts with one of: registry.example/" in notes
+    assert "kubectl label secret <name> footballclub.io/server-secret=true" in notes

@@ -19,8 +19,9 @@ from tests.support import crds
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackInfo]:
-    """A stack with its real node, for this folder's tests only."""
-    with Stack.start(node=True) as started:
+    """A stack with its real node, for this folder's tests only; its API server writes an audit log
+    of the service accounts' requests (test_helm_install.py checks the chart's RBAC with it)."""
+    with Stack.start(node=True, audit=True) as started:
         yield started.info
 
 

@@ -1,0 +1,50 @@
+"""What a user asked the API server for, read from the stack's audit log (Stack.start(audit=True),
+club_devstack.kube.AUDIT_LOG), and what RBAC rules grant, in the same terms: (API group,
+resource or resource/subresource, verb)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Grant = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Request:
+    verb: str
+    group: str
+    resource: str  # with its subresource: clubs/status
+    namespace: str | None  # None: cluster-scoped, or across every namespace
+    code: int  # the response's HTTP status
+
+    @property
+    def grant(self) -> Grant:
+        return (self.group, self.resource, self.verb)
+
+
+def requests(log: Path, username: str) -> set[Request]:
+    """Every resource request `username` made (non-resource URLs such as discovery left out)."""
+    found = set()
+    for line in log.read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef")
+        if event["user"]["username"] != username or not ref or "resource" not in ref:
+            continue
+        resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        code = int((event.get("responseStatus") or {}).get("code", 0))
+        found.add(Request(event["verb"], ref.get("apiGroup", ""), resource, ref.get("namespace"), code))
+    return found
+
+
+def grants(rules: Iterable[Mapping[str, Any]]) -> set[Grant]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
