@@ -75,6 +75,10 @@ test-fast: venv ## All tests without the install step (reuses a `make stack` giv
 monitoring: venv ## Regenerate the alert rules file the chart ships, from operator/src/club_operator/monitoring
 	$(PY) -m club_operator.monitoring
 
+.PHONY: chart-crds
+chart-crds: venv ## Regenerate the Helm chart's CRD templates (charts/club-operator/templates/crds) from crds/
+	$(PY) -m club_devstack.chart_crds
+
 .PHONY: stack
 stack: tools venv ## Run the local stack (Kubernetes, PostgreSQL, Redis, MinIO) in the foreground until Ctrl-C
 	$(PY) -m club_devstack

@@ -14,7 +14,7 @@ def test_the_chart_templates_are_generated_from_crds() -> None:
     assert set(wanted) == {f"{kind}.footballclub.io.yaml" for kind in kinds}
     present = {path.name: path.read_text() for path in chart_crds.TEMPLATE_DIR.glob("*.yaml")}
     stale = sorted(name for name in wanted.keys() | present.keys() if wanted.get(name) != present.get(name))
-    assert not stale, f"run `python -m club_devstack.chart_crds`: {stale} differ from crds/"
+    assert not stale, f"run `make chart-crds`: {stale} differ from crds/"
 
 
 SOURCE = (
