@@ -42,7 +42,7 @@ def observe(club: ClubObject, settings: OperatorSettings) -> None:
     )
     try:
         server = club_servers.storage_server(spec, club.namespace, settings)
-        sizes = _sizes(server)
+        sizes = bucket_sizes(server)
     except Exception as exc:  # a figure for an alert: never a reason for the reconcile to fail
         log.info("storage usage of %s/%s not read: %s", club.namespace, club.name, exc.__class__.__name__)
         return
@@ -62,7 +62,8 @@ def sizes_from(data_usage: Any) -> dict[str, int]:
     }
 
 
-def _sizes(server: s3_server.S3Server) -> dict[str, int]:
+def bucket_sizes(server: s3_server.S3Server) -> dict[str, int]:
+    """Every bucket's size on the server, as its data usage says, read at most once per CACHE_SEC."""
     now = time.monotonic()
     with _lock:
         cached = _usage.get(server.endpoint)
