@@ -211,12 +211,9 @@ class Cluster:
         return text
 
     def follow_log(self, pod: str, *, tail: int | None) -> Iterator[str]:
-        """The pod's log lines as they are written, until the container stops or the stream ends."""
-        extra: dict[str, Any] = {
-            "follow": True,
-            "_preload_content": False,
-            "_request_timeout": (TIMEOUT[0], None),
-        }
+        """The pod's log lines as they are written, until the container stops or the stream ends (no
+        read timeout: a quiet pod keeps its stream open)."""
+        extra: dict[str, Any] = {"follow": True, "_preload_content": False}
         if tail is not None:
             extra["tail_lines"] = tail
         response = self.call(

@@ -1,9 +1,11 @@
 """`logs CLUB [--component] [-f]`: the logs of the Club's pods of one component, read through the API
-server (pods/log), each line prefixed with its pod when there are several."""
+server (pods/log), each line prefixed with its pod when there are several. A pod whose log cannot be
+read is reported on stderr and the others are still shown; the exit status is then 1."""
 
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from typing import Any
 
@@ -30,10 +32,19 @@ def run(ctx: Context) -> int:
         )
     prefix = len(pods) > 1
     if not ctx.args.follow:
+        failed = 0
         for pod in pods:
-            for line in ctx.cluster.pod_log(pod, tail=ctx.args.tail).splitlines():
+            try:
+                text = ctx.cluster.pod_log(pod, tail=ctx.args.tail)
+            except PluginError as exc:
+                # One pod without a log (not started, or on a node that keeps none) does not hide
+                # the others'; the exit status still says that something was missing.
+                print(f"error: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            for line in text.splitlines():
                 ctx.say(f"[pod/{pod}] {line}" if prefix else line)
-        return 0
+        return 1 if failed else 0
     if len(pods) > MAX_FOLLOWED:
         raise PluginError(f"{len(pods)} pods to follow, more than {MAX_FOLLOWED}: use --component or --tail")
     return _follow(ctx, pods, prefix)
@@ -49,19 +60,21 @@ def _follow(ctx: Context, pods: list[str], prefix: bool) -> int:
                 lines.put((pod, line))
         except PluginError as exc:
             lines.put((pod, exc))
-        lines.put((pod, None))
+        except Exception as exc:  # reported like any other failure; the others go on
+            lines.put((pod, PluginError(f'following the log of pod "{pod}": {exc}')))
+        finally:
+            lines.put((pod, None))
 
     for pod in pods:
         threading.Thread(target=read, args=(pod,), daemon=True, name=f"log-{pod}").start()
-    open_streams, failed = len(pods), None
+    open_streams, failed = len(pods), 0
     while open_streams:
         pod, item = lines.get()
         if item is None:
             open_streams -= 1
         elif isinstance(item, PluginError):
-            failed = item
+            print(f"error: {item}", file=sys.stderr, flush=True)
+            failed += 1
         else:
             ctx.say(f"[pod/{pod}] {item}" if prefix else str(item))
-    if failed is not None:
-        raise failed
-    return 0
+    return 1 if failed else 0
