@@ -233,6 +233,21 @@ def retire_login(server: Server, database: str, login: str) -> int:
         raise translate(exc, f"retiring login {login}") from exc
 
 
+def end_sessions(server: Server, login: str) -> int:
+    """End every session of one of a Club's logins (the breach response: a password just replaced
+    does not end the sessions opened with the one before). Returns how many were ended."""
+    try:
+        with pg_connections.admin(server.admin()) as conn:
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE usename = %s AND pid <> pg_backend_pid()",
+                [login],
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise translate(exc, f"ending the sessions of login {login}") from exc
+    return sum(1 for (ended,) in rows if ended)
+
+
 def ensure_canary(server: Server, database: str) -> bool:
     """The canary club and its one row, written as the admin (RLS does not apply to it)."""
     query = "SELECT 1 FROM public.seasons WHERE club_id = %s"

@@ -335,3 +335,34 @@ def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy
         return  # a failure already reported stands
     least = min(Reason(before.reason), reason, key=_ORDER.index) if before.reason in _ORDER else reason
     out.conditions[i] = Condition(Type.SECRETS_ROTATED, True, least, f"{before.message}. {message}")
+
+
+def replace_now(ctx: Context, out: Outcome) -> str:
+    """The breach response's step (revoke.py): the login not in use gets a new password and the
+    Secret names it; every other login of the Club is retired (NOLOGIN, password removed, sessions
+    ended), and any session the new login had from before is ended too. What was done, in words."""
+    names = ctx.names
+    data = out.secrets.get(names.database_secret) or {}
+    ready = [c for c in out.conditions if c.type == Type.DATABASE_READY]
+    if not ready or not ready[-1].status or not data.get(credentials.DB_PASSWORD):
+        raise database.DatabaseUnavailable("the club's database is not provisioned yet")
+    server = club_servers.database_server(ctx.spec, names.namespace, ctx.settings)
+    me = ownership.Owner(
+        names.namespace, names.name, ctx.club.uid, str(out.fields.get("tenantId") or ctx.club.uid)
+    )
+    conflict = _conflict(_read_logins(server, names.role), me)
+    if conflict is not None:
+        raise database.DatabaseFailed(conflict)
+    target = db_logins.next_login(names.role, db_logins.current_login(names.role, data.get("username")))
+    password = credentials.generate_password()
+    _issue(ctx, out, server, _tenant(ctx, me, target, password), me)
+    ended = sum(
+        database.retire_login(server, names.database, login)
+        for login in db_logins.logins(names.role)
+        if login != target
+    )
+    ended += database.end_sessions(server, target)
+    return (
+        f"database login {db_logins.credential_id(target, password)} alone ({ended} session(s) ended; every "
+        "other login of the club refused)"
+    )

@@ -9,8 +9,12 @@ replaced by one function, and the server that holds it refuses the old one as it
     jwtSigningKey   the key set becomes a single new key: tokens signed before (access and refresh)
                     verify on no pod started from now on;
     redisPassword   the Club's ACL user holds only a new password, and its open connections are closed;
+    databasePassword  the login not in use gets a new password and the Secret names it; every other
+                    login of the Club is refused (NOLOGIN) and every session the Club had is ended;
+    s3AccessKey     the other S3 user gets a new key and the Secret names it; the user in use is
+                    deleted;
     ownerPassword   the bootstrap owner's account takes a new password (where it still holds the
-                    bootstrap one: a password the owner chose is the owner's);
+                    bootstrap one: a password the owner chose is the owner's).
 
 The credentials replaced so far are recorded (status.revocation.replaced) even when a server is
 unreachable, so a retry replaces only the rest. `ensure_revocation_done` runs after the workloads:
@@ -28,15 +32,19 @@ from club_operator import (
     club_servers,
     credentials,
     database,
+    db_rotation,
     kube,
     metrics,
     owner_rotation,
+    ownership,
     redis_acl,
     redis_rotation,
     revoke_plan,
     rotation,
+    s3_rotation,
     secret_writes,
     status_writer,
+    storage,
 )
 from club_operator.club import Context
 from club_operator.conditions import Reason, Type
@@ -49,6 +57,9 @@ _UNAVAILABLE = (
     database.InvalidServer,
     database.DatabaseUnavailable,
     database.DatabaseFailed,
+    storage.StorageUnavailable,
+    storage.StorageConflict,
+    ownership.Conflict,
 )
 
 
@@ -92,6 +103,8 @@ def _replace_owner(ctx: Context, out: Outcome) -> str:
 _REPLACE: tuple[tuple[str, Callable[[Context, Outcome], str]], ...] = (
     (rotation.JWT_SIGNING_KEY, _replace_jwt),
     (rotation.REDIS_PASSWORD, _replace_redis),
+    (rotation.DATABASE_PASSWORD, db_rotation.replace_now),
+    (rotation.S3_ACCESS_KEY, s3_rotation.replace_now),
     (rotation.OWNER_PASSWORD, _replace_owner),
 )
 

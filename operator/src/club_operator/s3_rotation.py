@@ -229,3 +229,16 @@ def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy
         return  # a failure already reported stands
     least = min(Reason(before.reason), reason, key=_ORDER.index) if before.reason in _ORDER else reason
     out.conditions[i] = Condition(Type.SECRETS_ROTATED, True, least, f"{before.message}. {message}")
+
+
+def replace_now(ctx: Context, out: Outcome) -> str:
+    """The breach response's step (revoke.py): the Club's other S3 user gets a new secret key and the
+    storage Secret names it, then the user in use is deleted (the server refuses its key at once).
+    What was done, in words (ids only)."""
+    keys = _read_keys(ctx, out)
+    if keys is None:
+        raise storage.StorageUnavailable("the club's bucket and S3 user are not ready yet")
+    new_secret = credentials.generate_password()
+    _issue(ctx, out, keys, new_secret)
+    storage.remove_key_user(keys.server, keys.access_key, ctx.names.s3_policy)
+    return f"S3 access key {s3_keys.key_id(keys.other, new_secret)} alone (the previous user deleted)"

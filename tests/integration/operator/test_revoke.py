@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import psycopg
 import pytest
 import redis
 from kubernetes import client as k8s
@@ -21,7 +22,7 @@ from club_operator import naming
 from club_operator.models import ClubSpec
 from club_runtime.core import security
 from tests.integration.operator.conftest import RunningOperator
-from tests.support import clubs, crds, rotation
+from tests.support import clubs, crds, refusals, rotation
 
 NAME = "breached-fc"
 BYSTANDER = "bystander-fc"
@@ -33,8 +34,11 @@ SPEC = {
 }
 
 
+KINDS = ("jwt", "redis", "owner", "database", "storage")
+
+
 def _credentials(core: k8s.CoreV1Api, namespace: str, name: str) -> dict[str, dict[str, str]]:
-    return {kind: clubs.secret_data(core, namespace, f"{name}-{kind}") for kind in ("jwt", "redis", "owner")}
+    return {kind: clubs.secret_data(core, namespace, f"{name}-{kind}") for kind in KINDS}
 
 
 def _token(keys: str, club_id: str) -> str:
@@ -48,14 +52,6 @@ def _accepted(keys: str, token: str, club_id: str) -> bool:
     except security.TokenError:
         return False
     return True
-
-
-def _logs_in(url: str) -> bool:
-    with redis.Redis.from_url(url, socket_timeout=5) as conn:
-        try:
-            return bool(conn.ping())
-        except redis.exceptions.AuthenticationError:
-            return False
 
 
 def _revocation(custom: k8s.CustomObjectsApi, namespace: str) -> dict[str, object]:
@@ -83,6 +79,9 @@ def test_revoke_replaces_every_credential_at_once_and_measures_until_nothing_acc
     assert _accepted(old["jwt"]["keys"], token, club_id)
     held = redis.Redis.from_url(old["redis"]["url"], socket_timeout=5)  # an authenticated connection
     assert held.ping()
+    bucket = (clubs.get_club(custom, namespace, NAME) or {})["status"]["bucket"]
+    session = psycopg.connect(old["database"]["dsn"], autocommit=True)  # a session of the club's
+    assert session.execute("SELECT 1").fetchone() == (1,)
 
     patch = {"metadata": {"annotations": {"footballclub.io/revoke": "leaked-laptop"}}}
     custom.patch_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, "clubs", NAME, patch)
@@ -91,19 +90,19 @@ def test_revoke_replaces_every_credential_at_once_and_measures_until_nothing_acc
         lambda: (r := _revocation(custom, namespace)).get("request") == "leaked-laptop" and r,
         timeout=60,
     )
-    assert replaced["credentials"] == ["jwtSigningKey", "redisPassword", "ownerPassword"]
+    assert replaced["credentials"] == [
+        "jwtSigningKey",
+        "redisPassword",
+        "databasePassword",
+        "s3AccessKey",
+        "ownerPassword",
+    ]
     new = _credentials(core, namespace, NAME)
     # Refused by their servers from the moment they are replaced, before any pod has rolled.
-    assert not _logs_in(old["redis"]["url"])
-    with pytest.raises(redis.exceptions.ConnectionError):
-        held.ping()  # closed by the server; the reconnect is refused too
-    held.close()
-    assert _logs_in(new["redis"]["url"])
+    _old_ones_refused(old, new, held, session, bucket)
     assert not _accepted(new["jwt"]["keys"], token, club_id)
     assert _accepted(new["jwt"]["keys"], _token(new["jwt"]["keys"], club_id), club_id)
     assert len(security.KeySet.parse(new["jwt"]["keys"]).keys) == 1
-    assert new["owner"]["password"] != old["owner"]["password"]
-    assert not new["owner"].get("previous-password")
 
     done = clubs.wait_for(
         "every pod to run the new credentials",
@@ -134,7 +133,11 @@ def test_revoke_replaces_every_credential_at_once_and_measures_until_nothing_acc
 
     # The other Club noticed nothing.
     assert _credentials(core, namespace, BYSTANDER) == bystander
-    assert _logs_in(bystander["redis"]["url"])
+    assert not refusals.redis_refuses(bystander["redis"]["url"])
+    assert not refusals.database_refuses(bystander["database"]["dsn"])
+    assert not refusals.storage_refuses(
+        bystander["storage"], (clubs.get_club(custom, namespace, BYSTANDER) or {})["status"]["bucket"]
+    )
 
     # Each request once: a settled revocation replaces nothing more.
     clubs.wait_reconciles(
@@ -143,6 +146,31 @@ def test_revoke_replaces_every_credential_at_once_and_measures_until_nothing_acc
     assert _credentials(core, namespace, NAME) == new
 
     _nothing_leaks(club_operator, clubs.get_club(custom, namespace, NAME), (old, new), messages, metrics)
+
+
+def _old_ones_refused(
+    old: dict[str, dict[str, str]],
+    new: dict[str, dict[str, str]],
+    held: redis.Redis,
+    session: psycopg.Connection[tuple[object, ...]],
+    bucket: str,
+) -> None:
+    """Redis, PostgreSQL and MinIO refuse the old credentials and close what they had opened with
+    them; they accept the new ones. The owner's Secret holds a new password and no previous one."""
+    assert refusals.redis_refuses(old["redis"]["url"])
+    with pytest.raises(redis.exceptions.ConnectionError):
+        held.ping()  # closed by the server; the reconnect is refused too
+    held.close()
+    assert not refusals.redis_refuses(new["redis"]["url"])
+    assert refusals.database_refuses(old["database"]["dsn"])
+    with pytest.raises(psycopg.OperationalError):
+        session.execute("SELECT 1")  # ended by the server
+    session.close()
+    assert not refusals.database_refuses(new["database"]["dsn"])
+    assert refusals.storage_refuses(old["storage"], bucket)
+    assert not refusals.storage_refuses(new["storage"], bucket)
+    assert new["owner"]["password"] != old["owner"]["password"]
+    assert not new["owner"].get("previous-password")
 
 
 def _nothing_leaks(
@@ -155,7 +183,14 @@ def _nothing_leaks(
     club_json = str(club)
     log = club_operator.log.read_text(errors="replace")
     for values in every:
-        for secret in (values["redis"]["password"], values["redis"]["url"], values["owner"]["password"]):
+        for secret in (
+            values["redis"]["password"],
+            values["redis"]["url"],
+            values["owner"]["password"],
+            values["database"]["password"],
+            values["database"]["dsn"],
+            values["storage"]["secretAccessKey"],
+        ):
             assert secret not in club_json
             assert not any(secret in m for m in messages)
             assert secret not in log
