@@ -132,7 +132,8 @@ def ensure_db_rotation(ctx: Context, out: Outcome) -> None:
         )
 
     try:
-        seen = _observe(ctx, out, server, record, active, me, now)
+        issued = record.issued if record is not None and record.kid == active else now
+        seen = _observe(ctx, out, server, record, active, me, issued, _busy(record, active, request, now))
         if seen is None:
             return
         planned = step(record, seen.kids, request, seen.propagated)
@@ -167,6 +168,13 @@ def ensure_db_rotation(ctx: Context, out: Outcome) -> None:
     _merge_condition(out, record, pol)
 
 
+def _busy(record: rotation.Record | None, active: str, request: str | None, now: datetime.datetime) -> bool:
+    """Whether a rotation is in flight, due or asked for (else the step has nothing to roll out)."""
+    if record is None or record.kid != active or not record.settled:
+        return True
+    return request is not None or now >= record.next_rotation
+
+
 def _observe(  # noqa: PLR0917 - the step's inputs, read once by its caller
     ctx: Context,
     out: Outcome,
@@ -174,10 +182,12 @@ def _observe(  # noqa: PLR0917 - the step's inputs, read once by its caller
     record: rotation.Record | None,
     active: str,
     me: ownership.Owner,
-    now: datetime.datetime,
+    issued: datetime.datetime,
+    busy: bool,
 ) -> _Seen | None:
     """The logins, the pods and the sessions; None (with the condition reported) when a login of the
-    Club's names is not the Club's."""
+    Club's names is not the Club's. The pods and sessions are read only when the step may use them:
+    `busy` (a rotation in flight, due or asked for) or a stray login to retire."""
     found = _read_logins(server, ctx.names.role)
     conflict = _conflict(found, me)
     if conflict is not None:
@@ -190,7 +200,8 @@ def _observe(  # noqa: PLR0917 - the step's inputs, read once by its caller
     can_login = {name: state.can_login for name, state in found.items()}
     kids = db_logins.live_ids(record, active, can_login)
     others = sorted({db_logins.login_of(k) for k in kids} - {db_logins.login_of(active)})
-    issued = record.issued if record is not None and record.kid == active else now
+    if not busy and record is not None and not db_logins.strays(record, active, can_login):
+        return _Seen(kids, pods=False, propagated=False, can_login=can_login)
     pods = _pods_propagated(ctx, out, issued)
     return _Seen(kids, pods, pods and not _sessions(server, others), can_login)
 

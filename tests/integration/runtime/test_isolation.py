@@ -4,9 +4,11 @@ the attempts; afterwards club B's data is checked unchanged, as the database sup
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import errors, sql
@@ -121,6 +123,44 @@ def test_raw_sql_as_club_role_never_reaches_another_club(two_clubs: tuple[Club, 
     assert fingerprint(migrated, b.club_id) == before
     assert tenancy.probe_isolation(a.dsn)
     assert tenancy.probe_isolation(b.dsn)
+
+
+def test_raw_sql_through_a_login_role_of_the_club_never_reaches_another_club(
+    two_clubs: tuple[Club, Club], migrated: str
+) -> None:
+    """A club whose database password rotates logs in through a login role of its own, a member of
+    its role that sets it at login (tenancy.provision_login): the same attempts, and setting the role
+    back to the login itself, reach nothing of club B (nor anything at all without the club's role)."""
+    a, b = two_clubs
+    login, password = f"{a.role_name}__a", secrets.token_urlsafe(16)
+    tenancy.provision_login(migrated, a.role_name, login, password)
+    dsn = psycopg.conninfo.make_conninfo(a.dsn, user=login, password=password)
+    before = fingerprint(migrated, b.club_id)
+    params = {"a": a.club_id, "b": b.club_id, "b_role": b.role_name}
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT current_user, session_user").fetchone() == (a.role_name, login)
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        prelude=st.sampled_from([*PRELUDES, "SET ROLE NONE", f"SET ROLE {login}"]),
+        table=st.sampled_from(TABLES),
+        attempt=st.sampled_from(sorted(ATTEMPTS)),
+    )
+    def attempt(prelude: str | None, table: str, attempt: str) -> None:
+        with psycopg.connect(dsn) as conn:
+            run_attempt(conn, prelude, table, attempt, params)
+            # Club A's, or no club at all once the session gave up the club's role.
+            row = conn.execute("SELECT public.current_club_id()").fetchone()
+            assert row is not None
+            assert row[0] is None or str(row[0]) == a.club_id
+
+    attempt()
+    assert fingerprint(migrated, b.club_id) == before
+    assert tenancy.probe_isolation(dsn)
+    tenancy.retire_login(migrated, login)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(dsn).close()
+    tenancy.drop_login(migrated, login)
 
 
 def every_id(admin_dsn: str, club_id: str) -> dict[str, list[str]]:
