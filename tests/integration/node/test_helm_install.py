@@ -1,7 +1,9 @@
 """`helm install` of charts/club-operator runs the operator image as a pod on the real node with the
-chart's ServiceAccount and Roles (a namespaced install: watchNamespaces), reconciles a Club to Ready,
-keeps it Ready through `helm upgrade` (a new operator pod resumes it), and `helm uninstall` leaves
-the CRDs, the Club and its database role and bucket in place.
+chart's ServiceAccount and Roles (a namespaced install: watchNamespaces), reconciles a Club to Ready
+and leaves a Club of another namespace alone, keeps the Club Ready through `helm upgrade` (the new
+operator pod reconciles a change), and `helm uninstall` leaves the CRDs, the Club and its database
+role and bucket in place. The API server's audit log then shows every request of the operator's
+ServiceAccount granted by the chart and none denied.
 
 One install flow, kept small: the images are the ones test_operator_pod.py builds (shared registry
 storage), and the Club takes the defaults."""
@@ -81,32 +83,32 @@ def _ready_at(club: dict[str, Any] | None, generation: int) -> bool:
 
 
 @pytest.fixture
-def namespaces(kube_api: k8s.ApiClient) -> Iterator[tuple[str, str]]:
-    """(the release's namespace, the namespace the operator watches); deleted afterwards, the Club
-    first (its operator is gone by then, so its finalizer is taken off by hand)."""
+def namespaces(kube_api: k8s.ApiClient) -> Iterator[tuple[str, str, str]]:
+    """(the release's namespace, the namespace the operator watches, one it does not); deleted
+    afterwards, the Club first (its operator is gone by then, so its finalizer is taken off by hand)."""
     core = k8s.CoreV1Api(kube_api)
-    home, watched = (f"helm-{uuid.uuid4().hex[:10]}" for _ in range(2))
-    for name in (home, watched):
+    home, watched, elsewhere = (f"helm-{uuid.uuid4().hex[:10]}" for _ in range(3))
+    for name in (home, watched, elsewhere):
         core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    yield home, watched
+    yield home, watched, elsewhere
     custom = k8s.CustomObjectsApi(kube_api)
     try:
         crds.patch(custom, watched, "Club", CLUB, {"metadata": {"finalizers": None}})
     except ApiException as exc:
         if exc.status != 404:
             raise
-    for name in (watched, home):
+    for name in (watched, elsewhere, home):
         core.delete_namespace(name, propagation_policy="Background")
 
 
 def test_install_upgrade_uninstall_keeps_the_club_and_its_data(
     stack: StackInfo,
     node_images: images.Images,
-    namespaces: tuple[str, str],
+    namespaces: tuple[str, str, str],
     kube_api: k8s.ApiClient,
 ) -> None:
     assert stack.node is not None
-    home, watched = namespaces
+    home, watched, elsewhere = namespaces
     core, custom = k8s.CoreV1Api(kube_api), k8s.CustomObjectsApi(kube_api)
     values = helm.value_args(_values(stack, node_images.operator, watched))
     # --take-ownership: this stack's other tests applied the CRDs with kubectl before.
@@ -116,8 +118,15 @@ def test_install_upgrade_uninstall_keeps_the_club_and_its_data(
         assert pod.spec.node_name == stack.node.name
         assert pod.spec.service_account_name == RELEASE
 
+        # A Club outside the watched namespace, made first: by the time the watched one is Ready,
+        # it is still untouched (no finalizer, no status); the operator cannot even read it.
+        clubs.create_club(custom, elsewhere, crds.manifest("Club", {"displayName": "Elsewhere"}, CLUB))
         clubs.create_club(custom, watched, crds.manifest("Club", {"displayName": "Helm FC"}, CLUB))
         status = clubs.ready_status(custom, watched, CLUB, timeout=240)
+        ignored = clubs.get_club(custom, elsewhere, CLUB)
+        assert ignored is not None
+        assert not ignored["metadata"].get("finalizers")
+        assert "status" not in ignored
 
         helm.helm("upgrade", RELEASE, str(helm.CHART), "-n", home, "--reuse-values",
                   "--set-json", 'podAnnotations={"example.com/upgraded": "1"}', stack=stack)  # fmt: skip
