@@ -33,7 +33,7 @@ def _kinds(items: list[dict[str, Any]]) -> list[str]:
 
 @pytest.fixture
 def namespaces(kube_api: k8s.ApiClient) -> Iterator[list[str]]:
-    """Two namespaces of this test's own (the release's and one more to watch), deleted afterwards."""
+    """Three namespaces of this test's own (the release's and two to watch), deleted afterwards."""
     core = k8s.CoreV1Api(kube_api)
     names = [f"chart-{uuid.uuid4().hex[:10]}" for _ in range(3)]
     for name in names:
