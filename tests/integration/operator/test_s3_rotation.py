@@ -10,7 +10,9 @@ now, and the policy with it."""
 
 from __future__ import annotations
 
+import base64
 import json
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -299,3 +301,65 @@ def _check_reports(
         club=NAME,
         credential=CREDENTIAL,
     )
+
+
+CRASHED = "s3-crashed-fc"
+
+
+def test_a_key_written_to_the_secret_before_a_crash_is_taken_up_not_replaced(
+    club_operator: RunningOperator,
+    custom: k8s.CustomObjectsApi,
+    core: k8s.CoreV1Api,
+    namespace: str,
+    stack: StackInfo,
+    admin: MinioAdmin,
+) -> None:
+    """The operator stopped between writing the new key to the Secret and giving it to the other
+    user (the Secret is written first): the next operator's storage step makes the user with the
+    Secret's key, and the rotation takes that key up (adopted) and takes it to Revoked, issuing none."""
+    spec = {**OTHER_SPEC, "displayName": "S3 Crashed FC", "secrets": {"rotation": {"overlap": "20s"}}}
+    names = _names(namespace, CRASHED, spec)
+    user, alternate = s3_keys.club_users(names.s3_user)
+    clubs.create_club(custom, namespace, crds.manifest("Club", spec, CRASHED))
+    clubs.wait_condition(custom, namespace, CRASHED, "Ready", "True", timeout=180)
+    clubs.wait_for(
+        "the first key to be Propagated",
+        lambda: rotation.record(custom, namespace, CRASHED, CREDENTIAL).get("phase") == "Propagated",
+        timeout=60,
+    )
+    old = clubs.secret_data(core, namespace, names.storage_secret)
+    old_id = s3_keys.key_id(user, old["secretAccessKey"])
+
+    club_operator.kill()
+    new_secret = uuid.uuid4().hex
+    written = {"accessKeyId": alternate, "secretAccessKey": new_secret}
+    core.patch_namespaced_secret(
+        names.storage_secret,
+        namespace,
+        {"data": {k: base64.b64encode(v.encode()).decode() for k, v in written.items()}},
+    )
+    assert _user(admin, alternate) is None
+    club_operator.start()
+
+    new_id = s3_keys.key_id(alternate, new_secret)
+    adopted = clubs.wait_for(
+        "the key in the Secret to be taken up",
+        lambda: (r := rotation.record(custom, namespace, CRASHED, CREDENTIAL)).get("kid") == new_id and r,
+        timeout=60,
+    )
+    assert (adopted["reason"], adopted["previousKid"]) == ("adopted", old_id)
+    new = {**old, **written}
+    clubs.wait_for("the Secret's key to be on the server", lambda: _lists(stack, new) == "ok", timeout=30)
+    revoked = clubs.wait_for(
+        "the old key to be Revoked",
+        lambda: (
+            (r := rotation.record(custom, namespace, CRASHED, CREDENTIAL)).get("phase") == "Revoked" and r
+        ),
+        timeout=150,
+    )
+    assert (revoked["kid"], revoked["previousKid"]) == (new_id, old_id)
+    assert (_lists(stack, old), _lists(stack, new)) == ("InvalidAccessKeyId", "ok")
+    assert clubs.secret_data(core, namespace, names.storage_secret)["secretAccessKey"] == new_secret
+    messages = [e.message or "" for e in clubs.events(core, namespace, CRASHED)]
+    assert any(f"took up S3 access key {new_id}" in m for m in messages)
+    assert not any("issued S3 access key" in m for m in messages)
