@@ -265,6 +265,24 @@ def _second_rotation_alternates(
     return found
 
 
+def _backup_pod(core: k8s.CoreV1Api, names: naming.ClubNames) -> str:
+    """A pod labelled as the Club's backup Job's pods are, Running on a kwok node; its name."""
+    name = f"{names.name}-backup-before"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": names.labels("backup")},
+        "spec": {"containers": [{"name": "backup", "image": "club-runtime:test"}]},
+    }
+    core.create_namespaced_pod(names.namespace, pod)
+    clubs.wait_for(
+        "the backup pod to run",
+        lambda: core.read_namespaced_pod(name, names.namespace).status.phase == "Running",
+        timeout=60,
+    )
+    return name
+
+
 def _marks(custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: str) -> tuple[str, str]:
     club = clubs.get_club(custom, namespace, NAME) or {}
     secret = core.read_namespaced_secret(f"{NAME}-database", namespace)
@@ -312,10 +330,11 @@ DEDICATED_SPEC = {
 }
 
 
-def test_a_dedicated_club_rotates_the_same_way_and_its_deletion_drops_its_logins(
+def test_a_dedicated_club_rotates_the_same_way_waits_for_backup_pods_and_its_deletion_drops_its_logins(
     club_operator: RunningOperator,
     custom: k8s.CustomObjectsApi,
     core: k8s.CoreV1Api,
+    kube_api: k8s.ApiClient,
     namespace: str,
     admin: psycopg.Connection[Any],
 ) -> None:
@@ -332,7 +351,24 @@ def test_a_dedicated_club_rotates_the_same_way_and_its_deletion_drops_its_logins
     seen: set[str] = set()
     old = _secret(core, namespace, seen, DEDICATED)
     assert old["dbname"] == names.database != "clubs"
+    # A backup Job's pod that started before the rotation read the old DATABASE_URL: it holds
+    # the rotation at Issued while it runs, even once the Deployments have rolled.
+    backup = _backup_pod(core, names)
     rotation.request(custom, namespace, DEDICATED, "drill-dedicated")
+    clubs.wait_for(
+        "the new login to be Issued",
+        lambda: _record(custom, namespace, DEDICATED).get("phase") == "Issued",
+        timeout=60,
+    )
+    apps = k8s.AppsV1Api(kube_api)
+    clubs.wait_for(
+        "the pods to run the new Secret", lambda: _pods_run_the_current_templates(apps, core, names), 120
+    )
+    clubs.wait_reconciles(
+        club_operator.metrics_port, namespace, DEDICATED, 2, timeout=club_operator.resync_sec * 15
+    )
+    assert _record(custom, namespace, DEDICATED)["phase"] == "Issued"
+    core.delete_namespaced_pod(backup, namespace, grace_period_seconds=0)
     revoked = clubs.wait_for(
         "the old login to be Revoked",
         lambda: (r := _record(custom, namespace, DEDICATED)).get("phase") == "Revoked" and r,
