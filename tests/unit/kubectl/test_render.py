@@ -171,6 +171,7 @@ def test_status_page_of_a_new_club_says_what_is_missing() -> None:
     assert "Phase:       Pending  SUSPENDED" in page
     assert "Conditions:\n  (none reported yet)" in page
     assert "Rotation:\n  (nothing rotated yet)" in page
+    assert "Last successful:        none\n" in page
     assert "VideoJobs:   none" in page
 
 

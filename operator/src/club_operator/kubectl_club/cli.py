@@ -192,5 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The console script."""
+    """The console script `kubectl-club`."""
     sys.exit(main())
+
+
+def run_completion() -> None:
+    """The console script `kubectl_complete-club`: kubectl (1.26+) runs it with the words typed
+    after `kubectl club` to complete them."""
+    sys.exit(_complete(sys.argv[1:]))

@@ -220,8 +220,7 @@ def status_page(s: Mapping[str, Any], *, wide: bool, now: datetime) -> str:
     lines += [
         "",
         "Backups:",
-        f"  Last successful:        {status.get('lastSuccessfulBackup') or 'none'}"
-        f" (finished {_when(status.get('lastBackupTime'), now)})",
+        f"  Last successful:        {_last_backup(status, now)}",
         f"  Last verified restore:  {_verified_restore(verified, now)}",
         f"  Recoverable back to:    {status.get('firstRecoverabilityPoint') or '-'}",
         f"  ClubBackups:            {_backup_counts(s['backups'])}",
@@ -262,6 +261,13 @@ def status_page(s: Mapping[str, Any], *, wide: bool, now: datetime) -> str:
         _indent(table(["AGE", "OBJECT", "REASON", "COUNT", "MESSAGE"], warnings)) if warnings else ["  none"]
     )
     return "\n".join(lines)
+
+
+def _last_backup(status: Mapping[str, Any], now: datetime) -> str:
+    name = status.get("lastSuccessfulBackup")
+    if not name:
+        return "none"
+    return f"{name} (finished {_when(status.get('lastBackupTime'), now)})"
 
 
 def _verified_restore(verified: Mapping[str, Any], now: datetime) -> str:
