@@ -6,6 +6,8 @@ server without the CRDs), the cluster unreachable; and `revoke` without a termin
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,3 +153,57 @@ def test_revoke_without_a_terminal_or_yes_does_nothing(
     value = found["metadata"]["annotations"]["footballclub.io/revoke"]
     assert value.startswith("key leaked (")
     assert f"club.footballclub.io/{club} revocation requested (footballclub.io/revoke={value})" in done.stdout
+
+
+def test_revoke_on_a_terminal_asks_for_the_clubs_name(
+    plugin: Plugin, custom: k8s.CustomObjectsApi, namespace: str, club: str
+) -> None:
+    def revoke(answer: str) -> subprocess.CompletedProcess[str]:
+        controller, terminal = pty.openpty()
+        try:
+            os.write(controller, f"{answer}\n".encode())  # the terminal holds the line until it is read
+            return subprocess.run(
+                [plugin.kubectl, "club", "revoke", club, "-n", namespace, "--reason", "drill"],
+                env=plugin.env,
+                stdin=terminal,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            os.close(terminal)
+            os.close(controller)
+
+    refused = revoke("another-fc")
+    assert refused.returncode == 1
+    assert (
+        refused.stderr.splitlines()[-1]
+        == f'error: not revoking Club "{club}": not confirmed. Nothing was changed'
+    )
+    found = clubs.get_club(custom, namespace, club)
+    assert found is not None
+    assert REQUESTS.isdisjoint(found["metadata"].get("annotations") or {})
+
+    confirmed = revoke(club)
+    assert confirmed.returncode == 0, confirmed.stderr
+    found = clubs.get_club(custom, namespace, club)
+    assert found is not None
+    assert found["metadata"]["annotations"]["footballclub.io/revoke"].startswith("drill (")
+
+
+def test_the_contexts_namespace_and_context_flag(
+    plugin: Plugin, stack: StackInfo, namespace: str, club: str, tmp_path: Path
+) -> None:
+    """Without -n the context's namespace is used, as kubectl does; --context picks another context."""
+    config: dict[str, Any] = json.loads(stack.kube.kubeconfig.read_text())
+    (context,) = config["contexts"]
+    config["contexts"].append({"name": "clubs", "context": {**context["context"], "namespace": namespace}})
+    path = tmp_path / "contexts"
+    path.write_text(json.dumps(config))
+    assert one_error_line(plugin("status", club, kubeconfig=path)) == (
+        f'error: Club "{club}" not found in namespace "default"'
+    )
+    shown = plugin("status", club, "--context", "clubs", "-o", "json", kubeconfig=path)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["namespace"] == namespace
