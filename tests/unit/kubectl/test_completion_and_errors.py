@@ -131,3 +131,10 @@ def test_unreachable_drops_the_connection_objects_repr() -> None:
         str(errors.unreachable("https://h:1", cause))
         == "cannot reach the cluster at https://h:1: Failed to establish: refused"
     )
+
+
+def test_a_404_about_a_core_resource_is_not_a_missing_crd() -> None:
+    body = _status(message="the server could not find the requested resource", details={})
+    refused = errors.refusal(404, body, 'reading the log of pod "p"', "pods/log", custom=False)
+    assert not isinstance(refused, errors.NotServed)
+    assert str(refused) == 'reading the log of pod "p": the server could not find the requested resource'

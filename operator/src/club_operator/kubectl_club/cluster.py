@@ -78,8 +78,9 @@ class Cluster:
                 if exc.status == 429 and attempt < BUSY_RETRIES:
                     time.sleep(BUSY_SEC)
                     continue
-                kind = f"{plural}.{naming.GROUP}" if plural in PLURALS.values() else plural
-                refused = errors.refusal(exc.status or 0, exc.body, doing, kind)
+                custom = plural in PLURALS.values()
+                kind = f"{plural}.{naming.GROUP}" if custom else plural
+                refused = errors.refusal(exc.status or 0, exc.body, doing, kind, custom=custom)
                 if missing and exc.status == 404 and not isinstance(refused, errors.NotServed):
                     refused = PluginError(missing)
                 raise refused from exc
@@ -102,14 +103,10 @@ class Cluster:
         )
         return found
 
-    def list_objects(
-        self, kind: str, *, all_namespaces: bool = False, selector: str | None = None
-    ) -> list[dict[str, Any]]:
+    def list_objects(self, kind: str, *, all_namespaces: bool = False) -> list[dict[str, Any]]:
         plural = PLURALS[kind]
         where = "every namespace" if all_namespaces else f'namespace "{self.namespace}"'
         extra: dict[str, Any] = {"_request_timeout": TIMEOUT}
-        if selector:
-            extra["label_selector"] = selector
         if all_namespaces:
             listed = self.call(
                 f"listing {plural} in {where}",

@@ -37,11 +37,14 @@ def names_object(status: dict[str, Any]) -> bool:
     return bool(details.get("name"))
 
 
-def refusal(code: int, body: str | bytes | None, doing: str, kind_plural: str) -> PluginError:
-    """The error for an API server's refusal (`code`) while `doing` something."""
+def refusal(
+    code: int, body: str | bytes | None, doing: str, kind_plural: str, *, custom: bool = True
+) -> PluginError:
+    """The error for an API server's refusal (`code`) while `doing` something. `custom`: the
+    resource is one of the operator's, so a 404 about the resource itself means no CRD."""
     status = server_message(body)
     message = one_line(str(status.get("message") or ""))
-    if code == 404 and not names_object(status):
+    if code == 404 and custom and not names_object(status):
         return NotServed(
             f"the API server does not serve {kind_plural}: the club operator's CRDs are not installed "
             "(kubectl apply --server-side -f crds/)"

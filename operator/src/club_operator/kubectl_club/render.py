@@ -338,7 +338,7 @@ def video_outputs(job: Mapping[str, Any], bucket: str | None) -> list[str]:
         keys.append(str(outputs["masterPlaylist"]))
     for group in ("renditions", "thumbnails", "clips"):
         for item in outputs.get(group) or []:
-            key = item.get("playlist") or item.get("key") if isinstance(item, dict) else item
+            key = (item.get("playlist") or item.get("key")) if isinstance(item, dict) else item
             if key:
                 keys.append(str(key))
     return [f"s3://{bucket}/{k}" if bucket else k for k in keys]
