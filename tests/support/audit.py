@@ -4,16 +4,16 @@ resource or resource/subresource, verb)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 Grant = tuple[str, str, str]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Request:
     verb: str
     group: str
@@ -27,7 +27,9 @@ class Request:
 
 
 def requests(log: Path, username: str) -> set[Request]:
-    """Every resource request `username` made (non-resource URLs such as discovery left out)."""
+    """Every resource request `username` made (non-resource URLs such as discovery left out). A
+    server-side apply that created its object is logged as a patch answered 201, and the API server
+    authorized it as a create as well (apiserver's handlers/patch.go): it counts as both."""
     found = set()
     for line in log.read_text().splitlines():
         event = json.loads(line)
@@ -36,7 +38,10 @@ def requests(log: Path, username: str) -> set[Request]:
             continue
         resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
         code = int((event.get("responseStatus") or {}).get("code", 0))
-        found.add(Request(event["verb"], ref.get("apiGroup", ""), resource, ref.get("namespace"), code))
+        request = Request(event["verb"], ref.get("apiGroup", ""), resource, ref.get("namespace"), code)
+        found.add(request)
+        if request.verb == "patch" and code == 201:
+            found.add(dataclasses.replace(request, verb="create"))
     return found
 
 

@@ -18,7 +18,7 @@ import kopf
 
 from club_operator import kube, metrics
 from club_operator.config import OperatorSettings
-from club_operator.watchdog import Watchdog, condition_counts, pending, serves
+from club_operator.watchdog import Watchdog, condition_counts, listed_namespaces, pending, serves
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _loop(dog: Watchdog, interval: float) -> None:
     stop_flag: threading.Event = _state["stop"]
     while not stop_flag.wait(interval):
         try:
-            listed = kube.list_clubs()
+            listed = kube.list_clubs(listed_namespaces(_state["scope"]))
         except kube.KubeError as exc:
             _state["error"] = str(exc)
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import kopf
@@ -182,18 +182,22 @@ def delete_object(api_version: str, kind: str, namespace: str, name: str) -> boo
     return True
 
 
-def list_clubs() -> list[dict[str, Any]]:
-    """Every Club in the cluster, straight from the API server (not from the watch)."""
+def list_clubs(namespaces: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every Club in `namespaces` (all: the whole cluster), straight from the API server (not from the
+    watch)."""
+    api = client.CustomObjectsApi(kube_client.api_client())
+    items: list[dict[str, Any]] = []
     try:
-        listed = cast(
-            dict[str, Any],
-            client.CustomObjectsApi(kube_client.api_client()).list_cluster_custom_object(
-                naming.GROUP, naming.VERSION, naming.CLUB_PLURAL
-            ),
-        )
+        if not namespaces:
+            listed = api.list_cluster_custom_object(naming.GROUP, naming.VERSION, naming.CLUB_PLURAL)
+            items.extend(cast(dict[str, Any], listed).get("items", []))
+        for namespace in namespaces:
+            listed = api.list_namespaced_custom_object(
+                naming.GROUP, naming.VERSION, namespace, naming.CLUB_PLURAL
+            )
+            items.extend(cast(dict[str, Any], listed).get("items", []))
     except ApiException as exc:
         raise KubeError(f"listing Clubs failed: {exc.status} {exc.reason}") from exc
-    items: list[dict[str, Any]] = listed.get("items", [])
     return items
 
 

@@ -74,6 +74,15 @@ def pending(listed: Iterable[dict[str, Any]]) -> int:
     )
 
 
+def listed_namespaces(patterns: Iterable[str]) -> tuple[str, ...]:
+    """Where the direct LIST looks for an operator started with these namespace patterns: the names
+    themselves when every pattern is a plain name (an operator granted a Role in each of them may not
+    list Clubs cluster-wide), else () for one cluster-wide LIST (globs and exclusions need it)."""
+    patterns = tuple(patterns)
+    plain = all(p and not any(c in p for c in "*?[!") for p in patterns)
+    return patterns if plain else ()
+
+
 def serves(namespace: str, patterns: Iterable[str]) -> bool:
     """Whether an operator started with these namespace patterns (kopf's: names or globs, `!glob` to
     exclude; none means every namespace) handles Clubs in `namespace`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from club_operator.watchdog import Watchdog, condition_counts, pending, serves
+from club_operator.watchdog import Watchdog, condition_counts, listed_namespaces, pending, serves
 
 
 def _club(
@@ -54,3 +54,11 @@ def test_namespace_patterns_decide_which_clubs_the_operator_serves() -> None:
     assert not serves("other", ["team-*"])
     assert not serves("own-operator-1", ["!own-operator-*"])
     assert serves("team-a", ["!own-operator-*"])
+
+
+def test_plain_namespaces_are_listed_one_by_one_and_patterns_cluster_wide() -> None:
+    # An operator with a Role in each of its namespaces may not LIST Clubs across the cluster.
+    assert listed_namespaces(["team-a", "team-b"]) == ("team-a", "team-b")
+    assert listed_namespaces([]) == ()
+    assert listed_namespaces(["team-*"]) == ()
+    assert listed_namespaces(["team-a", "!team-b"]) == ()
