@@ -47,12 +47,13 @@ from club_operator import (
     pg_owners,
     rollouts,
     rotation,
+    rotation_condition,
     status_writer,
 )
 from club_operator.builders import backup_job
 from club_operator.builders.inputs import POOLS
 from club_operator.club import Context
-from club_operator.conditions import Condition, Reason, Type
+from club_operator.conditions import Reason, Type
 from club_operator.outcome import Outcome
 from club_operator.workloads import DEPLOYMENT
 from club_runtime.db import tenancy
@@ -316,9 +317,6 @@ def _pods_propagated(ctx: Context, out: Outcome, issued: datetime.datetime) -> b
     return True
 
 
-_ORDER = (Reason.ROTATION_ISSUED, Reason.ROTATION_PROPAGATED, Reason.ROTATION_REVOKED)
-
-
 def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy) -> None:
     """SecretsRotated says where each credential stands; its reason is the least advanced phase."""
     status = record.to_status()
@@ -336,16 +334,7 @@ def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy
         reason = Reason.ROTATION_REVOKED
         message = f"database login {record.kid} in use; login {previous} revoked at {status['revokedTime']}"
     message += f"; next database password rotation at {status['nextRotationTime']}"
-    found = [i for i, c in enumerate(out.conditions) if c.type == Type.SECRETS_ROTATED]
-    if not found:
-        out.condition(Type.SECRETS_ROTATED, True, reason, message)
-        return
-    i = found[-1]
-    before = out.conditions[i]
-    if not before.status:
-        return  # a failure already reported stands
-    least = min(Reason(before.reason), reason, key=_ORDER.index) if before.reason in _ORDER else reason
-    out.conditions[i] = Condition(Type.SECRETS_ROTATED, True, least, f"{before.message}. {message}")
+    rotation_condition.merge(out, reason, message)
 
 
 def replace_now(ctx: Context, out: Outcome) -> str:

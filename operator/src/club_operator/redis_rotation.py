@@ -28,10 +28,19 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
-from club_operator import credentials, kube, metrics, redis_acl, rollouts, rotation, status_writer
+from club_operator import (
+    credentials,
+    kube,
+    metrics,
+    redis_acl,
+    rollouts,
+    rotation,
+    rotation_condition,
+    status_writer,
+)
 from club_operator.builders.inputs import POOLS
 from club_operator.club import Context
-from club_operator.conditions import Condition, Reason, Type
+from club_operator.conditions import Reason, Type
 from club_operator.outcome import Outcome
 from club_operator.redis_target import club_prefix, parse_redis_url, password_sha256, with_user
 from club_operator.workloads import DEPLOYMENT
@@ -147,9 +156,6 @@ def ensure_redis_rotation(ctx: Context, out: Outcome) -> None:
     _merge_condition(out, record, pol)
 
 
-_ORDER = (Reason.ROTATION_ISSUED, Reason.ROTATION_PROPAGATED, Reason.ROTATION_REVOKED)
-
-
 def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy) -> None:
     """SecretsRotated says where each credential stands; its reason is the least advanced phase."""
     status = record.to_status()
@@ -169,16 +175,7 @@ def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy
             f"Redis password {record.kid} in use; password {previous} revoked at {status['revokedTime']}"
         )
     message += f"; next Redis password rotation at {status['nextRotationTime']}"
-    found = [i for i, c in enumerate(out.conditions) if c.type == Type.SECRETS_ROTATED]
-    if not found:
-        out.condition(Type.SECRETS_ROTATED, True, reason, message)
-        return
-    i = found[-1]
-    jwt = out.conditions[i]
-    if not jwt.status:
-        return  # a failure already reported stands
-    least = min(Reason(jwt.reason), reason, key=_ORDER.index) if jwt.reason in _ORDER else reason
-    out.conditions[i] = Condition(Type.SECRETS_ROTATED, True, least, f"{jwt.message}. {message}")
+    rotation_condition.merge(out, reason, message)
 
 
 def pods_propagated(ctx: Context, out: Outcome) -> bool:

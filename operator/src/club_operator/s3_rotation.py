@@ -53,12 +53,13 @@ from club_operator import (
     ownership,
     redis_rotation,
     rotation,
+    rotation_condition,
     s3_keys,
     status_writer,
     storage,
 )
 from club_operator.club import Context
-from club_operator.conditions import Condition, Reason, Type
+from club_operator.conditions import Reason, Type
 from club_operator.outcome import Outcome
 
 
@@ -150,7 +151,7 @@ def ensure_s3_rotation(ctx: Context, out: Outcome) -> None:
     metrics.SECRET_LAST_ROTATION.labels(names.namespace, names.name, rotation.S3_ACCESS_KEY).set(
         record.issued.timestamp()
     )
-    _merge_condition(out, record, pol)
+    rotation_condition.merge(out, *condition_message(record, pol))
 
 
 def _read_keys(ctx: Context, out: Outcome) -> _Keys | None:
@@ -194,9 +195,6 @@ def _issue(ctx: Context, out: Outcome, keys: _Keys, new_secret: str) -> None:
     storage.add_key_user(keys.server, keys.other, new_secret, names.s3_policy)
 
 
-_ORDER = (Reason.ROTATION_ISSUED, Reason.ROTATION_PROPAGATED, Reason.ROTATION_REVOKED)
-
-
 def condition_message(record: rotation.Record, pol: rotation.Policy) -> tuple[Reason, str]:
     """The S3 key's part of SecretsRotated: its phase as a reason, and where it stands."""
     status = record.to_status()
@@ -214,21 +212,6 @@ def condition_message(record: rotation.Record, pol: rotation.Policy) -> tuple[Re
         reason = Reason.ROTATION_REVOKED
         message = f"S3 access key {record.kid} in use; key {previous} revoked at {status['revokedTime']}"
     return reason, message + f"; next S3 access key rotation at {status['nextRotationTime']}"
-
-
-def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy) -> None:
-    """SecretsRotated says where each credential stands; its reason is the least advanced phase."""
-    reason, message = condition_message(record, pol)
-    found = [i for i, c in enumerate(out.conditions) if c.type == Type.SECRETS_ROTATED]
-    if not found:
-        out.condition(Type.SECRETS_ROTATED, True, reason, message)
-        return
-    i = found[-1]
-    before = out.conditions[i]
-    if not before.status:
-        return  # a failure already reported stands
-    least = min(Reason(before.reason), reason, key=_ORDER.index) if before.reason in _ORDER else reason
-    out.conditions[i] = Condition(Type.SECRETS_ROTATED, True, least, f"{before.message}. {message}")
 
 
 def replace_now(ctx: Context, out: Outcome) -> str:
