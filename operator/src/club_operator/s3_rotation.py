@@ -32,8 +32,9 @@ appears in status, Events or logs). Scheduled on spec.secrets.rotation.databaseP
 service credentials' interval; the CRD has no S3 field of its own), on request by
 footballclub.io/rotate; suspend stops it with the rest of the reconcile. The other user found
 existing once the rotation is settled and every pod uses the Secret's key (made by hand, or left by
-a crash before a revoke was recorded) is deleted. Deleting the Club deletes both users
-(storage.delete_storage).
+a crash before a revoke was recorded) is deleted. Deleting the Club with deletionPolicy Delete
+deletes both users (storage.delete_storage); Retain keeps them, as it keeps the bucket, and a Club
+that adopts them later deletes the one its new Secret does not name once its pods use that Secret.
 
 The Club's backup writer (backup_storage.py) is not rotated here: it is read only by the backup
 Jobs, which start from the Secret and run to the end, so its rotation would wait on no rollout but
