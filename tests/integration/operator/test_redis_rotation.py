@@ -173,7 +173,7 @@ def test_a_requested_rotation_replaces_the_redis_password_once_and_redis_refuses
             (clubs.condition(clubs.get_club(custom, namespace, NAME), "SecretsRotated") or {}).get("reason")
             == "Revoked"
         ),
-        timeout=60,
+        timeout=180,  # the least advanced of every credential the request rotated, the JWT key's last
     )
 
     # A settled rotation writes nothing more (not the Club, not the Secret, not the user); the
