@@ -6,6 +6,8 @@ from a Secret mounted as environment variables."""
 from __future__ import annotations
 
 import functools
+import os
+import socket
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +62,20 @@ class OperatorSettings(BaseSettings):
     # seconds.
     keda_polling_interval_sec: int = 15
     keda_cooldown_sec: int = 300
+
+    # Leader election (leader.py): replicas share one Lease and only its holder runs the handlers.
+    # Off for a single process (local runs, tests); the chart turns it on, the Lease in its own
+    # namespace and the pod's name as the identity (downward API). The holder renews every
+    # leader_renew_interval_sec and steps down (exits) when it has not renewed for
+    # leader_lease_duration_sec - leader_renew_interval_sec; a standby tries every
+    # leader_retry_interval_sec and takes a Lease not renewed for leader_lease_duration_sec.
+    leader_election: bool = False
+    leader_lease_name: str = "club-operator"
+    leader_lease_namespace: str = ""
+    leader_identity: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    leader_lease_duration_sec: float = 15.0
+    leader_renew_interval_sec: float = 5.0
+    leader_retry_interval_sec: float = 2.0
 
     metrics_port: int = 8080
     # The liveness probe fails when the Club watch stays behind a direct LIST for this long.

@@ -15,7 +15,6 @@ import logging
 from typing import Any
 
 import kopf
-import prometheus_client
 
 from club_operator import (
     club_backups,
@@ -25,6 +24,7 @@ from club_operator import (
     handlers,
     health,
     kube_cache,
+    leader,
     naming,
     videojobs,
 )
@@ -56,8 +56,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     ours = get_settings()
     handlers.tune(settings, ours)
     kube_cache.listen("apps/v1", "Deployment", handlers.deployment_changed)
-    if ours.metrics_port:
-        prometheus_client.start_http_server(ours.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-cluster
+    leader.serve_metrics(ours.metrics_port)
     health.start(ours)
 
 

@@ -52,6 +52,11 @@ CLUBS_BY_CONDITION = Gauge(
 PENDING_RECONCILES = Gauge(
     "club_operator_pending_reconciles", "Clubs whose latest generation has not been reconciled yet"
 )
+LEADER = Gauge(
+    "club_operator_leader",
+    "1 while this replica runs the handlers (it holds the Lease, or runs without leader election),"
+    " 0 while it stands by",
+)
 
 # A club's backups (backup_summary.py): no series until the club has such a backup, so that an alert
 # on their age never fires for a club that has not had its first one yet.
