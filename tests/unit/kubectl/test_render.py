@@ -223,3 +223,23 @@ def test_video_outputs_lists_every_key() -> None:
         "s3://b/videos/1/goal.mp4",
     ]
     assert render.video_outputs(job, None)[0] == "videos/1/master.m3u8"
+
+
+def test_status_page_lists_every_credential_status_records_and_the_last_revoke() -> None:
+    record = {"phase": "Revoked", "kid": "x1", "reason": "revoked", "issuedTime": "2026-05-12T11:50:00Z"}
+    rotation = dict.fromkeys(("s3AccessKey", "databasePassword", "jwtSigningKey"), record)
+    revocation = {
+        "request": "leaked-laptop",
+        "phase": "Revoked",
+        "requestedTime": "2026-05-12T11:49:00Z",
+        "seconds": 38,
+    }
+    page = render.status_page(
+        render.summary(_club(rotation=rotation, revocation=revocation), [], [], []), wide=False, now=NOW
+    )
+    rows = [line.split()[0] for line in page.splitlines() if " x1 " in line]
+    assert rows == ["databasePassword", "jwtSigningKey", "s3AccessKey"]
+    assert (
+        "Last revoke:  Revoked (leaked-laptop), requested 11m ago, every old credential refused after 38 s"
+        in page
+    )

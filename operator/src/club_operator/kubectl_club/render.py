@@ -13,7 +13,6 @@ import yaml  # type: ignore[import-untyped]
 
 FORMATS = ("json", "yaml", "wide")
 VIDEO_PHASES = ("Pending", "Queued", "Running", "Succeeded", "Failed")
-CREDENTIALS = ("jwtSigningKey", "ownerPassword", "redisPassword")
 WARNINGS_SHOWN = 10
 
 
@@ -238,14 +237,25 @@ def status_page(s: Mapping[str, Any], *, wide: bool, now: datetime) -> str:
             age(rec.get("issuedTime"), now),
             _until(rec.get("nextRotationTime"), now),
         ]
-        for cred in CREDENTIALS
-        if (rec := rotation.get(cred))
+        for cred, rec in sorted(rotation.items())  # every credential the operator records
+        if isinstance(rec, dict)
     ]
     lines += (
         _indent(table(["CREDENTIAL", "PHASE", "ID", "REASON", "ISSUED", "NEXT ROTATION"], rows))
         if rows
         else ["  (nothing rotated yet)"]
     )
+    revocation = status.get("revocation") or {}
+    if revocation:
+        took = (
+            f", every old credential refused after {revocation['seconds']} s"
+            if "seconds" in revocation
+            else ""
+        )
+        lines += [
+            f"  Last revoke:  {revocation.get('phase')} ({revocation.get('request')}), requested "
+            f"{age(revocation.get('requestedTime'), now)} ago{took}"
+        ]
     lines += ["", f"VideoJobs:   {_video_counts(s['videoJobs']) or 'none'}", "", "Recent warnings:"]
     warnings = [
         [
