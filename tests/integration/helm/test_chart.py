@@ -59,6 +59,7 @@ def namespaces(kube_api: k8s.ApiClient) -> Iterator[list[str]]:
             "admission": {"enabled": False},
             "podDisruptionBudget": {"enabled": False},
         },
+        {"leaderElection": {"enabled": False}, "replicas": 1},
     ],
 )
 def test_helm_lint(values: dict[str, Any]) -> None:
@@ -71,7 +72,9 @@ def test_helm_lint(values: dict[str, Any]) -> None:
     "values",
     [
         pytest.param({"metrics": {"port": 8081}}, id="metrics-on-the-health-port"),
-        pytest.param({"replicas": 2}, id="two-replicas"),
+        pytest.param(
+            {"replicas": 2, "leaderElection": {"enabled": False}}, id="two-replicas-without-a-lease"
+        ),
         pytest.param({"admission": {"validationActions": ["Refuse"]}}, id="unknown-action"),
         pytest.param({"settings": {"env": {"DATABASE_URL": "x"}}}, id="unprefixed-setting"),
         pytest.param({"watchNamespaces": "team-a"}, id="namespaces-as-a-string"),
@@ -102,8 +105,8 @@ def test_a_namespaced_install_grants_roles_in_the_watched_namespaces_only() -> N
     assert _grants(cluster_role["rules"]) == {
         ("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("get", "list", "watch")
     } | {("", "namespaces", verb) for verb in ("list", "watch")}
-    roles = {o["metadata"]["namespace"]: o for o in items if o["kind"] == "Role"}
-    bindings = {o["metadata"]["namespace"]: o for o in items if o["kind"] == "RoleBinding"}
+    roles = {o["metadata"]["namespace"]: o for o in items if o["kind"] == "Role" and not _leases(o)}
+    bindings = {o["metadata"]["namespace"]: o for o in items if o["kind"] == "RoleBinding" and not _leases(o)}
     assert set(roles) == set(bindings) == {"team-a", "team-b"}
     everything = {g for g in _pod_grants() if g[:2] != ("apiextensions.k8s.io", "customresourcedefinitions")}
     for role in roles.values():
@@ -140,8 +143,64 @@ def test_the_crds_are_kept_on_uninstall_and_pods_run_restricted() -> None:
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]},
     }
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert not [o for o in items if o["kind"] in {"ServiceMonitor", "PrometheusRule"}]
+
+
+def _leases(role_or_binding: dict[str, Any]) -> bool:
+    return str(role_or_binding["metadata"]["name"]).endswith("-leader-election")
+
+
+def _env(deployment: dict[str, Any]) -> dict[str, Any]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_two_replicas_elect_a_leader_through_a_lease_of_the_release_namespace_only() -> None:
+    items = helm.objects(
+        helm.render({"watchNamespaces": ["team-a"]}, release="club-operator", namespace="ops")
+    )
+    (deployment,) = [o for o in items if o["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    env = _env(deployment)
+    assert env["CLUB_OPERATOR_LEADER_ELECTION"] == "true"
+    assert env["CLUB_OPERATOR_LEADER_LEASE_NAME"] == "club-operator"
+    assert env["CLUB_OPERATOR_LEADER_LEASE_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["CLUB_OPERATOR_LEADER_IDENTITY"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    pod = deployment["spec"]["template"]["spec"]
+    (spread,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert (
+        spread["podAffinityTerm"]["labelSelector"]["matchLabels"]
+        == deployment["spec"]["selector"]["matchLabels"]
+    )
+    (pdb,) = [o for o in items if o["kind"] == "PodDisruptionBudget"]
+    assert pdb["spec"]["minAvailable"] == 1
+    assert "maxUnavailable" not in pdb["spec"]
+    # The Lease: a Role of the release's namespace, not the ClusterRole nor the watched namespaces'.
+    (role,) = [o for o in items if o["kind"] == "Role" and _leases(o)]
+    (binding,) = [o for o in items if o["kind"] == "RoleBinding" and _leases(o)]
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "ops"
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert _grants(role["rules"]) == {
+        ("coordination.k8s.io", "leases", v) for v in ("create", "get", "update")
+    }
+    assert [r.get("resourceNames") for r in role["rules"] if "get" in r["verbs"]] == [["club-operator"]]
+    for other in [o for o in items if o["kind"] in {"Role", "ClusterRole"} and not _leases(o)]:
+        assert not {g for g in _grants(other["rules"]) if g[0] == "coordination.k8s.io"}
+
+
+def test_without_leader_election_one_pod_is_replaced_with_recreate() -> None:
+    items = helm.objects(helm.render({"leaderElection": {"enabled": False}, "replicas": 1}))
+    (deployment,) = [o for o in items if o["kind"] == "Deployment"]
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert not [name for name in _env(deployment) if name.startswith("CLUB_OPERATOR_LEADER_")]
+    assert "affinity" not in deployment["spec"]["template"]["spec"]
+    (pdb,) = [o for o in items if o["kind"] == "PodDisruptionBudget"]
+    assert pdb["spec"]["maxUnavailable"] == 1  # a drain may move the single pod
+    assert not [o for o in items if o["kind"] in {"Role", "RoleBinding"}]
 
 
 def _matrix(other: str, watched: str) -> list[dict[str, Any]]:
@@ -171,6 +230,7 @@ def _matrix(other: str, watched: str) -> list[dict[str, Any]]:
             "replicas": 0,
         },
         {"admission": {"serverSecretLabel": "", "allowedGpuResourceNames": []}},
+        {"leaderElection": {"enabled": False}, "replicas": 1, "watchNamespaces": [watched]},
         {
             "metrics": {
                 "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prom"}}
