@@ -8,10 +8,11 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from club_operator import club_metrics, metrics, rotation, storage_usage
+from club_operator import club_metrics, metrics, redis_target, rotation, storage_usage
 from club_operator.club import ClubObject
 from club_operator.conditions import Reason, Type
 from club_operator.outcome import Outcome
+from club_runtime.api import state_metrics
 
 
 def _club(name: str, **spec: Any) -> ClubObject:
@@ -118,3 +119,14 @@ def test_bucket_sizes_from_minios_data_usage() -> None:
     assert storage_usage.sizes_from(usage) == {"club-a": 1024}
     assert storage_usage.sizes_from({}) == {}
     assert storage_usage.sizes_from(None) == {}
+
+
+def test_the_api_reports_every_queue_the_operator_enqueues_videos_on() -> None:
+    video = redis_target.queue_name("ns", "fc", "video")
+    reported = set(state_metrics.queue_names(redis_target.queue_name("ns", "fc", "default"), video))
+    for gpu in (True, False):
+        assert set(redis_target.video_queues(video, gpu_workers=gpu)) <= reported
+    for priority in ("high", "normal", "low"):
+        for gpu_required in (True, False):
+            queue, _ = redis_target.video_queue_for(video, priority=priority, gpu_required=gpu_required)
+            assert queue in reported

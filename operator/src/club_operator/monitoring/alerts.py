@@ -15,6 +15,9 @@ CLUB = "{{ $labels.namespace }}/{{ $labels.club }}"
 _ACTIVE = "unless on (namespace, club) club_operator_club_suspended == 1"
 BACKUP_MAX_AGE_HOURS = 26  # the default schedule is daily (03:00); a day and a margin for a slow one
 QUEUE_LAG_SLO_JOBS = 100
+# A club's video queues: `<namespace>.<club>.video` and its priority and GPU queues
+# (`.high`, `.low`, `.gpu`: redis_target.video_queues); a raw string, so no escaping.
+VIDEO_QUEUES = "queue=~`(.+\\.)?video(\\..+)?`"
 VIDEO_SLO_SECONDS = 300
 
 
@@ -224,13 +227,13 @@ def _queues() -> Group:
             Alert(
                 "ClubVideoJobsFailing",
                 _active(
-                    'sum by (namespace, club) (increase(club_worker_jobs_total{queue="video", '
+                    f"sum by (namespace, club) (increase(club_worker_jobs_total{{{VIDEO_QUEUES}, "
                     'outcome="failed"}[1h])) >= 3\n'
                     "and\n"
-                    'sum by (namespace, club) (increase(club_worker_jobs_total{queue="video", '
+                    f"sum by (namespace, club) (increase(club_worker_jobs_total{{{VIDEO_QUEUES}, "
                     'outcome="failed"}[1h]))\n'
                     "/\n"
-                    'sum by (namespace, club) (increase(club_worker_jobs_total{queue="video", '
+                    f"sum by (namespace, club) (increase(club_worker_jobs_total{{{VIDEO_QUEUES}, "
                     'outcome=~"succeeded|failed"}[1h])) > 0.1'
                 ),
                 Severity.WARNING,
@@ -243,7 +246,7 @@ def _queues() -> Group:
                 _active(
                     "histogram_quantile(0.95,\n"
                     "  sum by (namespace, club, le) "
-                    '(rate(club_worker_job_duration_seconds_bucket{queue="video"}[1h]))\n'
+                    f"(rate(club_worker_job_duration_seconds_bucket{{{VIDEO_QUEUES}}}[1h]))\n"
                     f") > {VIDEO_SLO_SECONDS}"
                 ),
                 Severity.WARNING,

@@ -12,7 +12,7 @@ its pool is its own (alerts sum the pods).
   `club_db_pool_requests_waiting`: the API pod's connection pool.
 
 `QueueCollector` reads Redis (blocking): the endpoint runs it in a thread. Labels are bounded: queue
-is one of the configured queue names, state one of two."""
+is one of the club's queue names (five), state one of two."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.utils import utcparse
 
+# The video pool's priority and GPU queues beside `<video queue>` itself (the operator enqueues
+# VideoJobs there: club_operator.redis_target.video_queues; a unit test keeps the two in step).
+VIDEO_QUEUE_SUFFIXES = ("high", "low", "gpu")
+
 NAMES = (
     "club_queue_depth",
     "club_queue_oldest_job_age_seconds",
@@ -35,6 +39,11 @@ NAMES = (
     "club_db_pool_max_connections",
     "club_db_pool_requests_waiting",
 )
+
+
+def queue_names(default_queue: str, video_queue: str) -> tuple[str, ...]:
+    """Every queue of the club: the default one, the video one and its priority and GPU queues."""
+    return (default_queue, video_queue, *(f"{video_queue}.{suffix}" for suffix in VIDEO_QUEUE_SUFFIXES))
 
 
 class QueueCollector(Collector):

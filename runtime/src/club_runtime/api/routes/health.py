@@ -60,7 +60,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 async def metrics_endpoint(services: ServicesDep) -> Response:
     body = generate_latest()
     settings = services.settings
-    queues = (settings.queue_default, settings.queue_video)
+    queues = state_metrics.queue_names(settings.queue_default, settings.queue_video)
     try:
         body += await asyncio.to_thread(
             state_metrics.exposition, services.redis, queues, services.pool.get_stats()
