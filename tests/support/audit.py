@@ -5,6 +5,7 @@ resource or resource/subresource, verb)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -26,15 +27,18 @@ class Request:
         return (self.group, self.resource, self.verb)
 
 
-def requests(log: Path, username: str) -> set[Request]:
-    """Every resource request `username` made (non-resource URLs such as discovery left out). A
-    server-side apply that created its object is logged as a patch answered 201, and the API server
-    authorized it as a create as well (apiserver's handlers/patch.go): it counts as both."""
+def requests(log: Path, username: str, *, until: datetime.datetime | None = None) -> set[Request]:
+    """Every resource request `username` made (non-resource URLs such as discovery left out), or
+    those the API server received before `until`. A server-side apply that created its object is
+    logged as a patch answered 201, and the API server authorized it as a create as well
+    (apiserver's handlers/patch.go): it counts as both."""
     found = set()
     for line in log.read_text().splitlines():
         event = json.loads(line)
         ref = event.get("objectRef")
         if event["user"]["username"] != username or not ref or "resource" not in ref:
+            continue
+        if until is not None and datetime.datetime.fromisoformat(event["requestReceivedTimestamp"]) >= until:
             continue
         resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
         code = int((event.get("responseStatus") or {}).get("code", 0))

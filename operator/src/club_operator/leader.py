@@ -6,16 +6,20 @@ Run by `club-operator` (__main__.py) when CLUB_OPERATOR_LEADER_ELECTION is true,
 standby is alive: the kubelet must not restart it) and the metrics (club_operator_leader 0). Once
 the replica holds the Lease, a thread renews it every few seconds (`Holder`); a holder that cannot
 renew before the renew deadline (lease_timing.py) exits at once, without finishing its handlers,
-since another replica may take over soon after: the kubelet restarts it and it stands by. On a
+since another replica may take over soon after. In a pod the identity is the pod's name: the
+kubelet restarts the container, which takes the Lease back at once if nobody took it meanwhile (no
+other process can be that pod: the old one is gone) and stands by otherwise. On a
 graceful stop (SIGTERM: a rolling upgrade, a drain) kopf finishes, then the Lease is released so a
 standby takes it on its next try instead of waiting for it to expire.
 
-Why a Lease of our own rather than kopf's peering: peering only pauses operators that see one of a
-higher priority, with a lifetime of minutes and a keep-alive that runs through kopf's own machinery
-(a paused operator still starts its watches and keeps its indices); it gives no bound on how long two
-may run at once and no way to release on a stop. The Lease is what client-go's controllers use: a
-standby runs nothing of kopf, a takeover is bounded by the lease's duration and a retry interval,
-and its holder is visible to anyone (`kubectl get lease`).
+Why a Lease of our own rather than kopf's peering: peering is made for different operators, not
+for replicas of one. Peers of the same priority all pause (the replicas of a Deployment share one,
+unless each is given its own), a dead peer is noticed once its lifetime (60 s by default) has passed
+by comparing the time it wrote with the reader's wall clock, and it needs a CRD of its own
+(KopfPeering) with RBAC for it. The Lease is what client-go's controllers use: a standby runs
+nothing of kopf, a takeover is bounded by the lease's duration and a retry interval on each
+replica's own monotonic clock, a graceful stop releases it, and its holder is visible to anyone
+(`kubectl get lease`).
 
 The Lease is read and written here, not through kube.py: these calls come before kopf and the
 operator's clients' caches start, each with a short timeout of its own so that a renewal never

@@ -1,17 +1,24 @@
-"""`helm install` of charts/club-operator runs the operator image as a pod on the real node with the
-chart's ServiceAccount and Roles (a namespaced install: watchNamespaces), reconciles a Club to Ready
-and leaves a Club of another namespace alone, keeps the Club Ready through `helm upgrade` (the new
-operator pod reconciles a change), and `helm uninstall` leaves the CRDs, the Club and its database
-role and bucket in place. The API server's audit log then shows every request of the operator's
-ServiceAccount granted by the chart and none denied.
+"""`helm install` of charts/club-operator runs the operator image as two pods on the real node with
+the chart's ServiceAccount and Roles (a namespaced install: watchNamespaces), the one holding the
+Lease reconciles a Club to Ready and leaves a Club of another namespace alone; its process
+SIGKILLed, its container restarts and resumes; frozen and deleted, the other pod takes over (the
+seconds to its first reconcile are printed); the Club stays Ready
+through `helm upgrade` (the new pods roll in, one of them reconciles a change), and `helm uninstall`
+leaves the CRDs, the Club and its database role and bucket in place. The API server's audit log
+then shows every request of the operator's ServiceAccount granted by the chart and none denied.
 
 One install flow, kept small: the images are the ones test_operator_pod.py builds (shared registry
 storage), and the Club takes the defaults."""
 
 from __future__ import annotations
 
+import datetime
+import os
+import signal
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -47,31 +54,72 @@ def _values(stack: StackInfo, operator_image: str, watched: str) -> dict[str, An
     }
 
 
-def _operator_pod(core: k8s.CoreV1Api, home: str) -> k8s.V1Pod | None:
-    """The operator's pod when exactly one runs and is Ready."""
-    pods = core.list_namespaced_pod(home, label_selector=f"app.kubernetes.io/instance={RELEASE}").items
+def _operator_pods(core: k8s.CoreV1Api, home: str) -> list[k8s.V1Pod]:
+    return list(core.list_namespaced_pod(home, label_selector=f"app.kubernetes.io/instance={RELEASE}").items)
+
+
+def _active_pod(core: k8s.CoreV1Api, home: str) -> k8s.V1Pod | None:
+    """The operator pod holding the Lease, when exactly the chart's two run and are Ready (the
+    other one standing by)."""
+    pods = _operator_pods(core, home)
     live = [p for p in pods if p.metadata.deletion_timestamp is None]
-    if len(pods) != 1 or len(live) != 1:
+    if len(pods) != 2 or len(live) != 2:
         return None
-    statuses = live[0].status.container_statuses or []
-    return live[0] if statuses and all(s.ready for s in statuses) else None
+    if not all(
+        (statuses := p.status.container_statuses or []) and all(s.ready for s in statuses) for p in live
+    ):
+        return None
+    coordination = k8s.CoordinationV1Api(core.api_client)
+    try:
+        holder = coordination.read_namespaced_lease(RELEASE, home).spec.holder_identity
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return next((p for p in live if p.metadata.name == holder), None)
 
 
-def _check_permissions_used(stack: StackInfo, home: str, watched: str) -> None:
+def _signal_container(pod: k8s.V1Pod, sig: signal.Signals) -> None:
+    """Send `sig` to the processes of the pod's container, found on this host (the real node runs
+    here) by the container's cgroup."""
+    (status,) = pod.status.container_statuses
+    container = status.container_id.split("://", 1)[1]
+    pids = {
+        int(pid)
+        for procs in Path("/sys/fs/cgroup/pids").rglob(f"{container}/cgroup.procs")
+        for pid in procs.read_text().split()
+    }
+    assert pids, f"no process of container {container} found in the host's cgroups"
+    for pid in pids:
+        os.kill(pid, sig)
+
+
+def _check_permissions_used(
+    stack: StackInfo, home: str, watched: str, uninstalled: datetime.datetime
+) -> None:
     """Every request the operator's ServiceAccount made (the API server's audit log) was granted by
-    the chart's Role in the watched namespace or its ClusterRole, and none was denied; the grants
-    this flow did not use are printed (it runs no backup, restore, rotation or VideoJob)."""
-    used = audit.requests(stack.root / "logs" / kube.AUDIT_LOG, f"system:serviceaccount:{home}:{RELEASE}")
+    the chart's Role in the watched namespace or its ClusterRole (the Lease: its Role in the
+    release's namespace), and none was denied before the uninstall; the grants this flow did not use
+    are printed (it runs no backup, restore, rotation or VideoJob). `helm uninstall` deletes the
+    Roles while the pods stop: a request then may be refused, but only one the chart grants."""
+    user = f"system:serviceaccount:{home}:{RELEASE}"
+    used = audit.requests(stack.root / "logs" / kube.AUDIT_LOG, user)
     assert used, "the audit log holds no request of the operator's ServiceAccount"
-    assert not [r for r in used if r.code == 403], sorted(r for r in used if r.code == 403)
+    installed = audit.requests(stack.root / "logs" / kube.AUDIT_LOG, user, until=uninstalled)
+    assert not [r for r in installed if r.code == 403], sorted(r for r in installed if r.code == 403)
     rendered = helm.objects(helm.render(_values(stack, "x:y", watched), release=RELEASE, namespace=home))
-    (role,) = [o for o in rendered if o["kind"] == "Role"]
+    roles = {o["metadata"]["namespace"]: o for o in rendered if o["kind"] == "Role"}
     (cluster_role,) = [o for o in rendered if o["kind"] == "ClusterRole"]
-    in_namespace, cluster_wide = audit.grants(role["rules"]), audit.grants(cluster_role["rules"])
-    assert {r.namespace for r in used} <= {watched, None}
+    in_namespace, cluster_wide = audit.grants(roles[watched]["rules"]), audit.grants(cluster_role["rules"])
+    leases = audit.grants(roles[home]["rules"])  # leader election, in the release's namespace
+    assert {r.namespace for r in used} <= {watched, home, None}
     assert not [r for r in used if r.namespace is None and r.grant not in cluster_wide]
     assert not [r for r in used if r.namespace == watched and r.grant not in in_namespace | cluster_wide]
-    unused = sorted((in_namespace | cluster_wide) - {r.grant for r in used})
+    assert not [r for r in used if r.namespace == home and r.grant not in leases]
+    late = sorted(r for r in used - installed if r.code == 403)
+    assert not [r for r in late if r.grant not in in_namespace | cluster_wide | leases], late
+    print(f"refused while helm uninstall removed the Roles: {late}")
+    unused = sorted((in_namespace | cluster_wide | leases) - {r.grant for r in used})
     print(f"{len({r.grant for r in used})} grants used, not used by this flow: {unused}")
 
 
@@ -80,6 +128,47 @@ def _ready_at(club: dict[str, Any] | None, generation: int) -> bool:
     status = (club or {}).get("status") or {}
     ready = clubs.condition(club, "Ready") or {}
     return status.get("observedGeneration") == generation and ready.get("status") == "True"
+
+
+def _reconciled_after(custom: k8s.CustomObjectsApi, watched: str, what: str, change: str) -> float:
+    """Seconds until the Club is reconciled with its displayName changed to `change`."""
+    start = time.monotonic()
+    changed = crds.patch(custom, watched, "Club", CLUB, {"spec": {"displayName": change}})
+    clubs.wait_for(
+        what,
+        lambda: _ready_at(clubs.get_club(custom, watched, CLUB), changed["metadata"]["generation"]),
+        timeout=180,
+        interval=0.2,
+    )
+    return time.monotonic() - start
+
+
+def _restart_and_fail_over(
+    core: k8s.CoreV1Api, custom: k8s.CustomObjectsApi, home: str, watched: str, pod: k8s.V1Pod
+) -> k8s.V1Pod:
+    """The active pod's process SIGKILLed: the kubelet restarts its container, which finds the Lease
+    under its pod's name and resumes at once. Then the active pod frozen (SIGSTOP: it can neither
+    renew nor release) and deleted, as a node that is lost: the other pod takes the Lease once it
+    expires and reconciles (the seconds printed). The pod active at the end."""
+    _signal_container(pod, signal.SIGKILL)
+    seconds = _reconciled_after(custom, watched, "the restarted container to reconcile", "Helm FC, restarted")
+    print(f"a SIGKILLed operator container restarted and reconciled in {seconds:.1f}s (same pod, same Lease)")
+    statuses = core.read_namespaced_pod(pod.metadata.name, home).status.container_statuses
+    assert statuses[0].restart_count >= 1
+    frozen = clubs.wait_for("the active pod Ready again", lambda: _active_pod(core, home), timeout=120)
+    assert frozen.metadata.name == pod.metadata.name
+
+    _signal_container(frozen, signal.SIGSTOP)
+    stopped = time.monotonic()
+    core.delete_namespaced_pod(frozen.metadata.name, home, grace_period_seconds=0)
+    _reconciled_after(custom, watched, "the other operator pod to reconcile the Club", "Helm FC, failed over")
+    failover = time.monotonic() - stopped
+    print(f"failover on the real node: {failover:.1f}s from freezing the active pod to the other's reconcile")
+    taken = clubs.wait_for(
+        "the other pod active, the frozen one replaced", lambda: _active_pod(core, home), timeout=180
+    )
+    assert taken.metadata.name != frozen.metadata.name
+    return taken
 
 
 @pytest.fixture
@@ -114,7 +203,7 @@ def test_install_upgrade_uninstall_keeps_the_club_and_its_data(
     # --take-ownership: this stack's other tests applied the CRDs with kubectl before.
     helm.helm("install", RELEASE, str(helm.CHART), "-n", home, "--take-ownership", *values, stack=stack)
     try:
-        pod = clubs.wait_for("the operator's pod Ready", lambda: _operator_pod(core, home), timeout=240)
+        pod = clubs.wait_for("the operator's pods Ready", lambda: _active_pod(core, home), timeout=240)
         assert pod.spec.node_name == stack.node.name
         assert pod.spec.service_account_name == RELEASE
 
@@ -128,12 +217,17 @@ def test_install_upgrade_uninstall_keeps_the_club_and_its_data(
         assert not ignored["metadata"].get("finalizers")
         assert "status" not in ignored
 
+        pod = _restart_and_fail_over(core, custom, home, watched, pod)
+        before = {p.metadata.name for p in _operator_pods(core, home)}
+
         helm.helm("upgrade", RELEASE, str(helm.CHART), "-n", home, "--reuse-values",
                   "--set-json", 'podAnnotations={"example.com/upgraded": "1"}', stack=stack)  # fmt: skip
         upgraded = clubs.wait_for(
-            "the upgraded operator's pod Ready",
+            "the upgraded operator's pods Ready",
             lambda: (
-                (p := _operator_pod(core, home)) is not None and p.metadata.name != pod.metadata.name and p
+                (p := _active_pod(core, home)) is not None
+                and not {q.metadata.name for q in _operator_pods(core, home)} & before
+                and p
             ),
             timeout=240,
         )
@@ -157,9 +251,10 @@ def test_install_upgrade_uninstall_keeps_the_club_and_its_data(
             )
         raise
     finally:
+        uninstalled = datetime.datetime.now(datetime.UTC)
         helm.helm("uninstall", RELEASE, "-n", home, "--wait", stack=stack)
 
-    _check_permissions_used(stack, home, watched)
+    _check_permissions_used(stack, home, watched, uninstalled)
     rbac = k8s.RbacAuthorizationV1Api(kube_api)
     assert not [r for r in rbac.list_cluster_role().items if r.metadata.name.startswith(f"{RELEASE}-{home}")]
     clubs.wait_for(
