@@ -3,7 +3,8 @@ Lease and reconciles, the other stands by (alive, club_operator_leader 0, nothin
 active one SIGKILLed, the standby takes the Lease once it expires and reconciles: the seconds from
 the kill to its first reconcile of a changed Club are printed (a figure, not asserted). A VideoJob
 queued before the kill stays queued once. Then a graceful stop (SIGTERM) hands over at once: the
-Lease is released, not left to expire.
+Lease is released, not left to expire. A holder frozen past its lease (SIGSTOP) is replaced, and
+exits as soon as it runs again.
 
 A stack of this module's own: the session's operator (conftest.py), which watches every namespace,
 must not reconcile these Clubs too."""
@@ -206,3 +207,31 @@ def test_one_replica_reconciles_and_the_other_takes_over_when_it_is_killed(
 
 def _videojob() -> dict[str, Any]:
     return {"clubRef": {"name": NAME}, "source": {"key": SOURCE}}
+
+
+def test_a_holder_that_could_not_renew_in_time_exits_as_soon_as_it_runs_again(
+    ha_api: k8s.ApiClient, ha_namespace: str, replicas: Replicas
+) -> None:
+    """Frozen (SIGSTOP) past its lease, the holder is replaced; let run again (SIGCONT), it finds its
+    renew deadline passed and exits at once instead of running on beside the new holder."""
+    coordination = k8s.CoordinationV1Api(ha_api)
+    frozen = replicas.start("first")
+    clubs.wait_for(
+        "the first replica to hold the Lease", lambda: _holder(coordination, ha_namespace) == "first"
+    )
+    replicas.start("second")
+    clubs.wait_for("the second replica to stand by", lambda: "standing by" in replicas.log("second"))
+
+    os.kill(frozen.process.pid, signal.SIGSTOP)
+    try:
+        clubs.wait_for(
+            "the second replica to take the Lease",
+            lambda: _holder(coordination, ha_namespace) == "second",
+            timeout=60,
+        )
+    finally:
+        os.kill(frozen.process.pid, signal.SIGCONT)
+    clubs.wait_for("the first replica to exit", lambda: not frozen.process.alive(), timeout=30)
+    assert "lost the operator's lease" in replicas.log("first")
+    assert _holder(coordination, ha_namespace) == "second"
+    assert replicas.leader_gauge("second") == 1
