@@ -45,17 +45,15 @@ from club_operator import (
     ownership,
     pg_connections,
     pg_owners,
-    rollouts,
+    redis_rotation,
     rotation,
     rotation_condition,
     status_writer,
 )
 from club_operator.builders import backup_job
-from club_operator.builders.inputs import POOLS
 from club_operator.club import Context
 from club_operator.conditions import Reason, Type
 from club_operator.outcome import Outcome
-from club_operator.workloads import DEPLOYMENT
 from club_runtime.db import tenancy
 
 
@@ -70,11 +68,13 @@ class Login:
     member: bool = False  # a member of the Club's role (the operator made it a login of that role)
 
 
-def policy(ctx: Context) -> rotation.Policy:
-    spec = ctx.spec.secrets.rotation
-    return rotation.Policy(
-        interval=spec.database_password_period, overlap=spec.overlap_period, lifetime=datetime.timedelta(0)
-    )
+PHRASES = rotation_condition.Phrases(
+    issued="database login {kid} issued at {issued}, rolling out to the pods",
+    propagated="every pod connects to the database as {kid} since {propagated}",
+    revoke_after="login {previous} is retired after {at}",
+    revoked="database login {kid} in use; login {previous} revoked at {revoked}",
+    name="database password",
+)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def ensure_db_rotation(ctx: Context, out: Outcome) -> None:
     active = db_logins.credential_id(login, password)
     new_password = credentials.generate_password()
     target = db_logins.next_login(names.role, login)
-    pol = policy(ctx)
+    pol = rotation_condition.service_policy(ctx)
     now = datetime.datetime.now(datetime.UTC)
 
     def step(
@@ -166,7 +166,7 @@ def ensure_db_rotation(ctx: Context, out: Outcome) -> None:
     metrics.SECRET_LAST_ROTATION.labels(names.namespace, names.name, rotation.DATABASE_PASSWORD).set(
         record.issued.timestamp()
     )
-    _merge_condition(out, record, pol)
+    rotation_condition.merge_record(out, record, pol, PHRASES)
 
 
 def _busy(record: rotation.Record | None, active: str, request: str | None, now: datetime.datetime) -> bool:
@@ -297,16 +297,8 @@ def _pods_propagated(ctx: Context, out: Outcome, issued: datetime.datetime) -> b
     """Every pod that reads the database Secret runs with what it holds: the API and worker
     Deployments rolled out the template this reconcile applied (observed, every pod updated, none of
     an older template left, all available), and no backup Job pod created by `issued` still runs."""
-    applied = [c for c in out.conditions if c.type == Type.WORKLOADS_READY]
-    if not applied or applied[-1].reason not in (Reason.AVAILABLE, Reason.ROLLING_OUT):
+    if not redis_rotation.pods_propagated(ctx, out):  # the API and workers read it as they read Redis's
         return False
-    for name in (ctx.names.api, *(ctx.names.worker(p) for p in POOLS)):
-        live = kube.read_object(*DEPLOYMENT, ctx.names.namespace, name)
-        if live is None or rollouts.waiting_for(live) is not None:
-            return False
-        status = live.get("status") or {}
-        if int(status.get("replicas") or 0) != int(status.get("updatedReplicas") or 0):
-            return False
     selector = ",".join(f"{k}={v}" for k, v in ctx.names.labels(backup_job.COMPONENT).items())
     for pod in kube.list_objects("v1", "Pod", ctx.names.namespace, selector):
         if (pod.get("status") or {}).get("phase") not in ("Pending", "Running"):
@@ -315,26 +307,6 @@ def _pods_propagated(ctx: Context, out: Outcome, issued: datetime.datetime) -> b
         if created is None or created <= issued:
             return False
     return True
-
-
-def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy) -> None:
-    """SecretsRotated says where each credential stands; its reason is the least advanced phase."""
-    status = record.to_status()
-    previous = record.previous_kid
-    if record.phase == rotation.Phase.ISSUED:
-        reason = Reason.ROTATION_ISSUED
-        message = f"database login {record.kid} issued at {status['issuedTime']}, rolling out to the pods"
-    elif record.phase == rotation.Phase.PROPAGATED:
-        reason = Reason.ROTATION_PROPAGATED
-        message = f"every pod connects to the database as {record.kid} since {status['propagatedTime']}"
-        revoke_at = record.revoke_at(pol)
-        if previous and revoke_at is not None:
-            message += f"; login {previous} is retired after {revoke_at:%Y-%m-%dT%H:%M:%SZ}"
-    else:
-        reason = Reason.ROTATION_REVOKED
-        message = f"database login {record.kid} in use; login {previous} revoked at {status['revokedTime']}"
-    message += f"; next database password rotation at {status['nextRotationTime']}"
-    rotation_condition.merge(out, reason, message)
 
 
 def replace_now(ctx: Context, out: Outcome) -> str:

@@ -45,12 +45,13 @@ from club_operator.outcome import Outcome
 from club_operator.redis_target import club_prefix, parse_redis_url, password_sha256, with_user
 from club_operator.workloads import DEPLOYMENT
 
-
-def policy(ctx: Context) -> rotation.Policy:
-    spec = ctx.spec.secrets.rotation
-    return rotation.Policy(
-        interval=spec.database_password_period, overlap=spec.overlap_period, lifetime=datetime.timedelta(0)
-    )
+PHRASES = rotation_condition.Phrases(
+    issued="Redis password {kid} issued at {issued}, rolling out to the pods",
+    propagated="every pod logs in to Redis with password {kid} since {propagated}",
+    revoke_after="password {previous} is removed after {at}",
+    revoked="Redis password {kid} in use; password {previous} revoked at {revoked}",
+    name="Redis password",
+)
 
 
 def held_ids(
@@ -98,7 +99,7 @@ def ensure_redis_rotation(ctx: Context, out: Outcome) -> None:
     active = credentials.redis_password_id(password)
     current_hash = password_sha256(password)
     new_password = credentials.generate_password()
-    pol = policy(ctx)
+    pol = rotation_condition.service_policy(ctx)
     now = datetime.datetime.now(datetime.UTC)
     propagated = pods_propagated(ctx, out)
 
@@ -153,29 +154,7 @@ def ensure_redis_rotation(ctx: Context, out: Outcome) -> None:
     metrics.SECRET_LAST_ROTATION.labels(names.namespace, names.name, rotation.REDIS_PASSWORD).set(
         record.issued.timestamp()
     )
-    _merge_condition(out, record, pol)
-
-
-def _merge_condition(out: Outcome, record: rotation.Record, pol: rotation.Policy) -> None:
-    """SecretsRotated says where each credential stands; its reason is the least advanced phase."""
-    status = record.to_status()
-    previous = record.previous_kid
-    if record.phase == rotation.Phase.ISSUED:
-        reason = Reason.ROTATION_ISSUED
-        message = f"Redis password {record.kid} issued at {status['issuedTime']}, rolling out to the pods"
-    elif record.phase == rotation.Phase.PROPAGATED:
-        reason = Reason.ROTATION_PROPAGATED
-        message = f"every pod logs in to Redis with password {record.kid} since {status['propagatedTime']}"
-        revoke_at = record.revoke_at(pol)
-        if previous and revoke_at is not None:
-            message += f"; password {previous} is removed after {revoke_at:%Y-%m-%dT%H:%M:%SZ}"
-    else:
-        reason = Reason.ROTATION_REVOKED
-        message = (
-            f"Redis password {record.kid} in use; password {previous} revoked at {status['revokedTime']}"
-        )
-    message += f"; next Redis password rotation at {status['nextRotationTime']}"
-    rotation_condition.merge(out, reason, message)
+    rotation_condition.merge_record(out, record, pol, PHRASES)
 
 
 def pods_propagated(ctx: Context, out: Outcome) -> bool:

@@ -63,12 +63,13 @@ from club_operator.club import Context
 from club_operator.conditions import Reason, Type
 from club_operator.outcome import Outcome
 
-
-def policy(ctx: Context) -> rotation.Policy:
-    spec = ctx.spec.secrets.rotation
-    return rotation.Policy(
-        interval=spec.database_password_period, overlap=spec.overlap_period, lifetime=datetime.timedelta(0)
-    )
+PHRASES = rotation_condition.Phrases(
+    issued="S3 access key {kid} issued at {issued}, rolling out to the pods",
+    propagated="every pod uses S3 access key {kid} since {propagated}",
+    revoke_after="key {previous} is deleted after {at}",
+    revoked="S3 access key {kid} in use; key {previous} revoked at {revoked}",
+    name="S3 access key",
+)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def ensure_s3_rotation(ctx: Context, out: Outcome) -> None:
     request = rotation.pending_request(club.rotate_request, record, handled)
     active = s3_keys.key_id(keys.access_key, keys.secret_key)
     new_secret = credentials.generate_password()
-    pol = policy(ctx)
+    pol = rotation_condition.service_policy(ctx)
     now = datetime.datetime.now(datetime.UTC)
     # The API and both worker pools read the storage Secret as they read the Redis one.
     propagated = redis_rotation.pods_propagated(ctx, out)
@@ -152,7 +153,7 @@ def ensure_s3_rotation(ctx: Context, out: Outcome) -> None:
     metrics.SECRET_LAST_ROTATION.labels(names.namespace, names.name, rotation.S3_ACCESS_KEY).set(
         record.issued.timestamp()
     )
-    rotation_condition.merge(out, *condition_message(record, pol))
+    rotation_condition.merge_record(out, record, pol, PHRASES)
 
 
 def _read_keys(ctx: Context, out: Outcome) -> _Keys | None:
@@ -194,25 +195,6 @@ def _issue(ctx: Context, out: Outcome, keys: _Keys, new_secret: str) -> None:
     if written:
         out.changed("secret", f"wrote Secret {names.storage_secret}")
     storage.add_key_user(keys.server, keys.other, new_secret, names.s3_policy)
-
-
-def condition_message(record: rotation.Record, pol: rotation.Policy) -> tuple[Reason, str]:
-    """The S3 key's part of SecretsRotated: its phase as a reason, and where it stands."""
-    status = record.to_status()
-    previous = record.previous_kid
-    if record.phase == rotation.Phase.ISSUED:
-        reason = Reason.ROTATION_ISSUED
-        message = f"S3 access key {record.kid} issued at {status['issuedTime']}, rolling out to the pods"
-    elif record.phase == rotation.Phase.PROPAGATED:
-        reason = Reason.ROTATION_PROPAGATED
-        message = f"every pod uses S3 access key {record.kid} since {status['propagatedTime']}"
-        revoke_at = record.revoke_at(pol)
-        if previous and revoke_at is not None:
-            message += f"; key {previous} is deleted after {revoke_at:%Y-%m-%dT%H:%M:%SZ}"
-    else:
-        reason = Reason.ROTATION_REVOKED
-        message = f"S3 access key {record.kid} in use; key {previous} revoked at {status['revokedTime']}"
-    return reason, message + f"; next S3 access key rotation at {status['nextRotationTime']}"
 
 
 def replace_now(ctx: Context, out: Outcome) -> str:

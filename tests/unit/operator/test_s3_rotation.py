@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from club_operator import credentials, naming, rotation, s3_keys, s3_rotation
+from club_operator import credentials, naming, rotation, rotation_condition, s3_keys, s3_rotation
 from club_operator.conditions import Reason
 from club_operator.models import ClubSpec
 from club_operator.rotation import Action, Phase, Policy, Record
@@ -183,7 +183,7 @@ def test_scheduled_on_the_service_credentials_interval() -> None:
 
 def test_the_condition_says_where_the_key_stands_by_its_ids() -> None:
     record = Record(Phase.PROPAGATED, NEW_ID, OLD_ID, T0, T0 + POLICY.interval, "requested", propagated=T0)
-    reason, message = s3_rotation.condition_message(record, POLICY)
+    reason, message = rotation_condition.describe(record, POLICY, s3_rotation.PHRASES)
     assert reason is Reason.ROTATION_PROPAGATED
     assert message == (
         f"every pod uses S3 access key {NEW_ID} since 2026-01-01T00:00:00Z; key {OLD_ID} is deleted "
