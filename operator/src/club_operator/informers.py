@@ -21,7 +21,13 @@ bench/bench_operator_scale.py (200 Clubs, 2 cores, two runs back to back with th
 a kopf index and `on.event` handler on the Deployments beside these copies (some 1,800 events while
 provisioning) cost 8 to 10 s of operator CPU until all are Ready (57.3 against 48.9 s, 72.8 against
 63.2 s: +15 to 17%) and 7 to 14 MiB of peak RSS. These copies watch nine kinds; kopf indexes for all
-nine would put every one of their events through that per-object processing."""
+nine would put every one of their events through that per-object processing.
+
+Each object is slimmed before the copy holds it (`slim`, like client-go's transform functions): the
+copies hold every managed object of every Club, and most of a stored object is bookkeeping the
+operator never reads: managedFields (often half the object), kubectl's last-applied annotation, and
+the status of kinds whose status it never looks at (autoscalers, PDBs and Services, rewritten by
+their controllers)."""
 
 from __future__ import annotations
 
@@ -42,6 +48,28 @@ RETRY_SEC = (0.5, 1.0, 2.0, 5.0, 10.0)
 Request = Callable[[str, list[tuple[str, str]], float | None], Any]
 # Called with each object version the watch brings in (never with our own writes, nor deletions).
 Listener = Callable[[dict[str, Any]], None]
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# Kinds whose status the operator reads (rollouts, Jobs' completion, CRDs' Established): the
+# copies of every other kind drop it (kube_cache).
+STATUS_READ = frozenset({"Deployment", "Job", "CustomResourceDefinition"})
+
+
+def slim(obj: dict[str, Any], *, status: bool) -> dict[str, Any]:
+    """The object with only what the operator reads: without managedFields and kubectl's last-applied
+    annotation, and without its status unless `status`. A new dict; `obj` is left as it was."""
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("managedFields", None)
+    annotations = meta.get("annotations")
+    if annotations and LAST_APPLIED in annotations:
+        kept = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+        if kept:
+            meta["annotations"] = kept
+        else:
+            del meta["annotations"]
+    return {k: v for k, v in obj.items() if k != "metadata" and (status or k != "status")} | {
+        "metadata": meta
+    }
 
 
 class WatchExpired(Exception):
@@ -71,9 +99,18 @@ class Informer:
     """A watched copy of one kind's labelled objects under `path` (a namespace's or the cluster's)."""
 
     def __init__(
-        self, name: str, path: str, selector: str, request: Request, listener: Listener | None = None
+        self,
+        name: str,
+        path: str,
+        selector: str,
+        request: Request,
+        listener: Listener | None = None,
+        *,
+        status: bool = True,
     ) -> None:
+        """`status`: whether the copy keeps the objects' status (see `slim`)."""
         self.name, self.path, self.selector = name, path, selector
+        self._status = status
         self._request = request
         self._listener = listener
         self._objects: dict[tuple[str, str], dict[str, Any]] = {}
@@ -92,10 +129,14 @@ class Informer:
 
     def remember(self, obj: dict[str, Any]) -> None:
         """An object as the server returned it after our write."""
+        obj = self._slim(obj)
         key = _key(obj)
         with self._lock:
             if newer(obj, self._objects.get(key)):
                 self._objects[key] = obj
+
+    def _slim(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return slim(obj, status=self._status)
 
     def forget(self, namespace: str, name: str) -> None:
         """An object we just deleted."""
@@ -144,7 +185,7 @@ class Informer:
             listed = json.loads(resp.read())
         finally:
             resp.release_conn()
-        objects = {_key(item): item for item in listed.get("items") or []}
+        objects = {_key(item): item for item in (self._slim(i) for i in listed.get("items") or [])}
         with self._lock:
             self._objects = objects
         self._synced.set()
@@ -184,6 +225,7 @@ class Informer:
         version = (obj.get("metadata") or {}).get("resourceVersion")
         if kind == "BOOKMARK":
             return str(version) if version else None
+        obj = self._slim(obj)
         key = _key(obj)
         with self._lock:
             current = self._objects.get(key)

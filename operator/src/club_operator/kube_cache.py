@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from club_operator import kube_client, naming
-from club_operator.informers import Informer, Listener
+from club_operator.informers import STATUS_READ, Informer, Listener
 
 _SELECTOR = f"app.kubernetes.io/managed-by={naming.MANAGED_BY}"
 _informers: dict[tuple[str, str, str | None], Informer] = {}
@@ -55,6 +55,7 @@ def _informer(api_version: str, kind: str, namespace: str | None) -> Informer | 
                 "" if namespace is None else _SELECTOR,
                 kube_client.watch_request(kube_client.watch_client()),
                 _listeners.get((api_version, kind)),
+                status=kind in STATUS_READ,
             )
             found.start()
         return found

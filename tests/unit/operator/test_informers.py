@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from club_operator.informers import Informer, WatchExpired, newer
+from club_operator.informers import LAST_APPLIED, Informer, WatchExpired, newer, slim
 
 
 def _obj(name: str, version: str, **data: str) -> dict[str, Any]:
@@ -147,3 +147,55 @@ def test_a_failing_listener_does_not_stop_the_watch() -> None:
     informer._list()
     assert informer._watch("10") == "12"
     assert informer.get("ns", "b")[1] is not None
+
+
+def _stored(status: dict[str, Any]) -> dict[str, Any]:
+    """An object as the API server returns it: bookkeeping beside what the operator reads."""
+    meta = _obj("a", "5")["metadata"] | {
+        "labels": {"app": "x"},
+        "annotations": {LAST_APPLIED: '{"big": "copy"}', "footballclub.io/keep": "yes"},
+        "managedFields": [{"manager": "club-operator", "fieldsV1": {"f:spec": {}}}],
+    }
+    return {"kind": "Deployment", "metadata": meta, "spec": {"replicas": 1}, "status": status}
+
+
+def test_slim_keeps_what_the_operator_reads_and_drops_the_bookkeeping() -> None:
+    stored = _stored({"availableReplicas": 1})
+    kept = slim(stored, status=True)
+    assert kept == {
+        "kind": "Deployment",
+        "metadata": {
+            "namespace": "ns",
+            "name": "a",
+            "resourceVersion": "5",
+            "labels": {"app": "x"},
+            "annotations": {"footballclub.io/keep": "yes"},
+        },
+        "spec": {"replicas": 1},
+        "status": {"availableReplicas": 1},
+    }
+    assert "status" not in slim(stored, status=False)
+    # The object as given is left as it was (the caller may still use it).
+    assert stored == _stored({"availableReplicas": 1})
+
+
+def test_slim_removes_an_annotations_map_left_empty() -> None:
+    stored = _obj("a", "5")
+    stored["metadata"]["annotations"] = {LAST_APPLIED: "{}"}
+    assert slim(stored, status=False) == _obj("a", "5")
+
+
+def _version(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    return obj | {"metadata": obj["metadata"] | {"resourceVersion": version}}
+
+
+def test_the_copy_holds_slimmed_objects_from_the_list_the_watch_and_our_writes() -> None:
+    informer, _ = _informer(
+        [_stored({"a": 1})], [{"type": "MODIFIED", "object": _version(_stored({"a": 2}), "11")}]
+    )
+    version = informer._list()
+    assert informer.get("ns", "a") == (True, slim(_stored({"a": 1}), status=True))
+    informer._watch(version)
+    assert informer.get("ns", "a") == (True, slim(_version(_stored({"a": 2}), "11"), status=True))
+    informer.remember(_version(_stored({"a": 3}), "12"))
+    assert informer.get("ns", "a") == (True, slim(_version(_stored({"a": 3}), "12"), status=True))
