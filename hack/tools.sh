@@ -26,6 +26,9 @@ APT_COMMANDS=(redis-server ffmpeg ffprobe promtool containerd runc iptables)
 # The images' builder and the Debian base they start from here (images/Containerfile, images.py).
 APT_PACKAGES+=(podman mmdebstrap)
 APT_COMMANDS+=(podman mmdebstrap)
+# The compiled load generator bench/bench_api_rls.py drives the API with.
+APT_PACKAGES+=(wrk)
+APT_COMMANDS+=(wrk)
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
