@@ -8,7 +8,7 @@
 #   hack/tools.sh go           etcd, Kubernetes (apiserver, controller-manager, scheduler, kubectl),
 #                              the real node's kubelet, kube-proxy and pause,
 #                              kwok, MinIO, helm, KEDA (operator, metrics adapter, CRDs), metrics-server,
-#                              the Prometheus operator's CRDs
+#                              the Prometheus operator's CRDs, Prometheus (with Kubernetes SD)
 #   hack/tools.sh bindir TOOL  print where TOOL's binaries live
 set -euo pipefail
 
@@ -43,6 +43,7 @@ version_of() {
 	metrics-server) echo "$METRICS_SERVER_VERSION" ;;
 	registry) echo "$REGISTRY_VERSION" ;;
 	prometheus-operator) echo "$PROMETHEUS_OPERATOR_VERSION" ;;
+	prometheus) echo "$PROMETHEUS_VERSION" ;;
 	*) echo "unknown tool: $1" >&2; return 2 ;;
 	esac
 }
@@ -159,6 +160,17 @@ build_prometheus_operator_crds() {
 	for f in "${PROMETHEUS_OPERATOR_CRDS[@]}"; do cp "$dir/example/prometheus-operator-crd/$f" "$OUT/$f"; done
 }
 
+# Prometheus with Kubernetes service discovery (Debian's is built without it; its promtool, which
+# needs none, stays the one the tests run), built in its module's folder for its replace directives.
+# Every discovery plugin is compiled in (the module has no build tags to leave them out).
+build_prometheus() {
+	local dir ldflags
+	dir=$(cd "$OUT" && go mod download -json "github.com/prometheus/prometheus@$PROMETHEUS_VERSION" |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	ldflags="-s -w -X github.com/prometheus/common/version.Version=2.${PROMETHEUS_VERSION#v0.}"
+	(cd "$dir" && nice -n 10 go build -trimpath -ldflags "$ldflags" -o "$OUT/prometheus" ./cmd/prometheus)
+}
+
 install_go_tools() {
 	command -v go >/dev/null || { echo "go is not installed; it is needed to build the stack's tools" >&2; exit 1; }
 	build etcd etcd -- build_etcd
@@ -171,6 +183,7 @@ install_go_tools() {
 	build keda "${KEDA_CRDS[@]}" "${KEDA_BINARIES[@]}" -- build_keda
 	build metrics-server metrics-server -- build_metrics_server
 	build prometheus-operator "${PROMETHEUS_OPERATOR_CRDS[@]}" -- build_prometheus_operator_crds
+	build prometheus prometheus -- build_prometheus
 }
 
 apt_missing() {

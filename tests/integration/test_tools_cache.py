@@ -17,6 +17,8 @@ TOOLS = {
     "registry": ["registry"],
     "keda": ["keda", "keda-adapter", "keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml"],
     "metrics-server": ["metrics-server"],
+    "prometheus-operator": ["monitoring.coreos.com_prometheusrules.yaml"],
+    "prometheus": ["prometheus"],
 }
 
 
