@@ -3,7 +3,11 @@ the footballclub.io/rotate request, and whether a Deployment's pods all run its 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client as k8s
@@ -50,3 +54,45 @@ def rolled_out(apps: k8s.AppsV1Api, core: k8s.CoreV1Api, namespace: str, deploym
         and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
     ]
     return len(pods) == len(ready) == (deployment.spec.replicas or 0)
+
+
+@dataclass(frozen=True)
+class Reports:
+    """What the operator reports about a Club, where no credential may ever appear: the Club as
+    stored (status included), its Events' messages, the operator's log and its metrics."""
+
+    club: str
+    messages: list[str]
+    log: str
+    metrics: str
+
+    def leak_none_of(self, values: Iterable[str]) -> None:
+        for value in values:
+            assert value not in self.club
+            assert not any(value in m for m in self.messages)
+            assert value not in self.log
+            assert value not in self.metrics
+
+    def issued_ids(self, phrase: str) -> set[str]:
+        """The ids the Events name after `phrase` (for example "issued Redis password")."""
+        return {m.split(f"{phrase} ")[1].split()[0] for m in self.messages if f"{phrase} " in m}
+
+    def last_rotation(self, namespace: str, club: str, credential: str) -> float | None:
+        return clubs.metric_value(
+            self.metrics,
+            "club_secret_last_rotation_timestamp_seconds",
+            namespace=namespace,
+            club=club,
+            credential=credential,
+        )
+
+
+def reports(
+    custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: str, club: str, log: Path, metrics_port: int
+) -> Reports:
+    return Reports(
+        club=json.dumps(clubs.get_club(custom, namespace, club)),
+        messages=[e.message or "" for e in clubs.events(core, namespace, club)],
+        log=log.read_text(errors="replace"),
+        metrics=clubs.metrics_text(metrics_port),
+    )

@@ -299,25 +299,11 @@ def _check_reports(
 ) -> None:
     """An Event per step; no password or DSN anywhere but the Secret; the metric."""
     old_id, new_id = ids
-    messages = [e.message or "" for e in clubs.events(core, namespace, NAME)]
-    assert any(f"issued database login {new_id}" in m for m in messages)
-    assert any(f"database login {old_id} revoked" in m for m in messages)
-    club_json = str(clubs.get_club(custom, namespace, NAME))
-    metrics = clubs.metrics_text(club_operator.metrics_port)
-    log = club_operator.log.read_text(errors="replace")
-    for secret in secrets:
-        for value in (secret["password"], secret["dsn"]):
-            assert value not in club_json
-            assert not any(value in m for m in messages)
-            assert value not in log
-            assert value not in metrics
-    assert clubs.metric_value(
-        metrics,
-        "club_secret_last_rotation_timestamp_seconds",
-        namespace=namespace,
-        club=NAME,
-        credential=CREDENTIAL,
-    )
+    seen = rotation.reports(custom, core, namespace, NAME, club_operator.log, club_operator.metrics_port)
+    assert any(f"issued database login {new_id}" in m for m in seen.messages)
+    assert any(f"database login {old_id} revoked" in m for m in seen.messages)
+    seen.leak_none_of(v for s in secrets for v in (s["password"], s["dsn"]))
+    assert seen.last_rotation(namespace, NAME, CREDENTIAL)
 
 
 DEDICATED = "db-rotating-dedicated-fc"

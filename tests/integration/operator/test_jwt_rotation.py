@@ -221,27 +221,11 @@ def _check_reports(
 ) -> None:
     """A step's Event each (one key issued in all); no key anywhere but the Secret; the metric."""
     old_kid, new_kid = kids
-    messages = [e.message or "" for e in clubs.events(core, namespace, NAME)]
-    issued_kids = {
-        m.split("issued JWT signing key ")[1].split()[0] for m in messages if "issued JWT signing key" in m
-    }
-    assert issued_kids == {new_kid}
-    assert any(f"JWT signing key {old_kid} revoked" in m for m in messages)
-    club_json = json.dumps(clubs.get_club(custom, namespace, NAME))
-    metrics = clubs.metrics_text(club_operator.metrics_port)
-    log = club_operator.log.read_text(errors="replace")
-    for secret in secrets_ever:
-        assert secret not in club_json
-        assert not any(secret in m for m in messages)
-        assert secret not in log
-        assert secret not in metrics
-    assert clubs.metric_value(
-        metrics,
-        "club_secret_last_rotation_timestamp_seconds",
-        namespace=namespace,
-        club=NAME,
-        credential="jwtSigningKey",
-    )
+    seen = rotation.reports(custom, core, namespace, NAME, club_operator.log, club_operator.metrics_port)
+    assert seen.issued_ids("issued JWT signing key") == {new_kid}
+    assert any(f"JWT signing key {old_kid} revoked" in m for m in seen.messages)
+    seen.leak_none_of(secrets_ever)
+    assert seen.last_rotation(namespace, NAME, "jwtSigningKey")
 
 
 def test_a_suspended_club_rotates_nothing_until_resumed(

@@ -208,25 +208,8 @@ def _check_reports(
     """A step's Event each (one password issued in all); no password, URL or hash anywhere but the
     Secret and Redis; the metric."""
     old_id, new_id = ids
-    messages = [e.message or "" for e in clubs.events(core, namespace, NAME)]
-    issued_ids = {
-        m.split("issued Redis password ")[1].split()[0] for m in messages if "issued Redis password" in m
-    }
-    assert issued_ids == {new_id}
-    assert any(f"Redis password {old_id} revoked" in m for m in messages)
-    club_json = str(clubs.get_club(custom, namespace, NAME))
-    metrics = clubs.metrics_text(club_operator.metrics_port)
-    log = club_operator.log.read_text(errors="replace")
-    for secret in secrets:
-        for value in (secret["password"], secret["url"], password_sha256(secret["password"])):
-            assert value not in club_json
-            assert not any(value in m for m in messages)
-            assert value not in log
-            assert value not in metrics
-    assert clubs.metric_value(
-        metrics,
-        "club_secret_last_rotation_timestamp_seconds",
-        namespace=namespace,
-        club=NAME,
-        credential="redisPassword",
-    )
+    seen = rotation.reports(custom, core, namespace, NAME, club_operator.log, club_operator.metrics_port)
+    assert seen.issued_ids("issued Redis password") == {new_id}
+    assert any(f"Redis password {old_id} revoked" in m for m in seen.messages)
+    seen.leak_none_of(v for s in secrets for v in (s["password"], s["url"], password_sha256(s["password"])))
+    assert seen.last_rotation(namespace, NAME, "redisPassword")

@@ -279,28 +279,11 @@ def _check_reports(
     """A step's Event each (one key issued in all); no secret key anywhere but the Secret and the
     server; the metric."""
     old_id, new_id = ids
-    messages = [e.message or "" for e in clubs.events(core, namespace, NAME)]
-    issued_ids = {
-        m.split("issued S3 access key ")[1].split()[0] for m in messages if "issued S3 access key" in m
-    }
-    assert issued_ids == {new_id}
-    assert any(f"S3 access key {old_id} revoked" in m for m in messages)
-    club_json = str(clubs.get_club(custom, namespace, NAME))
-    metrics = clubs.metrics_text(club_operator.metrics_port)
-    log = club_operator.log.read_text(errors="replace")
-    for secret in secrets:
-        value = secret["secretAccessKey"]
-        assert value not in club_json
-        assert not any(value in m for m in messages)
-        assert value not in log
-        assert value not in metrics
-    assert clubs.metric_value(
-        metrics,
-        "club_secret_last_rotation_timestamp_seconds",
-        namespace=namespace,
-        club=NAME,
-        credential=CREDENTIAL,
-    )
+    seen = rotation.reports(custom, core, namespace, NAME, club_operator.log, club_operator.metrics_port)
+    assert seen.issued_ids("issued S3 access key") == {new_id}
+    assert any(f"S3 access key {old_id} revoked" in m for m in seen.messages)
+    seen.leak_none_of(s["secretAccessKey"] for s in secrets)
+    assert seen.last_rotation(namespace, NAME, CREDENTIAL)
 
 
 CRASHED = "s3-crashed-fc"
