@@ -28,8 +28,8 @@ def _api(args: argparse.Namespace) -> int:
     settings = get_settings()
     # One process, one event loop: a club's API scales out by replicas. Measured on two cores shared
     # with PostgreSQL: a second uvicorn worker raised the CPU per request (two pools, more
-    # contention) and served fewer requests; uvloop and httptools, which uvicorn picks up when
-    # installed, saved about 5% of it (not dependencies of this package).
+    # contention) and served fewer requests. uvloop and httptools (dependencies of the runtime, which
+    # uvicorn picks up) took a quarter off the API's CPU per request (bench/bench_api_rls.py).
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.api_host,

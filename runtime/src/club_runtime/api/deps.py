@@ -160,13 +160,21 @@ def _query_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
+# The attribute a route keeps its declared query parameters in, worked out on its first request with
+# a query string (routes compare by value, so they cannot key a dictionary).
+_KNOWN_QUERY = "club_known_query"
+
+
 async def known_query_only(request: Request) -> None:
     """Refuse query parameters the route does not declare, so that a misspelt filter (`?postion=GK`)
     is a 422 naming it rather than a silently unfiltered answer."""
     route = request.scope.get("route")
     if not request.query_params or not isinstance(route, APIRoute):
         return
-    known = _query_names(route.dependant)
+    known: frozenset[str] | None = getattr(route, _KNOWN_QUERY, None)
+    if known is None:
+        known = _query_names(route.dependant)
+        setattr(route, _KNOWN_QUERY, known)
     unknown = [name for name in request.query_params if name not in known]
     if unknown:
         raise RequestValidationError(

@@ -8,10 +8,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import Field, model_validator
 
-from club_runtime.api import errors
+from club_runtime.api import errors, models
 from club_runtime.api.deps import AnyUser, Coaching, ConnDep, CurrentUser, PageDep
 from club_runtime.api.models import Email, Input, Name, Output, PageOut
 from club_runtime.db import repo
@@ -115,6 +115,9 @@ class PlayerPublic(Output):
     updated_at: datetime
 
 
+_PUBLIC_COLUMNS = models.public_columns(PlayerPublic)
+
+
 async def visible_player(conn: Conn, user: CurrentUser, player_id: uuid.UUID) -> repo.Row:
     """The player's row if this user may see it; otherwise 404, so that nothing tells it exists."""
     row = await repo.fetch_one(conn, "players", {"id": player_id}) if user.may_see_player(player_id) else None
@@ -130,11 +133,11 @@ async def list_players(
     page: PageDep,
     team_id: Annotated[uuid.UUID | None, Query()] = None,
     position: Annotated[Position | None, Query()] = None,
-) -> PageOut[PlayerPublic]:
+) -> Response:
     where: dict[str, Any] = {"team_id": team_id, "position": position}
     if user.is_player_bound():
         if user.player_id is None:
-            return PageOut[PlayerPublic].of([], page)
+            return models.page_response([], page)
         where["id"] = user.player_id
     rows = await repo.fetch_page(
         conn,
@@ -143,8 +146,9 @@ async def list_players(
         order_by=("last_name", "first_name", "id"),
         limit=page.limit,
         offset=page.offset,
+        columns=_PUBLIC_COLUMNS,
     )
-    return PageOut[PlayerPublic].of([PlayerPublic.model_validate(r) for r in rows], page)
+    return models.page_response(rows, page)
 
 
 @router.post("", response_model=PlayerPublic, status_code=status.HTTP_201_CREATED)
