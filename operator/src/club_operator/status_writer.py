@@ -27,7 +27,7 @@ from typing import Any
 from club_operator import kube, metrics, naming
 from club_operator import status as club_status
 from club_operator.club import ClubObject
-from club_operator.conditions import Reason
+from club_operator.conditions import Reason, Type
 from club_operator.informers import resource_version
 from club_operator.models import ClubPhase
 from club_operator.outcome import Outcome
@@ -86,10 +86,10 @@ def waiting(namespace: str, name: str) -> Waiting | None:
 def report(
     club: ClubObject, outcome: Outcome, body: Mapping[str, Any] | None, *, whole_at: float
 ) -> dict[str, Any]:
-    """Write what changed in the status, post an Event per part written and per condition that
-    changed, set the Ready gauge; remember the rollout the Club now waits for, if it does.
-    `body`: the Club as the handler got it (None: known here only); `whole_at`: when the whole
-    reconcile behind `outcome` ran. Returns the status as it now is."""
+    """Write what changed in the status, post its Events (`events`), set the Ready gauge; remember
+    the rollout the Club now waits for, if it does. `body`: the Club as the handler got it (None:
+    known here only); `whole_at`: when the whole reconcile behind `outcome` ran. Returns the
+    status as it now is."""
     version, current = current_status(club.uid, body)
     desired = club_status.build_status(current, outcome, club.generation, now())
     changes = club_status.changed_fields(current, desired)
@@ -141,23 +141,43 @@ def _post_events(
     body = club.reference
     for kind, _ in outcome.changes:
         metrics.WRITES.labels(kind).inc()
-    for message in _grouped(outcome.changes):
-        kube.event(body, warning=False, reason=str(Reason.PROVISIONED), message=message)
-    for moved in club_status.transitions(current, desired):
-        # The reason is the condition's own (a Reason); the message says which condition moved.
-        said = f"{moved.type} {moved.status}"
-        kube.event(
-            body,
-            warning=moved.warning,
-            reason=moved.reason,
-            message=f"{said}: {moved.message}" if moved.message else said,
-        )
-    if outcome.permanent:
-        kube.event(body, warning=True, reason=str(Reason.INVALID_SPEC), message=outcome.permanent)
+    for event in events(outcome.changes, club_status.transitions(current, desired), outcome.permanent):
+        kube.event(body, warning=event.warning, reason=event.reason, message=event.message)
 
 
-# One Event per part of a reconcile rather than per object written: a new Club is some 25 writes,
-# and each Event is one more write to the API server.
+@dataclass(frozen=True)
+class Event:
+    warning: bool
+    reason: str
+    message: str
+
+
+def events(
+    changes: list[tuple[str, str]], moved: list[club_status.Transition], permanent: str | None
+) -> list[Event]:
+    """The Events of one report: one for what it wrote (its parts in one message), one for the
+    conditions that moved without a problem (Ready's first, whose reason it takes), and one per
+    condition that moved to a problem (a Warning with the condition's own reason). Each Event is a
+    write to the API server: a new Club was some 15 of them, one per part and per condition."""
+    found: list[Event] = []
+    if changes:
+        found.append(Event(False, str(Reason.PROVISIONED), "; ".join(_grouped(changes))))
+    normal = sorted((m for m in moved if not m.warning), key=lambda m: m.type != Type.READY)
+    if normal:
+        found.append(Event(False, normal[0].reason, "; ".join(_said(m) for m in normal)))
+    found.extend(Event(True, m.reason, _said(m)) for m in moved if m.warning)
+    if permanent:
+        found.append(Event(True, str(Reason.INVALID_SPEC), permanent))
+    return found
+
+
+def _said(moved: club_status.Transition) -> str:
+    """The condition and its new status, then its message: `Ready True: ...`."""
+    said = f"{moved.type} {moved.status}"
+    return f"{said}: {moved.message}" if moved.message else said
+
+
+# The parts of a reconcile's Event: the objects of one kind together, the database's steps together.
 _EVENT_GROUPS = {"schema": "database", "canary": "database", "role": "database"}
 
 

@@ -81,6 +81,7 @@ def test_drift_is_repaired_by_the_resync(
     club = _ready_club(custom, namespace, "drifting-fc")
     role, bucket = club["status"]["databaseRole"], club["status"]["bucket"]
     dsn = clubs.secret_data(core, namespace, "drifting-fc-database")["dsn"]
+    provisioning = {e.metadata.uid for e in clubs.events(core, namespace, "drifting-fc")}
     with psycopg.connect(stack.postgres.dsn(), autocommit=True) as admin:
         admin.execute(sql.SQL("ALTER ROLE {} PASSWORD 'changed-by-hand'").format(sql.Identifier(role)))
     s3.delete_bucket_lifecycle(Bucket=bucket)
@@ -99,17 +100,20 @@ def test_drift_is_repaired_by_the_resync(
         repaired,
         timeout=club_operator.resync_sec * 10,
     )
+
+    # One Event per reconcile says what it wrote: the repair's, after the provisioning's.
+    def repair_messages() -> list[str]:
+        events = clubs.events(core, namespace, "drifting-fc")
+        return [e.message for e in events if e.metadata.uid not in provisioning and e.reason == "Provisioned"]
+
     clubs.wait_for(
         "the repair's Events",
         lambda: (
-            sum(
-                "lifecycle" in e.message or "provisioned role" in e.message
-                for e in clubs.events(core, namespace, "drifting-fc")
-            )
-            >= 3
+            any("provisioned role" in m for m in repair_messages())
+            and any("lifecycle" in m for m in repair_messages())
         ),
     )
-    messages = [e.message for e in clubs.events(core, namespace, "drifting-fc")]
+    messages = repair_messages()
     assert any(m.startswith(f"provisioned role {role}") for m in messages)
     assert any("lifecycle" in m for m in messages)
 

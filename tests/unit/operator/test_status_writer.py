@@ -7,6 +7,8 @@ from typing import Any
 
 from club_operator import status_writer
 from club_operator.club import ClubObject
+from club_operator.status import Transition
+from club_operator.status_writer import Event
 
 
 def _club(uid: str) -> ClubObject:
@@ -35,3 +37,53 @@ def test_a_forgotten_club_is_read_from_its_body() -> None:
         {"phase": "Provisioning"},
     )
     assert status_writer.waiting("ns", "club-u-3") is None
+
+
+def _moved(type_: str, status: str, reason: str, message: str = "", warning: bool = False) -> Transition:
+    return Transition(type_, status, reason, message, warning)
+
+
+def test_a_new_clubs_first_report_is_two_events_whatever_it_wrote() -> None:
+    changes = [
+        ("database", "created database d"),
+        ("role", "provisioned role r"),
+        ("Secret", "created Secret a"),
+        ("Secret", "created Secret b"),
+        ("bucket", "created bucket b with its lifecycle"),
+    ]
+    moved = [
+        _moved("DatabaseReady", "True", "Provisioned"),
+        _moved("WorkloadsReady", "False", "RollingOut", "0/3 pods available"),
+        _moved("Ready", "False", "DependenciesNotReady", "waiting for WorkloadsReady"),
+    ]
+    assert status_writer.events(changes, moved, None) == [
+        Event(
+            False,
+            "Provisioned",
+            "created database d; provisioned role r; created Secret a; created Secret b;"
+            " created bucket b with its lifecycle",
+        ),
+        # Ready first, whose reason the Event takes.
+        Event(
+            False,
+            "DependenciesNotReady",
+            "Ready False: waiting for WorkloadsReady; DatabaseReady True;"
+            " WorkloadsReady False: 0/3 pods available",
+        ),
+    ]
+
+
+def test_a_problem_is_a_warning_of_its_own_with_its_reason() -> None:
+    moved = [
+        _moved("DatabaseReady", "False", "ServerUnavailable", "connection refused", warning=True),
+        _moved("StorageReady", "True", "Provisioned"),
+    ]
+    assert status_writer.events([], moved, "spec.api.replicas: must be at least 1") == [
+        Event(False, "Provisioned", "StorageReady True"),
+        Event(True, "ServerUnavailable", "DatabaseReady False: connection refused"),
+        Event(True, "InvalidSpec", "spec.api.replicas: must be at least 1"),
+    ]
+
+
+def test_nothing_moved_nothing_written_no_event() -> None:
+    assert status_writer.events([], [], None) == []
