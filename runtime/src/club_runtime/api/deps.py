@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -23,7 +23,7 @@ from psycopg.pq import TransactionStatus
 from redis import Redis
 
 from club_runtime import storage
-from club_runtime.api import errors
+from club_runtime.api import errors, tokens
 from club_runtime.core import roles, security
 from club_runtime.core.roles import Role
 from club_runtime.db import repo
@@ -38,6 +38,7 @@ class Services:
     keys: security.KeySet
     redis: Redis
     bucket: storage.Bucket
+    tokens: tokens.VerifiedTokens = field(default_factory=tokens.VerifiedTokens)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,8 @@ async def current_user(
     if credentials is None:
         raise errors.unauthorized("authentication required: send 'Authorization: Bearer <access token>'")
     try:
-        claims = security.decode_token(
-            services.keys, credentials.credentials, club_id=services.settings.club_id, kind="access"
+        claims = services.tokens.access_claims(
+            services.keys, credentials.credentials, club_id=services.settings.club_id
         )
     except security.TokenError as exc:
         raise errors.unauthorized(str(exc)) from exc

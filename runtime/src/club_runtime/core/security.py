@@ -113,6 +113,11 @@ def decode_token(keys: KeySet, token: str, *, club_id: str, kind: TokenKind) -> 
     return claims
 
 
+def expiry(token: str) -> float:
+    """When a token `decode_token` accepted expires (POSIX seconds); read without verifying again."""
+    return float(jwt.decode(token, options={"verify_signature": False})["exp"])
+
+
 def _optional_uuid(value: object) -> uuid.UUID | None:
     return None if value is None else uuid.UUID(str(value))
 

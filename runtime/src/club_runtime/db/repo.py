@@ -2,10 +2,15 @@
 
 Table and column names are identifiers from our own models (never from a request), composed with
 `psycopg.sql`; values always travel as parameters. Row-level security scopes every statement to the
-connection's club, so none of these take a club."""
+connection's club, so none of these take a club.
+
+Each statement's text is composed once per shape (table, columns, keys) and kept: composing it again
+on every request cost more CPU than the query took in PostgreSQL. The shapes are finite (they come
+from the code), and the same text lets psycopg reuse its parsing and PostgreSQL its prepared plan."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,7 +25,7 @@ def _table(name: str) -> sql.Identifier:
     return sql.Identifier("public", name)
 
 
-def _where(key: Mapping[str, Any]) -> sql.Composable:
+def _where(key: Sequence[str]) -> sql.Composable:
     if not key:
         return sql.SQL("TRUE")
     return sql.SQL(" AND ").join(
@@ -34,30 +39,43 @@ def _params(key: Mapping[str, Any], values: Mapping[str, Any] | None = None) -> 
     return params
 
 
-async def insert(conn: Conn, table: str, values: Mapping[str, Any]) -> Row:
-    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING *").format(
-        _table(table),
-        sql.SQL(", ").join(sql.Identifier(c) for c in values),
-        sql.SQL(", ").join(sql.Placeholder(f"v_{c}") for c in values),
+@functools.lru_cache(maxsize=256)
+def _insert(table: str, columns: tuple[str, ...]) -> bytes:
+    return (
+        sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING *")
+        .format(
+            _table(table),
+            sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            sql.SQL(", ").join(sql.Placeholder(f"v_{c}") for c in columns),
+        )
+        .as_bytes(None)
     )
-    cur = await conn.execute(query, _params({}, values))
+
+
+async def insert(conn: Conn, table: str, values: Mapping[str, Any]) -> Row:
+    cur = await conn.execute(_insert(table, tuple(values)), _params({}, values))
     row = await cur.fetchone()
     assert row is not None  # noqa: S101 - INSERT ... RETURNING yields the row or raises
     return row
 
 
-async def upsert(conn: Conn, table: str, values: Mapping[str, Any], conflict: Sequence[str]) -> Row:
-    updates = [c for c in values if c not in conflict]
+@functools.lru_cache(maxsize=256)
+def _upsert(table: str, columns: tuple[str, ...], conflict: tuple[str, ...]) -> bytes:
+    updates = [c for c in columns if c not in conflict]
     query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {} RETURNING *").format(
         _table(table),
-        sql.SQL(", ").join(sql.Identifier(c) for c in values),
-        sql.SQL(", ").join(sql.Placeholder(f"v_{c}") for c in values),
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        sql.SQL(", ").join(sql.Placeholder(f"v_{c}") for c in columns),
         sql.SQL(", ").join(sql.Identifier(c) for c in ("club_id", *conflict)),
         sql.SQL(", ").join(
             sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updates
         ),
     )
-    cur = await conn.execute(query, _params({}, values))
+    return query.as_bytes(None)
+
+
+async def upsert(conn: Conn, table: str, values: Mapping[str, Any], conflict: Sequence[str]) -> Row:
+    cur = await conn.execute(_upsert(table, tuple(values), tuple(conflict)), _params({}, values))
     row = await cur.fetchone()
     assert row is not None  # noqa: S101
     return row
@@ -67,11 +85,20 @@ def _columns(columns: Sequence[str] | None) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(c) for c in columns) if columns else sql.SQL("*")
 
 
+def _names(columns: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if columns is None else tuple(columns)
+
+
+@functools.lru_cache(maxsize=256)
+def _select(table: str, columns: tuple[str, ...] | None, key: tuple[str, ...]) -> bytes:
+    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(_columns(columns), _table(table), _where(key))
+    return query.as_bytes(None)
+
+
 async def fetch_one(
     conn: Conn, table: str, key: Mapping[str, Any], *, columns: Sequence[str] | None = None
 ) -> Row | None:
-    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(_columns(columns), _table(table), _where(key))
-    cur = await conn.execute(query, _params(key))
+    cur = await conn.execute(_select(table, _names(columns), tuple(key)), _params(key))
     return await cur.fetchone()
 
 
@@ -86,6 +113,15 @@ async def fetch_page(
     columns: Sequence[str] | None = None,
 ) -> list[Row]:
     filters = {column: value for column, value in where.items() if value is not None}
+    query = _select_page(table, _names(columns), tuple(filters), tuple(order_by))
+    cur = await conn.execute(query, {**_params(filters), "limit": limit, "offset": offset})
+    return await cur.fetchall()
+
+
+@functools.lru_cache(maxsize=256)
+def _select_page(
+    table: str, columns: tuple[str, ...] | None, filters: tuple[str, ...], order_by: tuple[str, ...]
+) -> bytes:
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {} OFFSET {}").format(
         _columns(columns),
         _table(table),
@@ -94,25 +130,33 @@ async def fetch_page(
         sql.Placeholder("limit"),
         sql.Placeholder("offset"),
     )
-    cur = await conn.execute(query, {**_params(filters), "limit": limit, "offset": offset})
-    return await cur.fetchall()
+    return query.as_bytes(None)
 
 
 async def update(conn: Conn, table: str, key: Mapping[str, Any], values: Mapping[str, Any]) -> Row | None:
     if not values:
         return await fetch_one(conn, table, key)
-    query = sql.SQL("UPDATE {} SET {} WHERE {} RETURNING *").format(
-        _table(table),
-        sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder(f"v_{c}")) for c in values
-        ),
-        _where(key),
-    )
-    cur = await conn.execute(query, _params(key, values))
+    cur = await conn.execute(_update(table, tuple(values), tuple(key)), _params(key, values))
     return await cur.fetchone()
 
 
+@functools.lru_cache(maxsize=256)
+def _update(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> bytes:
+    query = sql.SQL("UPDATE {} SET {} WHERE {} RETURNING *").format(
+        _table(table),
+        sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder(f"v_{c}")) for c in columns
+        ),
+        _where(key),
+    )
+    return query.as_bytes(None)
+
+
+@functools.lru_cache(maxsize=256)
+def _delete(table: str, key: tuple[str, ...]) -> bytes:
+    return sql.SQL("DELETE FROM {} WHERE {}").format(_table(table), _where(key)).as_bytes(None)
+
+
 async def delete(conn: Conn, table: str, key: Mapping[str, Any]) -> bool:
-    query = sql.SQL("DELETE FROM {} WHERE {}").format(_table(table), _where(key))
-    cur = await conn.execute(query, _params(key))
+    cur = await conn.execute(_delete(table, tuple(key)), _params(key))
     return cur.rowcount > 0
