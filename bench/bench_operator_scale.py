@@ -10,11 +10,17 @@ with `club-operator` as a real process watching that namespace, and print
   the objects the operator manages (Clubs and their status, Secrets, ConfigMaps, Services,
   Deployments, autoscalers, PDBs, NetworkPolicies, Events). The API server counts every client:
   the control plane's own writes (Pods, ReplicaSets, bindings, statuses, leases) are in the first
-  figure, and so is anyone else using the same stack at the time.
+  figure, and so is anyone else using the same stack at the time. The operator's own figure counts
+  the Events it posted (from the namespace), not the control plane's;
+- what the first resync after Ready writes (it records each new credential as propagated), apart
+  from the steady-state window that follows it;
+- how soon one edited Club's status observes the edit while the others idle (p50, p95 of ten);
+- the time to delete them all; and, with more than one round, the rounds side by side.
 
-Goals on a 2-core machine: 200 Clubs Ready in under 120 s; 0 writes in steady state.
+Goals on a 2-core machine: 200 Clubs Ready in under 120 s; 0 writes in steady state; at most 20
+writes per Club by the operator. Figures are printed, not asserted.
 
-    .venv/bin/python bench/bench_operator_scale.py [--clubs 50,200] [--steady-seconds 60]
+    .venv/bin/python bench/bench_operator_scale.py [--clubs 50,200,1000] [--steady-seconds 60]
 
 Reuses the stack named by CLUB_STACK_FILE (`make stack`), or starts one of its own. Each Club runs
 three tiny pods (API, default and video worker); the stack's two fake CPU nodes hold 220 pods, so the
@@ -51,9 +57,11 @@ from club_devstack.stack import StackInfo
 from operator_figures import (
     Series,
     api_writes,
+    by_reason,
     changed,
     cpu_seconds,
     describe,
+    kopf_events,
     namespace_marks,
     operator_share,
     peak_rss_mib,
@@ -148,6 +156,38 @@ class Round:
     operator_cpu_sec: float
     reconciles: tuple[int, float, float]
     delete_sec: float
+    kopf_events: Counter[tuple[str, str]]
+    steady_events: Counter[tuple[str, str]]
+    settling: Counter[str]
+    idle_rss_mib: float
+    settling_events: Counter[tuple[str, str]]
+    edit_latency: list[float]
+
+
+EDITS = 10
+
+
+def edit_latency(custom: k8s.CustomObjectsApi, namespace: str, names: list[str]) -> list[float]:
+    """Seconds from a spec change of one Club (the others idle) until its status has observed it:
+    the Clubs edited one after the other."""
+    seconds = []
+    for i, name in enumerate(names):
+        edited = custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, {"spec": {"displayName": f"Edited {i}"}}
+        )
+        generation = cast(dict[str, Any], edited)["metadata"]["generation"]
+        started = time.monotonic()
+
+        def observed(name: str = name, generation: int = generation) -> bool:
+            club = cast(
+                dict[str, Any], custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+            )
+            return bool((club.get("status") or {}).get("observedGeneration") == generation)
+
+        seconds.append(
+            wait(f"Club {name} to observe its edit", observed, timeout=300, interval=0.05) - started
+        )
+    return seconds
 
 
 def run_round(
@@ -165,12 +205,11 @@ def run_round(
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
     operator: RunningOperator | None = None
     try:
+        operator_settings = {"resync_interval_sec": "30", "connect_timeout_sec": "5"} | settings
         operator = start_operator(
-            stack,
-            logs / f"club-operator-{count}.log",
-            namespaces=[namespace],
-            **({"resync_interval_sec": "30", "connect_timeout_sec": "5"} | settings),
+            stack, logs / f"club-operator-{count}.log", namespaces=[namespace], **operator_settings
         )
+        idle_rss = peak_rss_mib(operator.process.pid)
         before = api_writes(api)
         started = time.monotonic()
         for i in range(count):
@@ -193,12 +232,22 @@ def run_round(
             (_time(str(_ready_since(c))) - _time(c["metadata"]["creationTimestamp"])).total_seconds()
             for c in listed
         ]
-        # Let the last status patches and rollouts settle before the quiet window.
-        time.sleep(5)
+        # Let the last status patches and rollouts settle, and every Club's first resync after Ready
+        # run (it records the new credentials as propagated: one status write and one Event per
+        # Club), before the quiet window. Counted apart.
+        at_ready, marks = kopf_events(api, namespace), namespace_marks(api, namespace)
+        time.sleep(float(operator_settings["resync_interval_sec"]) + 5)
+        settling = changed(marks, namespace_marks(api, namespace))
+        settling_events = kopf_events(api, namespace) - at_ready
+        posted = kopf_events(api, namespace)
         quiet_from, marks = api_writes(api), namespace_marks(api, namespace)
         time.sleep(steady_sec)
         steady = api_writes(api) - quiet_from
         ours = changed(marks, namespace_marks(api, namespace))
+        steady_events = kopf_events(api, namespace) - posted
+        edits = edit_latency(
+            custom, namespace, [f"club-{i:03d}" for i in range(0, count, max(1, count // EDITS))]
+        )
         rss = peak_rss_mib(operator.process.pid)
         reconciles = reconcile_figures(operator.metrics_port)
         deleting = time.monotonic()
@@ -217,6 +266,12 @@ def run_round(
             operator_cpu_sec=cpu,
             reconciles=reconciles,
             delete_sec=time.monotonic() - deleting,
+            kopf_events=at_ready,
+            settling=settling,
+            idle_rss_mib=idle_rss,
+            settling_events=settling_events,
+            steady_events=steady_events,
+            edit_latency=edits,
         )
     finally:
         if operator is not None:
@@ -240,17 +295,26 @@ def report(r: Round) -> None:
     print(f"\n== {r.clubs} Clubs")
     print(f"  all Ready after          {r.all_ready_sec:7.1f} s{goal}")
     print(f"  time to Ready per Club   p50 {r.p50_sec:.0f} s, p95 {r.p95_sec:.0f} s (1 s resolution)")
-    print(f"  operator peak RSS        {r.peak_rss_mib:7.1f} MiB")
+    print(
+        f"  operator peak RSS        {r.peak_rss_mib:7.1f} MiB ({r.idle_rss_mib:.1f} once started, no Club)"
+    )
     print(
         f"  operator CPU until Ready {r.operator_cpu_sec:7.1f} s "
         f"({r.operator_cpu_sec / r.all_ready_sec:.0%} of one core; the stack shares the same cores)"
     )
     print(f"  reconciles               {count} (mean {mean * 1000:.0f} ms, p95 <= {p95} s)")
+    events = sum(r.kopf_events.values())
+    reasons = ", ".join(f"{k} {n}" for k, n in by_reason(r.kopf_events).most_common())
     print(
         f"  API writes per Club      {total / r.clubs:7.1f} all, "
-        f"{operator_share(r.provisioning_writes) / r.clubs:.1f} on operator-managed objects"
+        f"{ours_per_club(r):.1f} by the operator on the objects it manages"
+        f" ({events / r.clubs:.1f} of them Events: {reasons})"
     )
     print(f"    by resource            {describe(r.provisioning_writes)}")
+    settled = ", ".join(f"{k} {n}" for k, n in r.settling.items()) or "nothing"
+    print(f"  after Ready, until the first resync   objects of the Clubs written: {settled}")
+    for (reason, message), n in r.settling_events.most_common(2):
+        print(f"    e.g. {n} x {reason}: {message[:200]}")
     met = "met" if steady_ours == 0 else "NOT met"
     print(
         f"  steady state, {r.steady_sec:.0f} s       {steady_ours} objects of the Clubs written"
@@ -261,7 +325,41 @@ def report(r: Round) -> None:
         f"    API server, all clients {steady_total} writes ({operator_share(r.steady_writes)} on the"
         f" kinds the operator manages, anyone's): {describe(r.steady_writes)}"
     )
+    if r.steady_events:
+        for (reason, message), n in r.steady_events.most_common(3):
+            print(f"    Events in the window   {n} x {reason}: {message[:300]}")
+    print(
+        f"  one Club edited          p50 {statistics.median(r.edit_latency):.2f} s,"
+        f" p95 {percentile(r.edit_latency, 0.95):.2f} s until its status observed the edit"
+        f" ({len(r.edit_latency)} edits, the others idle)"
+    )
     print(f"  deleting all             {r.delete_sec:7.1f} s")
+
+
+def ours_per_club(r: Round) -> float:
+    """Writes on the kinds the operator manages, less the Events the control plane posted (Pods
+    scheduled, ReplicaSets scaled): the operator's Events are counted from the namespace."""
+    events = sum(
+        n for (resource, sub, _), n in r.provisioning_writes.items() if resource == "events" and not sub
+    )
+    return (operator_share(r.provisioning_writes) - events + sum(r.kopf_events.values())) / r.clubs
+
+
+def side_by_side(rounds: list[Round]) -> None:
+    rows: list[tuple[str, Callable[[Round], str]]] = [
+        ("all Ready (s)", lambda r: f"{r.all_ready_sec:.1f}"),
+        ("operator peak RSS (MiB)", lambda r: f"{r.peak_rss_mib:.0f}"),
+        ("  of which at start", lambda r: f"{r.idle_rss_mib:.0f}"),
+        ("operator CPU per Club (ms)", lambda r: f"{r.operator_cpu_sec / r.clubs * 1000:.0f}"),
+        ("operator writes per Club", lambda r: f"{ours_per_club(r):.1f}"),
+        ("steady-state writes", lambda r: f"{sum(r.steady_ours.values())} in {r.steady_sec:.0f} s"),
+        ("edited Club p95 (s)", lambda r: f"{percentile(r.edit_latency, 0.95):.2f}"),
+        ("delete all (s)", lambda r: f"{r.delete_sec:.1f}"),
+    ]
+    print("\n== side by side")
+    print(f"  {'Clubs':28}" + "".join(f"{r.clubs:>14}" for r in rounds))
+    for label, cell in rows:
+        print(f"  {label:28}" + "".join(f"{cell(r):>14}" for r in rounds))
 
 
 def main() -> None:
@@ -285,8 +383,12 @@ def main() -> None:
         api: k8s.ApiClient = k8s_config.new_client_from_config(config_file=str(stack.kube.kubeconfig))  # type: ignore[no-untyped-call]
         print(f"cores: {os.cpu_count()}; operator logs under {logs}{kept}")
         with bench_nodes(api, max(counts) * PODS_PER_CLUB):
+            rounds = []
             for count in counts:
-                report(run_round(stack, api, count, args.steady_seconds, logs, settings=settings))
+                rounds.append(run_round(stack, api, count, args.steady_seconds, logs, settings=settings))
+                report(rounds[-1])
+            if len(rounds) > 1:
+                side_by_side(rounds)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,25 @@ def namespace_marks(api: k8s.ApiClient, namespace: str) -> dict[tuple[str, str],
     return marks
 
 
+def kopf_events(api: k8s.ApiClient, namespace: str) -> Counter[tuple[str, str]]:
+    """Events the operator posted in the namespace (counting repeats), by reason and message (the
+    Club's name taken out)."""
+    client = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
+    posted: Counter[tuple[str, str]] = Counter()
+    for e in client.resources.get(api_version="v1", kind="Event").get(namespace=namespace).items:
+        if e.source.component == "kopf":
+            message = str(e.message or "").replace(str(e.involvedObject.name), "<club>")
+            posted[(str(e.reason), re.sub(r"[0-9a-f]{12}", "<id>", message))] += e.count or 1
+    return posted
+
+
+def by_reason(events: Counter[tuple[str, str]]) -> Counter[str]:
+    reasons: Counter[str] = Counter()
+    for (reason, _), n in events.items():
+        reasons[reason] += n
+    return reasons
+
+
 def changed(before: dict[tuple[str, str], str], after: dict[tuple[str, str], str]) -> Counter[str]:
     """Objects written between two marks, by kind (Events: how many more kopf posted)."""
     moved: Counter[str] = Counter()
