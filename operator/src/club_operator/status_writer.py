@@ -160,8 +160,13 @@ def events(
     condition that moved to a problem (a Warning with the condition's own reason). Each Event is a
     write to the API server: a new Club was some 15 of them, one per part and per condition."""
     found: list[Event] = []
-    if changes:
-        found.append(Event(False, str(Reason.PROVISIONED), "; ".join(_grouped(changes))))
+    # A credential's rotation or revocation is an Event of its own: an audit record ops look for,
+    # rare, and never cut off by kopf's 1 KiB limit on a message behind the rest of a reconcile.
+    audited = [(kind, message) for kind, message in changes if kind in _AUDITED]
+    written = [(kind, message) for kind, message in changes if kind not in _AUDITED]
+    if written:
+        found.append(Event(False, str(Reason.PROVISIONED), "; ".join(_grouped(written))))
+    found.extend(Event(False, str(Reason.PROVISIONED), message) for message in _grouped(audited))
     normal = sorted((m for m in moved if not m.warning), key=lambda m: m.type != Type.READY)
     if normal:
         found.append(Event(False, normal[0].reason, "; ".join(_said(m) for m in normal)))
@@ -179,6 +184,7 @@ def _said(moved: club_status.Transition) -> str:
 
 # The parts of a reconcile's Event: the objects of one kind together, the database's steps together.
 _EVENT_GROUPS = {"schema": "database", "canary": "database", "role": "database"}
+_AUDITED = frozenset({"rotation", "revocation"})
 
 
 def _grouped(changes: list[tuple[str, str]]) -> list[str]:

@@ -87,3 +87,18 @@ def test_a_problem_is_a_warning_of_its_own_with_its_reason() -> None:
 
 def test_nothing_moved_nothing_written_no_event() -> None:
     assert status_writer.events([], [], None) == []
+
+
+def test_rotations_and_revocations_are_events_of_their_own() -> None:
+    changes = [
+        ("secret", "wrote Secret a-redis"),
+        ("rotation", "issued Redis password p2 (requested: drill)"),
+        ("revocation", "revoked credentials (leak): JWT signing key k9 alone"),
+        ("rotation", "JWT signing key k9 propagated: every API pod signs with it"),
+    ]
+    assert [e.message for e in status_writer.events(changes, [], None)] == [
+        "wrote Secret a-redis",
+        "issued Redis password p2 (requested: drill); JWT signing key k9 propagated: every API pod signs "
+        "with it",
+        "revoked credentials (leak): JWT signing key k9 alone",
+    ]
