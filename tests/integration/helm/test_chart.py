@@ -233,7 +233,8 @@ def _matrix(other: str, watched: str) -> list[dict[str, Any]]:
         {"leaderElection": {"enabled": False}, "replicas": 1, "watchNamespaces": [watched]},
         {
             "metrics": {
-                "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prom"}}
+                "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prom"}},
+                "podMonitor": {"enabled": True, "labels": {"release": "prom"}},
             },
             "prometheusRule": {"enabled": True, "labels": {"release": "prom"}},
         },
