@@ -41,14 +41,13 @@ from club_operator import (
     database,
     db_logins,
     kube,
-    metrics,
     ownership,
     pg_connections,
     pg_owners,
     redis_rotation,
     rotation,
     rotation_condition,
-    status_writer,
+    rotation_steps,
 )
 from club_operator.builders import backup_job
 from club_operator.club import Context
@@ -102,14 +101,8 @@ def ensure_db_rotation(ctx: Context, out: Outcome) -> None:
     except (club_servers.ServerNotConfigured, database.InvalidServer):
         return  # the database step reported it
     login = db_logins.current_login(names.role, data.get("username"))
-    _, known = status_writer.current_status(club.uid, None)
-    copies = (
-        (club.rotation or {}).get(rotation.DATABASE_PASSWORD),
-        (known.get("rotation") or {}).get(rotation.DATABASE_PASSWORD),
-    )
-    record = rotation.newest(*(rotation.from_status(copy) for copy in copies))
-    handled = known.get("lastRotateRequest") or club.rotate_request_handled
-    request = rotation.pending_request(club.rotate_request, record, handled)
+    at = rotation_steps.standing(ctx, rotation.DATABASE_PASSWORD)
+    record, request = at.record, at.request
     me = ownership.Owner(names.namespace, names.name, club.uid, str(out.fields.get("tenantId") or club.uid))
     active = db_logins.credential_id(login, password)
     new_password = credentials.generate_password()
@@ -157,16 +150,9 @@ def ensure_db_rotation(ctx: Context, out: Outcome) -> None:
     except (database.DatabaseUnavailable, database.DatabaseFailed) as exc:
         out.failed(Type.SECRETS_ROTATED, Reason.SERVER_UNAVAILABLE, str(exc))
         return
-    if planned.request_handled:
-        out.fields["lastRotateRequest"] = club.rotate_request
-    for event in events:
-        out.changed("rotation", event)
-    record = planned.record
-    out.fields.setdefault("rotation", {})[rotation.DATABASE_PASSWORD] = rotation.status_patch(record, *copies)
-    metrics.SECRET_LAST_ROTATION.labels(names.namespace, names.name, rotation.DATABASE_PASSWORD).set(
-        record.issued.timestamp()
+    rotation_steps.report_service(
+        ctx, out, rotation.DATABASE_PASSWORD, at, planned, events=events, phrases=PHRASES
     )
-    rotation_condition.merge_record(out, record, pol, PHRASES)
 
 
 def _busy(record: rotation.Record | None, active: str, request: str | None, now: datetime.datetime) -> bool:

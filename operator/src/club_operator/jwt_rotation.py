@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from club_operator import credentials, kube, metrics, rollouts, rotation, secret_writes, status_writer
+from club_operator import credentials, kube, rollouts, rotation, rotation_steps, secret_writes
 from club_operator.club import Context
 from club_operator.conditions import Reason, Type
 from club_operator.outcome import Outcome
@@ -39,14 +39,8 @@ def ensure_jwt_rotation(ctx: Context, out: Outcome) -> None:
     keys = (out.secrets.get(names.jwt_secret) or {}).get(credentials.JWT_KEYS)
     if keys is None:
         return  # ensure_app_secrets found the key set unusable
-    _, known = status_writer.current_status(club.uid, None)  # newer than the body's, when written here
-    copies = (
-        (club.rotation or {}).get(rotation.JWT_SIGNING_KEY),
-        (known.get("rotation") or {}).get(rotation.JWT_SIGNING_KEY),
-    )
-    record = rotation.newest(*(rotation.from_status(copy) for copy in copies))
-    handled = known.get("lastRotateRequest") or club.rotate_request_handled
-    request = rotation.pending_request(club.rotate_request, record, handled)
+    at = rotation_steps.standing(ctx, rotation.JWT_SIGNING_KEY)
+    record, request = at.record, at.request
     kid, secret = credentials.generate_jwt_key()
     policy = _policy(ctx)
     planned = rotation.advance(
@@ -73,17 +67,17 @@ def ensure_jwt_rotation(ctx: Context, out: Outcome) -> None:
             credentials.build_jwt_secret(names, club.owner, keys_json=written), out, frozenset(), existing
         )
         out.fields["jwtKeyId"] = credentials.active_key_id(written)
-    if planned.request_handled:
-        out.fields["lastRotateRequest"] = club.rotate_request
-    for event in planned.events:
-        out.changed("rotation", event)
     record = planned.record
-    status = record.to_status()
-    out.fields["rotation"] = {rotation.JWT_SIGNING_KEY: rotation.status_patch(record, *copies)}
-    out.fields["lastRotationTime"] = status["issuedTime"]
-    metrics.SECRET_LAST_ROTATION.labels(names.namespace, names.name, rotation.JWT_SIGNING_KEY).set(
-        record.issued.timestamp()
+    rotation_steps.report(
+        ctx,
+        out,
+        rotation.JWT_SIGNING_KEY,
+        at,
+        record,
+        request_handled=planned.request_handled,
+        events=planned.events,
     )
+    out.fields["lastRotationTime"] = record.to_status()["issuedTime"]
     out.condition(Type.SECRETS_ROTATED, True, *_condition(record, policy))
 
 

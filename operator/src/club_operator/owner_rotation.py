@@ -21,10 +21,9 @@ from club_operator import (
     credentials,
     database,
     kube,
-    metrics,
     pg_connections,
     rotation,
-    status_writer,
+    rotation_steps,
 )
 from club_operator.club import Context
 from club_operator.conditions import Reason, Type
@@ -90,21 +89,15 @@ def ensure_owner_rotation(ctx: Context, out: Outcome) -> None:
     on spec.secrets.rotation.databasePasswordInterval (the CRD's interval for passwords), on
     request by footballclub.io/rotate. Reports status.rotation.ownerPassword (ids and times only),
     its Events and club_secret_last_rotation_timestamp_seconds{credential="ownerPassword"}."""
-    club, names = ctx.club, ctx.names
+    names = ctx.names
     data = dict(out.secrets.get(names.owner_secret) or {})
     current = data.get(credentials.OWNER_PASSWORD)
     tenant = out.fields.get("tenantId")
     if not current or not tenant:
         return
     previous = data.get(credentials.OWNER_PREVIOUS_PASSWORD) or ""
-    _, known = status_writer.current_status(club.uid, None)
-    copies = (
-        (club.rotation or {}).get(rotation.OWNER_PASSWORD),
-        (known.get("rotation") or {}).get(rotation.OWNER_PASSWORD),
-    )
-    record = rotation.newest(*(rotation.from_status(copy) for copy in copies))
-    handled = known.get("lastRotateRequest") or club.rotate_request_handled
-    request = rotation.pending_request(club.rotate_request, record, handled)
+    at = rotation_steps.standing(ctx, rotation.OWNER_PASSWORD)
+    record, request = at.record, at.request
     now = datetime.datetime.now(datetime.UTC)
     email = data.get("email", "").lower()
     found: str | None = None
@@ -141,15 +134,14 @@ def ensure_owner_rotation(ctx: Context, out: Outcome) -> None:
     ) as exc:
         out.failed(Type.SECRETS_ROTATED, Reason.SERVER_UNAVAILABLE, f"owner password: {exc}")
         return
-    if planned.request_handled:
-        out.fields["lastRotateRequest"] = club.rotate_request
-    for event in planned.events:
-        out.changed("rotation", event)
-    out.fields.setdefault("rotation", {})[rotation.OWNER_PASSWORD] = rotation.status_patch(
-        planned.record, *copies
-    )
-    metrics.SECRET_LAST_ROTATION.labels(names.namespace, names.name, rotation.OWNER_PASSWORD).set(
-        planned.record.issued.timestamp()
+    rotation_steps.report(
+        ctx,
+        out,
+        rotation.OWNER_PASSWORD,
+        at,
+        planned.record,
+        request_handled=planned.request_handled,
+        events=planned.events,
     )
 
 

@@ -31,12 +31,11 @@ import datetime
 from club_operator import (
     credentials,
     kube,
-    metrics,
     redis_acl,
     rollouts,
     rotation,
     rotation_condition,
-    status_writer,
+    rotation_steps,
 )
 from club_operator.builders.inputs import POOLS
 from club_operator.club import Context
@@ -83,14 +82,8 @@ def ensure_redis_rotation(ctx: Context, out: Outcome) -> None:
         return  # the workloads step could not set up the Club's Redis user
     redis = parse_redis_url(ctx.settings.redis_url.get_secret_value())
     user = club_prefix(names.namespace, names.name)
-    _, known = status_writer.current_status(club.uid, None)
-    copies = (
-        (club.rotation or {}).get(rotation.REDIS_PASSWORD),
-        (known.get("rotation") or {}).get(rotation.REDIS_PASSWORD),
-    )
-    record = rotation.newest(*(rotation.from_status(copy) for copy in copies))
-    handled = known.get("lastRotateRequest") or club.rotate_request_handled
-    request = rotation.pending_request(club.rotate_request, record, handled)
+    at = rotation_steps.standing(ctx, rotation.REDIS_PASSWORD)
+    record, request = at.record, at.request
     try:
         held = redis_acl.passwords(redis.url, user)
     except redis_acl.RedisUnavailable as exc:
@@ -145,16 +138,9 @@ def ensure_redis_rotation(ctx: Context, out: Outcome) -> None:
     except redis_acl.RedisUnavailable as exc:
         out.failed(Type.SECRETS_ROTATED, Reason.SERVER_UNAVAILABLE, str(exc))
         return
-    if planned.request_handled:
-        out.fields["lastRotateRequest"] = club.rotate_request
-    for event in events:
-        out.changed("rotation", event)
-    record = planned.record
-    out.fields.setdefault("rotation", {})[rotation.REDIS_PASSWORD] = rotation.status_patch(record, *copies)
-    metrics.SECRET_LAST_ROTATION.labels(names.namespace, names.name, rotation.REDIS_PASSWORD).set(
-        record.issued.timestamp()
+    rotation_steps.report_service(
+        ctx, out, rotation.REDIS_PASSWORD, at, planned, events=events, phrases=PHRASES
     )
-    rotation_condition.merge_record(out, record, pol, PHRASES)
 
 
 def pods_propagated(ctx: Context, out: Outcome) -> bool:

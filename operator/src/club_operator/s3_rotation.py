@@ -50,13 +50,12 @@ from club_operator import (
     club_servers,
     credentials,
     kube,
-    metrics,
     ownership,
     redis_rotation,
     rotation,
     rotation_condition,
+    rotation_steps,
     s3_keys,
-    status_writer,
     storage,
 )
 from club_operator.club import Context
@@ -90,18 +89,12 @@ def ensure_s3_rotation(ctx: Context, out: Outcome) -> None:
     """One step of the Club's S3 access key rotation (module docstring). Reports
     status.rotation.s3AccessKey, its Events, the SecretsRotated condition (merged with the other
     credentials') and club_secret_last_rotation_timestamp_seconds{credential="s3AccessKey"}."""
-    club, names = ctx.club, ctx.names
+    names = ctx.names
     keys = _read_keys(ctx, out)
     if keys is None:
         return
-    _, known = status_writer.current_status(club.uid, None)
-    copies = (
-        (club.rotation or {}).get(rotation.S3_ACCESS_KEY),
-        (known.get("rotation") or {}).get(rotation.S3_ACCESS_KEY),
-    )
-    record = rotation.newest(*(rotation.from_status(copy) for copy in copies))
-    handled = known.get("lastRotateRequest") or club.rotate_request_handled
-    request = rotation.pending_request(club.rotate_request, record, handled)
+    at = rotation_steps.standing(ctx, rotation.S3_ACCESS_KEY)
+    record, request = at.record, at.request
     active = s3_keys.key_id(keys.access_key, keys.secret_key)
     new_secret = credentials.generate_password()
     pol = rotation_condition.service_policy(ctx)
@@ -144,16 +137,9 @@ def ensure_s3_rotation(ctx: Context, out: Outcome) -> None:
     except (storage.StorageUnavailable, storage.StorageConflict) as exc:
         out.failed(Type.SECRETS_ROTATED, Reason.SERVER_UNAVAILABLE, str(exc))
         return
-    if planned.request_handled:
-        out.fields["lastRotateRequest"] = club.rotate_request
-    for event in events:
-        out.changed("rotation", event)
-    record = planned.record
-    out.fields.setdefault("rotation", {})[rotation.S3_ACCESS_KEY] = rotation.status_patch(record, *copies)
-    metrics.SECRET_LAST_ROTATION.labels(names.namespace, names.name, rotation.S3_ACCESS_KEY).set(
-        record.issued.timestamp()
+    rotation_steps.report_service(
+        ctx, out, rotation.S3_ACCESS_KEY, at, planned, events=events, phrases=PHRASES
     )
-    rotation_condition.merge_record(out, record, pol, PHRASES)
 
 
 def _read_keys(ctx: Context, out: Outcome) -> _Keys | None:
