@@ -1,4 +1,4 @@
-"""The bootstrap owner's password: one step per reconcile of rotation.plan_owner, after the
+"""The bootstrap owner's password: one step per reconcile of owner_plan.plan_owner, after the
 workloads. The Secret `<club>-owner` and the owner's row in public.users (written through the
 operator's admin connection to the Club's database, as the isolation canary is; RLS does not apply
 to it) change together: the Secret first, keeping the password it replaces as `previous-password`,
@@ -21,6 +21,7 @@ from club_operator import (
     credentials,
     database,
     kube,
+    owner_plan,
     pg_connections,
     rotation,
     rotation_steps,
@@ -60,14 +61,14 @@ def _set_owner_hash(
         raise database.translate(exc, f"replacing the owner's password in {db}") from exc
 
 
-def _row_state(found: str | None, current: str, previous: str) -> rotation.Row:
+def _row_state(found: str | None, current: str, previous: str) -> owner_plan.Row:
     if found is None:
-        return rotation.Row.ABSENT
+        return owner_plan.Row.ABSENT
     if security.verify_password(found, current):
-        return rotation.Row.CURRENT
+        return owner_plan.Row.CURRENT
     if previous and security.verify_password(found, previous):
-        return rotation.Row.PREVIOUS
-    return rotation.Row.OTHER
+        return owner_plan.Row.PREVIOUS
+    return owner_plan.Row.OTHER
 
 
 def _write_secret(ctx: Context, out: Outcome, data: dict[str, str]) -> None:
@@ -85,7 +86,7 @@ def _write_secret(ctx: Context, out: Outcome, data: dict[str, str]) -> None:
 
 
 def ensure_owner_rotation(ctx: Context, out: Outcome) -> None:
-    """One step of the owner password's rotation (module docstring; rotation.plan_owner). Scheduled
+    """One step of the owner password's rotation (module docstring; owner_plan.plan_owner). Scheduled
     on spec.secrets.rotation.databasePasswordInterval (the CRD's interval for passwords), on
     request by footballclub.io/rotate. Reports status.rotation.ownerPassword (ids and times only),
     its Events and club_secret_last_rotation_timestamp_seconds{credential="ownerPassword"}."""
@@ -101,14 +102,14 @@ def ensure_owner_rotation(ctx: Context, out: Outcome) -> None:
     now = datetime.datetime.now(datetime.UTC)
     email = data.get("email", "").lower()
     found: str | None = None
-    row: rotation.Row | None = None
+    row: owner_plan.Row | None = None
     try:
         server = club_servers.database_server(ctx.spec, names.namespace, ctx.settings)
-        if rotation.owner_needs_row(record, has_previous=bool(previous), now=now, request=request):
+        if owner_plan.owner_needs_row(record, has_previous=bool(previous), now=now, request=request):
             found = _owner_row(server, names.database, tenant, email)
             row = _row_state(found, current, previous)
         new_password = credentials.generate_password()
-        planned = rotation.plan_owner(
+        planned = owner_plan.plan_owner(
             record,
             current_id=credentials.owner_password_id(current),
             previous_id=credentials.owner_password_id(previous) if previous else None,
@@ -118,13 +119,13 @@ def ensure_owner_rotation(ctx: Context, out: Outcome) -> None:
             request=request,
             new_id=credentials.owner_password_id(new_password),
         )
-        if planned.write is rotation.OwnerWrite.ISSUE and found is not None:
+        if planned.write is owner_plan.OwnerWrite.ISSUE and found is not None:
             data |= {credentials.OWNER_PASSWORD: new_password, credentials.OWNER_PREVIOUS_PASSWORD: current}
             _write_secret(ctx, out, data)
             _finish(ctx, out, server, tenant=tenant, email=email, found=found, data=data)
-        elif planned.write is rotation.OwnerWrite.FINISH and found is not None:
+        elif planned.write is owner_plan.OwnerWrite.FINISH and found is not None:
             _finish(ctx, out, server, tenant=tenant, email=email, found=found, data=data)
-        elif planned.write is rotation.OwnerWrite.CLEAR:
+        elif planned.write is owner_plan.OwnerWrite.CLEAR:
             _write_secret(ctx, out, data | {credentials.OWNER_PREVIOUS_PASSWORD: ""})
     except (
         club_servers.ServerNotConfigured,
@@ -184,7 +185,7 @@ def replace_now(ctx: Context, out: Outcome) -> str:
     data |= {credentials.OWNER_PASSWORD: new_password, credentials.OWNER_PREVIOUS_PASSWORD: current}
     _write_secret(ctx, out, data)
     new_id = credentials.owner_password_id(new_password)
-    if found is not None and row in (rotation.Row.CURRENT, rotation.Row.PREVIOUS):
+    if found is not None and row in (owner_plan.Row.CURRENT, owner_plan.Row.PREVIOUS):
         _finish(ctx, out, server, tenant=tenant, email=email, found=found, data=data)
         return f"owner password {new_id}: the owner's account refuses the old one"
     _write_secret(ctx, out, data | {credentials.OWNER_PREVIOUS_PASSWORD: ""})

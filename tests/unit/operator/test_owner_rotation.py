@@ -1,4 +1,4 @@
-"""The bootstrap owner's password as rotation.plan_owner steps it: no overlap (Issued and Revoked
+"""The bootstrap owner's password as owner_plan.plan_owner steps it: no overlap (Issued and Revoked
 together), only while the owner's account still accepts the Secret's password, a rotation written
 to the Secret and not to the account finished after a restart, and no Argon2 check when nothing is
 due."""
@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from club_operator import credentials, rotation
-from club_operator.rotation import OwnerWrite, Phase, Record, Row
+from club_operator import credentials, owner_plan
+from club_operator.owner_plan import OwnerWrite, Row
+from club_operator.rotation import Phase, Record
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 INTERVAL = timedelta(hours=2160)
@@ -22,8 +23,8 @@ def _plan(
     previous: str | None = None,
     request: str | None = None,
     current: str = "p1",
-) -> rotation.OwnerPlan:
-    return rotation.plan_owner(
+) -> owner_plan.OwnerPlan:
+    return owner_plan.plan_owner(
         record,
         current_id=current,
         previous_id=previous,
@@ -95,13 +96,13 @@ def test_a_restart_between_the_secret_and_the_account_finishes_without_a_new_pas
 
 def test_the_row_is_read_only_when_due_asked_or_in_flight() -> None:
     settled = _settled()
-    assert not rotation.owner_needs_row(
+    assert not owner_plan.owner_needs_row(
         settled, has_previous=False, now=T0 + timedelta(hours=1), request=None
     )
-    assert rotation.owner_needs_row(settled, has_previous=False, now=T0 + INTERVAL, request=None)
-    assert rotation.owner_needs_row(settled, has_previous=False, now=T0, request="drill")
-    assert rotation.owner_needs_row(settled, has_previous=True, now=T0, request=None)
-    assert rotation.owner_needs_row(None, has_previous=False, now=T0, request=None)
+    assert owner_plan.owner_needs_row(settled, has_previous=False, now=T0 + INTERVAL, request=None)
+    assert owner_plan.owner_needs_row(settled, has_previous=False, now=T0, request="drill")
+    assert owner_plan.owner_needs_row(settled, has_previous=True, now=T0, request=None)
+    assert owner_plan.owner_needs_row(None, has_previous=False, now=T0, request=None)
 
 
 def test_the_id_reveals_nothing_of_the_password() -> None:
