@@ -151,7 +151,7 @@ def free_port() -> int:
 
 
 def scrape(port: int) -> dict[str, float]:
-    """The worker's club_worker_* samples; empty until its metrics server listens."""
+    """The worker's club_worker_* and club_video_* samples; empty until its metrics server listens."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             text = response.read().decode()
@@ -159,7 +159,7 @@ def scrape(port: int) -> dict[str, float]:
         return {}
     samples = {}
     for line in text.splitlines():
-        if line.startswith("club_worker_"):
+        if line.startswith(("club_worker_", "club_video_")):
             name, _, value = line.rpartition(" ")
             samples[name] = float(value)
     return samples
@@ -192,6 +192,10 @@ def test_worker_metrics_count_jobs_bytes_and_queue_depth(bed: WorkerBed) -> None
     assert samples['club_worker_bytes_written_total{queue="video"}'] == written
     assert samples['club_worker_jobs_in_progress{queue="video"}'] == 0
     assert samples['club_worker_queue_depth{queue="video"}'] == 0
+    # One ladder run (a 360p source: the 360p rung alone) with the CPU encoder, per source minute.
+    speed = 'club_video_processing_seconds_per_source_minute{encoder="libx264",rendition="360p"}'
+    assert samples[speed.replace("{", "_count{")] == 1
+    assert samples[speed.replace("{", "_sum{")] > 0
 
 
 def enqueue_object(redis_url: str, club: Club, video_id: str, key: str) -> Job:

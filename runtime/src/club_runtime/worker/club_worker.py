@@ -191,6 +191,7 @@ class ClubWorker(Worker):
             int(meta.get("bytes_read", 0)),
             int(meta.get("bytes_written", 0)),
         )
+        metrics.observe_transcodes(meta)
 
 
 def record_abandoned(

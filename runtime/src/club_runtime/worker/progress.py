@@ -29,6 +29,8 @@ class Progress:
         self.counters: dict[str, int] = {}
         self._unsaved = False  # the last save of the job's metadata met a Redis outage
         self.timings: dict[str, float] = {}
+        # This attempt's ffmpeg ladder runs (worker/metrics.py observes them once the horse exits).
+        self.transcodes: list[dict[str, Any]] = []
 
     def update(self, percent: float, step: str) -> None:
         current = (max(0, min(100, int(percent))), step)
@@ -38,7 +40,13 @@ class Progress:
             self._close_step(self._last[1])
         self._last = current
         if self._job is not None:
-            self._job.meta.update(progress=current[0], step=step, timings=self.timings, **self.counters)
+            self._job.meta.update(
+                progress=current[0],
+                step=step,
+                timings=self.timings,
+                transcodes=self.transcodes,
+                **self.counters,
+            )
             try:
                 _save_meta(self._job)
             except UNAVAILABLE as exc:
@@ -72,13 +80,14 @@ class Progress:
         attempts: list[dict[str, Any]] = list(self._job.meta.get("attempts", []))
         attempts.append({"worker": self._job.worker_name, "pid": os.getpid(), "started_at": _now()})
         self._job.meta["attempts"] = attempts
+        self._job.meta["transcodes"] = []  # an earlier attempt's runs were observed after it
         _save_meta(self._job)
 
     def end_attempt(self, outcome: str) -> None:
         if self._job is None or not self._job.meta.get("attempts"):
             return
         self._job.meta["attempts"][-1].update(finished_at=_now(), outcome=outcome)
-        self._job.meta.update(self.counters)
+        self._job.meta.update(self.counters, transcodes=self.transcodes)
         _save_meta(self._job)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -189,11 +190,21 @@ class VideoPipeline:
             },
         )
         self.progress.update(5, "transcode")
+        started = time.monotonic()
         runner.run_ffmpeg(
             commands.build_ladder_args(self.settings.ffmpeg_path, spec),
             timeout_sec=self.settings.video_process_timeout_sec,
             on_progress=self.progress.span(5, 85, "transcode", source.duration_sec),
         )
+        if renditions:  # a run for thumbnails alone measures no rendition
+            self.progress.transcodes.append(
+                {
+                    "renditions": [r.name for r in renditions],
+                    "encoder": spec.encoder.codec,
+                    "seconds": round(time.monotonic() - started, 3),
+                    "source_seconds": source.duration_sec,
+                }
+            )
         steps = len(renditions) + (1 if thumbnails else 0)
         if thumbnails:
             files = sorted((out / "thumbnails").iterdir())
