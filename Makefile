@@ -72,7 +72,7 @@ test-fast: venv ## All tests without the install step (reuses a `make stack` giv
 	$(call run_pytest,tests)
 
 .PHONY: monitoring
-monitoring: venv ## Regenerate the alert rules file the chart ships, from operator/src/club_operator/monitoring
+monitoring: venv ## Regenerate the alert rules and Grafana dashboards the chart ships, from operator/src/club_operator/monitoring
 	$(PY) -m club_operator.monitoring
 
 .PHONY: chart-crds

@@ -5,6 +5,7 @@ admits it, stores nothing), and its RBAC in step with what the operator pod runs
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from kubernetes import client as k8s
 
 from club_devstack import operator_pod, tools
 from club_devstack.stack import StackInfo
+from club_operator.monitoring import dashboards
 from tests.support import helm
 
 
@@ -60,6 +62,7 @@ def namespaces(kube_api: k8s.ApiClient) -> Iterator[list[str]]:
             "podDisruptionBudget": {"enabled": False},
         },
         {"leaderElection": {"enabled": False}, "replicas": 1},
+        {"dashboards": {"enabled": True, "annotations": {"grafana_folder": "Clubs"}}},
     ],
 )
 def test_helm_lint(values: dict[str, Any]) -> None:
@@ -85,6 +88,25 @@ def test_values_outside_the_schema_are_refused(values: dict[str, Any]) -> None:
                      *helm.value_args(values), check=False)  # fmt: skip
     assert done.returncode != 0
     assert "values don't meet the specifications of the schema" in done.stderr
+
+
+def test_each_dashboard_is_a_configmap_labelled_for_grafanas_sidecar() -> None:
+    def configmaps(values: dict[str, Any], namespace: str = "club-system") -> list[dict[str, Any]]:
+        rendered = helm.objects(helm.render(values, namespace=namespace))
+        return [o for o in rendered if o["kind"] == "ConfigMap" and "-dashboard-" in o["metadata"]["name"]]
+
+    assert not configmaps({})
+    maps = configmaps(
+        {"dashboards": {"enabled": True, "label": "grafana.example/dashboard", "labelValue": "yes"}}, "ops"
+    )
+    shipped = {p.name: p.read_text() for p in (helm.CHART / "files" / "dashboards").glob("*.json")}
+    assert len(shipped) == len(dashboards.BUILDERS)
+    assert {name for m in maps for name in m["data"]} == set(shipped)
+    for found in maps:
+        assert found["metadata"]["namespace"] == "ops"
+        assert found["metadata"]["labels"]["grafana.example/dashboard"] == "yes"
+        ((name, text),) = found["data"].items()
+        assert json.loads(text) == json.loads(shipped[name])  # carried verbatim, not rendered by Helm
 
 
 def _pod_grants() -> set[tuple[str, str, str]]:
@@ -238,6 +260,7 @@ def _matrix(other: str, watched: str) -> list[dict[str, Any]]:
             },
             "prometheusRule": {"enabled": True, "labels": {"release": "prom"}},
         },
+        {"dashboards": {"enabled": True, "namespace": other, "label": "grafana.example/dashboard"}},
     ]
 
 
