@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.models import common as common_model
 from grafana_foundation_sdk.models import dashboard as model
 
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -52,7 +53,19 @@ def _refs(count: int) -> list[str]:
 def graph(title: str, description: str, unit: str, *queries: Query, width: int = 12) -> timeseries.Panel:
     """A time series panel."""
     panel = timeseries.Panel().title(title).description(description).datasource(DATASOURCE)
-    panel = panel.unit(unit).height(8).span(width)
+    panel = panel.unit(unit).height(8).span(width).fill_opacity(10).span_nulls(False)
+    panel = panel.legend(
+        common.VizLegendOptions()
+        .display_mode(common_model.LegendDisplayMode.TABLE)
+        .placement(common_model.LegendPlacement.BOTTOM)
+        .show_legend(True)
+        .calcs(["lastNotNull", "max"])
+    )
+    panel = panel.tooltip(
+        common.VizTooltipOptions()
+        .mode(common_model.TooltipDisplayMode.MULTI)
+        .sort(common_model.SortOrder.DESCENDING)
+    )
     for query, ref in zip(queries, _refs(len(queries)), strict=True):
         panel = panel.with_target(_target(query, ref))
     return panel
@@ -62,6 +75,7 @@ def single(title: str, description: str, unit: str, *queries: Query, width: int 
     """A stat panel: the latest value of each query."""
     panel = stat.Panel().title(title).description(description).datasource(DATASOURCE)
     panel = panel.unit(unit).height(5).span(width)
+    panel = panel.reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     for query, ref in zip(queries, _refs(len(queries)), strict=True):
         panel = panel.with_target(_target(query, ref))
     return panel
