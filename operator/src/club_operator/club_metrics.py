@@ -1,7 +1,8 @@
 """The per-club series the alert rules compare against (club_operator.monitoring), set after each
 reconcile from the Club's spec and what the reconcile reported: whether the Club is suspended and
-its backups scheduled, its connection limit and storage quota, how its newest backup ended, where
-each credential's rotation stands and when it is next due, and the problems the reconcile found.
+its backups scheduled, how long its backup schedule leaves between runs (cron.longest_interval), its
+connection limit and storage quota, how its newest backup ended, where each credential's rotation
+stands and when it is next due, and the problems the reconcile found.
 
 Only what the outcome holds is set: a reconcile that stopped early (a suspended Club, a database
 down) leaves the backup and rotation series as the last full reconcile set them. No I/O but the
@@ -15,7 +16,7 @@ from typing import Any
 
 import pydantic
 
-from club_operator import metrics, rotation, status
+from club_operator import cron, metrics, rotation, status
 from club_operator.club import ClubObject
 from club_operator.conditions import Reason, Type
 from club_operator.models import ClubSpec
@@ -32,6 +33,12 @@ def observe(club: ClubObject, outcome: Outcome) -> None:
         return  # a spec the operator cannot use: ClubNotReady and ClubReconcileErrors say so
     metrics.CLUB_SUSPENDED.labels(*labels).set(1 if spec.suspend else 0)
     metrics.BACKUP_SCHEDULED.labels(*labels).set(0 if spec.suspend or spec.backup.suspend else 1)
+    interval = cron.longest_interval(spec.backup.schedule)
+    if interval is None:  # a schedule no CronJob runs: InvalidSpec says so
+        with contextlib.suppress(KeyError):
+            metrics.BACKUP_SCHEDULE_INTERVAL.remove(*labels)
+    else:
+        metrics.BACKUP_SCHEDULE_INTERVAL.labels(*labels).set(interval)
     metrics.DATABASE_CONNECTION_LIMIT.labels(*labels).set(spec.database.limits.connection_limit)
     if spec.storage.quota_bytes is None:
         for gauge in (metrics.STORAGE_QUOTA, metrics.STORAGE_USED):

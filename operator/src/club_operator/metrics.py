@@ -107,6 +107,11 @@ BACKUP_SCHEDULED = Gauge(
     "1 when the club's backups are scheduled (neither the Club nor spec.backup is suspended)",
     ["namespace", "club"],
 )
+BACKUP_SCHEDULE_INTERVAL = Gauge(
+    "club_backup_schedule_interval_seconds",
+    "Longest time the club's backup schedule (spec.backup.schedule, UTC) leaves between two runs",
+    ["namespace", "club"],
+)
 BACKUP_NEWEST_FAILED = Gauge(
     "club_backup_newest_failed",
     "1 when the club's newest finished backup failed (its Job did not succeed)",
@@ -148,6 +153,7 @@ WATCH_STALLED = Gauge(
 _PER_CLUB = (
     CLUB_SUSPENDED,
     BACKUP_SCHEDULED,
+    BACKUP_SCHEDULE_INTERVAL,
     BACKUP_NEWEST_FAILED,
     BACKUP_NEWEST_VERIFY_FAILED,
     DATABASE_CONNECTION_LIMIT,

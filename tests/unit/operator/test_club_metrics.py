@@ -130,3 +130,17 @@ def test_the_api_reports_every_queue_the_operator_enqueues_videos_on() -> None:
         for gpu_required in (True, False):
             queue, _ = redis_target.video_queue_for(video, priority=priority, gpu_required=gpu_required)
             assert queue in reported
+
+
+def test_backup_schedule_interval_follows_the_schedule() -> None:
+    labels = {"namespace": "ns", "club": "weekly"}
+    club_metrics.observe(_club("weekly"), Outcome())  # the default: daily
+    assert _value("club_backup_schedule_interval_seconds", **labels) == 86400
+    club_metrics.observe(_club("weekly", backup={"schedule": "0 4 * * 6"}), Outcome())
+    assert _value("club_backup_schedule_interval_seconds", **labels) == 7 * 86400
+    # A range that runs backwards: no CronJob runs it (InvalidSpec), so no interval either.
+    club_metrics.observe(_club("weekly", backup={"schedule": "0 4 * * 5-2"}), Outcome())
+    assert _value("club_backup_schedule_interval_seconds", **labels) is None
+    club_metrics.observe(_club("weekly"), Outcome())
+    metrics.forget("ns", "weekly")
+    assert _value("club_backup_schedule_interval_seconds", **labels) is None

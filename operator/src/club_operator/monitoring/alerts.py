@@ -13,7 +13,12 @@ OPERATOR_JOB = "club-operator"
 
 CLUB = "{{ $labels.namespace }}/{{ $labels.club }}"
 _ACTIVE = "unless on (namespace, club) club_operator_club_suspended == 1"
-BACKUP_MAX_AGE_HOURS = 26  # the default schedule is daily (03:00); a day and a margin for a slow one
+BACKUP_MAX_AGE_HOURS = 26  # ClubBackupMissing's wait: the default schedule is daily (03:00), and a margin
+# ClubBackupTooOld: the newest success is older than the schedule's longest interval times this,
+# plus BACKUP_AGE_SLACK_SECONDS (the backup's own run and verify, a Job started late): one run missed
+# and half an interval more. Daily: 37 h; weekly: 10.5 days 1 h; every 15 minutes: 1 h 22.5 min.
+BACKUP_AGE_FACTOR = 1.5
+BACKUP_AGE_SLACK_SECONDS = 3600
 QUEUE_LAG_SLO_JOBS = 100
 # A club's video queues: `<namespace>.<club>.video` and its priority and GPU queues
 # (`.high`, `.low`, `.gpu`: redis_target.video_queues); a raw string, so no escaping.
@@ -70,15 +75,22 @@ def _clubs() -> Group:
             Alert(
                 "ClubBackupTooOld",
                 _active(
-                    "time() - max by (namespace, club) (club_backup_last_success_timestamp_seconds) "
-                    f"> {BACKUP_MAX_AGE_HOURS} * 3600\n"
+                    "time() - max by (namespace, club) (club_backup_last_success_timestamp_seconds)\n"
+                    "> on (namespace, club)\n"
+                    "max by (namespace, club) (club_backup_schedule_interval_seconds) "
+                    f"* {BACKUP_AGE_FACTOR} + {BACKUP_AGE_SLACK_SECONDS}\n"
                     "and on (namespace, club)\n"
                     "club_backup_scheduled == 1"
                 ),
                 Severity.WARNING,
-                summary=f"Club {CLUB} has had no successful backup for over {BACKUP_MAX_AGE_HOURS} hours",
+                summary=(
+                    f"Club {CLUB} has had no successful backup for {{{{ $value | humanizeDuration }}}}, "
+                    "longer than its schedule allows"
+                ),
                 description=(
-                    "The club's newest successful backup finished {{ $value | humanizeDuration }} ago. "
+                    "The club's newest successful backup finished {{ $value | humanizeDuration }} ago: over "
+                    f"{BACKUP_AGE_FACTOR} times the longest interval of its backup schedule "
+                    f"(club_backup_schedule_interval_seconds) plus {BACKUP_AGE_SLACK_SECONDS // 60} minutes. "
                     "Its backup schedule stopped, or its backups fail."
                 ),
                 for_="10m",
