@@ -107,12 +107,20 @@ def _backups() -> Row:
         [
             graph(
                 "Age of the newest successful backup",
-                f"Over {alerts.BACKUP_MAX_AGE_HOURS} hours: ClubBackupTooOld.",
+                "The newest success's age per club, and the age at which ClubBackupTooOld fires: "
+                f"{alerts.BACKUP_AGE_FACTOR:g} times the longest interval of the club's backup schedule, "
+                f"plus {alerts.BACKUP_AGE_SLACK_SECONDS // 60} minutes.",
                 "s",
                 Query(
                     f"time() - max by ({BY_CLUB}) "
                     f"(club_backup_last_success_timestamp_seconds{{{NAMESPACES}}})",
                     EACH,
+                ),
+                Query(
+                    f"{alerts.BACKUP_AGE_FACTOR:g} * max by ({BY_CLUB}) "
+                    f"(club_backup_schedule_interval_seconds{{{NAMESPACES}}})"
+                    f" + {alerts.BACKUP_AGE_SLACK_SECONDS}",
+                    f"{EACH} alert threshold",
                 ),
             ),
             graph(

@@ -67,6 +67,18 @@ def _club() -> Row:
                 ),
             ),
             graph(
+                "Processing seconds per source minute by rendition and encoder (p95)",
+                "How long the ffmpeg run that encoded each rendition took per minute of source video "
+                "(the renditions of one run share its time), by encoder: libx264 on CPU, h264_nvenc on a "
+                "GPU.",
+                "s",
+                Query(
+                    "histogram_quantile(0.95, sum by (rendition, encoder, le) "
+                    f"(rate(club_video_processing_seconds_per_source_minute_bucket{{{CLUB}}}[{RATE}])))",
+                    "{{rendition}} {{encoder}}",
+                ),
+            ),
+            graph(
                 "Bytes moved by video workers",
                 "Bytes the club's video jobs downloaded from and uploaded to its bucket.",
                 "Bps",
