@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RUNBOOK_BASE = "https://footballclub.io/runbook/"
-"""Where docs/runbook/ is published: every alert links to RUNBOOK_BASE + '<alert name>.md'."""
+"""Where docs/runbook/ is published, a placeholder: every alert links to RUNBOOK_BASE + '<alert
+name>.md'. The chart's PrometheusRule (templates/prometheusrule.yaml) replaces the text
+'runbook_url: ' + RUNBOOK_BASE of the rules file with its value prometheusRule.runbookBaseUrl."""
 
 RUNBOOK_DIR = "docs/runbook"
 
