@@ -21,6 +21,7 @@ from club_operator import (
     club,
     club_metrics,
     club_servers,
+    connection_usage,
     database,
     kube,
     metrics,
@@ -78,6 +79,7 @@ def reconcile_club(body: kopf.Body, settings: OperatorSettings) -> None:
         if whole:
             metrics.CLUB_RECONCILES.labels(found.namespace, found.name).inc()
     storage_usage.observe(found, settings)  # outside the lock: it may wait for the S3 server
+    connection_usage.observe(found, settings)  # so may this for the database server
     if outcome.permanent:
         metrics.RECONCILES.labels("permanent_error").inc()
         raise kopf.PermanentError(outcome.permanent)

@@ -127,6 +127,12 @@ DATABASE_CONNECTION_LIMIT = Gauge(
     "Connections the club's database role may open (spec.database.limits.connectionLimit)",
     ["namespace", "club"],
 )
+DATABASE_CONNECTIONS = Gauge(
+    "club_database_connections",
+    "Sessions the club's busiest database login holds on its server (pg_stat_activity, read by"
+    " connection_usage.py): the API pools, the workers, the backup Jobs alike",
+    ["namespace", "club"],
+)
 STORAGE_QUOTA = Gauge(
     "club_storage_quota_bytes",
     "The club bucket's quota (spec.storage.quota); no series without one",
@@ -157,6 +163,7 @@ _PER_CLUB = (
     BACKUP_NEWEST_FAILED,
     BACKUP_NEWEST_VERIFY_FAILED,
     DATABASE_CONNECTION_LIMIT,
+    DATABASE_CONNECTIONS,
     STORAGE_QUOTA,
     STORAGE_USED,
 )

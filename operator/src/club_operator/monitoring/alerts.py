@@ -175,18 +175,19 @@ def _clubs() -> Group:
             Alert(
                 "ClubDatabaseConnectionsNearLimit",
                 _active(
-                    "sum by (namespace, club) (club_db_pool_connections)\n"
+                    "max by (namespace, club) (club_database_connections)\n"
                     "/ on (namespace, club)\n"
                     "max by (namespace, club) (club_database_connection_limit) > 0.8"
                 ),
                 Severity.WARNING,
                 summary=(
-                    f"The API of club {CLUB} holds {{{{ $value | humanizePercentage }}}} of its "
-                    "database connection limit"
+                    f"Club {CLUB} holds {{{{ $value | humanizePercentage }}}} of its database "
+                    "connection limit"
                 ),
                 description=(
-                    "The API pods' connection pools hold over 80 % of the connections the club's role may "
-                    "open (spec.database.limits.connectionLimit); at the limit, new connections are refused."
+                    "The club's sessions on its database server (its API pods, workers and backup Jobs, "
+                    "counted by the server) are over 80 % of the connections its login may open "
+                    "(spec.database.limits.connectionLimit); at the limit, new connections are refused."
                 ),
                 for_="10m",
             ),
