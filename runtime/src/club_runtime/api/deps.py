@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -71,10 +72,18 @@ _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_conn(request: Request, services: ServicesDep) -> AsyncIterator[Conn]:
-    async with services.pool.connection() as conn:
-        if request.method not in _READS:
+    if request.method not in _READS:
+        async with services.pool.connection() as conn:
             yield conn
-            return
+        return
+    async with read_connection(services.pool) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def read_connection(pool: Pool) -> AsyncIterator[Conn]:
+    """A pooled connection in autocommit, for a request that only reads."""
+    async with pool.connection() as conn:
         await conn.set_autocommit(True)
         try:
             yield conn
@@ -98,22 +107,32 @@ _USER_COLUMNS = ("id", "email", "role", "player_id", "active", "token_version")
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
 
 
-async def current_user(
+async def token_claims(
     services: ServicesDep,
-    conn: ConnDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> CurrentUser:
+) -> security.Claims:
+    """The claims of the request's access token, verified (key, signature, expiry, club, kind); 401
+    otherwise. Whether its user may still use it is for the database to say: `current_user`, or a
+    statement that checks the user itself (`db.user_pages`)."""
     if credentials is None:
         raise errors.unauthorized("authentication required: send 'Authorization: Bearer <access token>'")
     try:
-        claims = services.tokens.access_claims(
+        return services.tokens.access_claims(
             services.keys, credentials.credentials, club_id=services.settings.club_id
         )
     except security.TokenError as exc:
         raise errors.unauthorized(str(exc)) from exc
+
+
+ClaimsDep = Annotated[security.Claims, Depends(token_claims)]
+
+SIGNED_OUT = "the token's user no longer exists or was signed out"
+
+
+async def current_user(claims: ClaimsDep, conn: ConnDep) -> CurrentUser:
     row = await repo.fetch_one(conn, "users", {"id": claims.user_id}, columns=_USER_COLUMNS)
     if row is None or not row["active"] or row["token_version"] != claims.version:
-        raise errors.unauthorized("the token's user no longer exists or was signed out")
+        raise errors.unauthorized(SIGNED_OUT)
     return CurrentUser(id=row["id"], email=row["email"], role=Role(row["role"]), player_id=row["player_id"])
 
 
@@ -144,9 +163,14 @@ class Page:
     offset: int
 
 
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+MAX_OFFSET = 1_000_000
+
+
 async def page(
-    limit: Annotated[int, Query(ge=1, le=200, description="page size")] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = PAGE_SIZE,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

@@ -106,7 +106,7 @@ async def _data(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "a value cannot be stored: out of range or malformed"}, status_code=422)
 
 
-def _unavailable(what: str) -> JSONResponse:
+def unavailable(what: str) -> JSONResponse:
     return JSONResponse(
         {"detail": f"the {what} could not serve the request (unavailable or timed out); retry later"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -116,11 +116,11 @@ def _unavailable(what: str) -> JSONResponse:
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     # OperationalError: the connection failed or broke (psycopg_pool's PoolTimeout is one too).
-    return _unavailable("database")
+    return unavailable("database")
 
 
 async def _queue_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    return _unavailable("job queue")
+    return unavailable("job queue")
 
 
 def install(app: FastAPI) -> None:

@@ -6,15 +6,25 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import Field, model_validator
 
 from club_runtime.api import errors, models
-from club_runtime.api.deps import AnyUser, Coaching, ConnDep, CurrentUser, PageDep
+from club_runtime.api.deps import (
+    SIGNED_OUT,
+    AnyUser,
+    ClaimsDep,
+    Coaching,
+    ConnDep,
+    CurrentUser,
+    Page,
+    PageDep,
+)
 from club_runtime.api.models import Email, Input, Name, Output, PageOut
-from club_runtime.db import repo
+from club_runtime.core import roles, security
+from club_runtime.db import repo, user_pages
 from club_runtime.db.pool import Conn
 
 router = APIRouter(prefix="/api/v1/players", tags=["players"], responses=errors.COMMON_RESPONSES)
@@ -126,28 +136,47 @@ async def visible_player(conn: Conn, user: CurrentUser, player_id: uuid.UUID) ->
     return row
 
 
+_PAGE_SHAPE = user_pages.Shape(
+    table="players", columns=_PUBLIC_COLUMNS, order_by=("last_name", "first_name", "id"), bound_column="id"
+)
+
+
+async def page_of_players(
+    conn: Conn,
+    claims: security.Claims,
+    page: Page,
+    team_id: uuid.UUID | None = None,
+    position: Position | None = None,
+) -> list[repo.Row] | None:
+    """A page of players in their public shape, for the token's user (any active user of the club;
+    a player or a parent gets only their own record); None when that user may no longer use the
+    token (unknown, deactivated, signed out). One statement checks the user and reads the page."""
+    found = await user_pages.fetch(
+        conn,
+        _PAGE_SHAPE,
+        user_id=claims.user_id,
+        token_version=claims.version,
+        bound_roles=roles.PLAYER_BOUND,
+        where={"team_id": team_id, "position": position},
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return None if found is None else found.rows
+
+
 @router.get("", response_model=PageOut[PlayerPublic])
 async def list_players(
-    user: AnyUser,
+    claims: ClaimsDep,
     conn: ConnDep,
     page: PageDep,
     team_id: Annotated[uuid.UUID | None, Query()] = None,
     position: Annotated[Position | None, Query()] = None,
 ) -> Response:
-    where: dict[str, Any] = {"team_id": team_id, "position": position}
-    if user.is_player_bound():
-        if user.player_id is None:
-            return models.page_response([], page)
-        where["id"] = user.player_id
-    rows = await repo.fetch_page(
-        conn,
-        "players",
-        where=where,
-        order_by=("last_name", "first_name", "id"),
-        limit=page.limit,
-        offset=page.offset,
-        columns=_PUBLIC_COLUMNS,
-    )
+    # api/fast_lists.py answers the well-formed requests of this route before FastAPI routes them;
+    # this handler answers the others (and documents the route).
+    rows = await page_of_players(conn, claims, page, team_id, position)
+    if rows is None:
+        raise errors.unauthorized(SIGNED_OUT)
     return models.page_response(rows, page)
 
 
