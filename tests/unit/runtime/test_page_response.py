@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from pydantic_core import to_json
 
 from club_runtime.api import models
 from club_runtime.api.deps import Page
@@ -49,3 +52,13 @@ def test_a_page_serializes_as_the_page_model() -> None:
         assert got.media_type == "application/json"
         assert bytes(got.body) == expected.model_dump_json().encode()
         assert json.loads(got.body)["next_offset"] == expected.next_offset
+
+
+def test_values_beyond_the_players_columns_serialize_as_pydantic_does() -> None:
+    row = {"amount": Decimal("1.50"), "big": Decimal("1E+2"), "huge": 2**70, "span": timedelta(seconds=5)}
+    got = models.page_response([row], Page(limit=1, offset=0))
+    assert bytes(got.body) == to_json({"items": [row], "limit": 1, "offset": 0, "next_offset": 1})
+    # Without the integer orjson cannot write, the page is orjson's: Decimals still as pydantic's strings.
+    row = {"amount": Decimal("1.50"), "big": Decimal("1E+2"), "at": datetime(2025, 1, 2, tzinfo=UTC)}
+    got = models.page_response([row], Page(limit=2, offset=0))
+    assert bytes(got.body) == to_json({"items": [row], "limit": 2, "offset": 0, "next_offset": None})
