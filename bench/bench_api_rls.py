@@ -2,11 +2,13 @@
 
 One database holds 50 clubs of 500 players (a month of training loads for one club); one club's API
 (`club-runtime api`, one process) is driven by `wrk`, a compiled load generator (Debian's package),
-with 32 keep-alive connections over loopback, on three routes:
+with 32 keep-alive connections over loopback, on four routes:
 
 - `GET /api/v1/players?limit=50&offset=...` (a page of 50 players),
 - `POST /api/v1/wellness` (one write: a wellness entry, a new day each request),
 - `GET /api/v1/players/{id}/load?on=...` (a player's load summary: two queries and the load model).
+- `GET /healthz` (no database, no authentication: what the HTTP server and the framework cost on
+  their own, the floor under every route's figure).
 
 For each it prints the API process's CPU per 1,000 requests (user + system time from /proc/<pid>/stat,
 before and after) beside the CPU of the PostgreSQL backends serving that database for the same
@@ -309,6 +311,8 @@ def lua_script(token: str, route: str, player_id: str) -> str:
         )
     if route == "load":
         return head + f'wrk.path = "/api/v1/players/{player_id}/load?on={LOAD_DAY.isoformat()}"\n'
+    if route == "health":
+        return 'wrk.path = "/healthz"\n'
     raise ValueError(route)
 
 
@@ -316,6 +320,7 @@ ROUTES = {
     "players": "GET  /api/v1/players (page of 50)",
     "wellness": "POST /api/v1/wellness",
     "load": "GET  /api/v1/players/{id}/load",
+    "health": "GET  /healthz (the server's floor)",
 }
 
 
@@ -438,10 +443,11 @@ def main() -> int:
                     script = Path(scripts) / f"{route}.lua"
                     script.write_text(lua_script(token, route, player_id))
                     result, api_ms, pg_ms = bench_route(base, api_pid, backends, script, args.seconds)
+                    ratio = f"{api_ms / pg_ms:5.1f}x" if pg_ms > 0 else "    -"
                     print(
-                        f"{ROUTES[route]:<34} {result.requests / result.seconds:6.0f} req/s "
+                        f"{ROUTES[route]:<36} {result.requests / result.seconds:6.0f} req/s "
                         f"({result.requests} requests)   API CPU {api_ms:.3f} ms   PostgreSQL CPU "
-                        f"{pg_ms:.3f} ms   API/PostgreSQL {api_ms / pg_ms:5.1f}x   "
+                        f"{pg_ms:.3f} ms   API/PostgreSQL {ratio}   "
                         f"p50 {result.p50_ms:6.2f} ms   p99 {result.p99_ms:6.2f} ms"
                     )
             # The two SQL measurements alternate in rounds, so that a burst of load from elsewhere on

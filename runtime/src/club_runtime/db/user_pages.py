@@ -4,8 +4,8 @@ A list route used to send two statements, one round trip each: the user's row (a
 version, role), then the page. Here one statement does both, run as the club's role like every other
 (row-level security scopes the user and the rows alike): no row comes back when the token's user does
 not exist in this club, is deactivated, or has signed out since the token was issued (its
-`token_version` moved on); otherwise every row holds the user's role beside one row of the page (a
-single row of NULLs beside it when the page is empty).
+`token_version` moved on); otherwise every row holds one row of the page followed by the user's role
+and player (a single row of NULLs before them when the page is empty).
 
 A user of a player-bound role (a player, a parent) sees only the rows of their own player
 (`bound_column` = their `player_id`; none when their account has no player). The role is the one this
@@ -60,7 +60,7 @@ def _statement(shape: Shape, filters: tuple[str, ...]) -> bytes:
     query = sql.SQL(
         "WITH me AS (SELECT role, player_id FROM public.users "
         "WHERE id = %(user_id)s AND active AND token_version = %(token_version)s) "
-        "SELECT me.role, me.player_id, {page_columns} FROM me LEFT JOIN LATERAL ("
+        "SELECT {page_columns}, me.role, me.player_id FROM me LEFT JOIN LATERAL ("
         "SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} "
         "LIMIT %(limit)s OFFSET %(offset)s) AS page ON TRUE ORDER BY {page_order}"
     ).format(
@@ -101,8 +101,9 @@ async def fetch(
     found = await cur.fetchall()
     if not found:
         return None
-    role, player_id = found[0][0], found[0][1]
+    role, player_id = found[0][-2:]
     # The page's first column is never NULL in a row of the page: a NULL there is the empty page.
+    # zip stops at the page's columns, before the user's two.
     names = shape.columns
-    rows = [dict(zip(names, row[2:], strict=True)) for row in found if row[2] is not None]
+    rows = [dict(zip(names, row)) for row in found if row[0] is not None]  # noqa: B905
     return UserPage(role=role, player_id=player_id, rows=rows)
