@@ -4,7 +4,12 @@ A resync reads a few facts as the admin (does the database exist, is its schema 
 canary there) on every Club. A new connection for each costs the server a backend process and an
 authentication, which at 200 Clubs was as much CPU as the API server used: reads reuse idle
 connections instead. No background thread: a connection idle for too long is closed when next
-found, one that fails a liveness check is dropped, and at most a few are kept per database."""
+found, one that fails a liveness check is dropped, and at most a few are kept per database.
+
+At most AT_ONCE admin connections are in use at a time, whatever the number of reconciles in
+flight: each holds a server backend and client buffers, and a few are enough to keep the server
+busy. A thread that holds one may take another (a nested read) without waiting, so that threads
+never wait on each other in a circle."""
 
 from __future__ import annotations
 
@@ -19,10 +24,13 @@ import psycopg
 from psycopg import pq
 
 IDLE_PER_DSN = 4
+AT_ONCE = 8
 IDLE_TOTAL = 16  # dedicated databases are one per Club: keep the server's connection slots free
 MAX_IDLE_SEC = 60.0
 
 _lock = threading.Lock()
+_in_use = threading.BoundedSemaphore(AT_ONCE)
+_held = threading.local()  # how many this thread has open
 _idle: defaultdict[str, list[tuple[float, psycopg.Connection[Any]]]] = defaultdict(list)
 
 
@@ -61,16 +69,32 @@ def _give_back(dsn: str, conn: psycopg.Connection[Any]) -> None:
 def admin(dsn: str) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection for `dsn`, reused when one is idle. Use `conn.transaction()` for
     statements that must commit together. A connection that raised is closed, not kept."""
-    conn = _take(dsn) or psycopg.connect(dsn, autocommit=True)
+    with _slot():
+        conn = _take(dsn) or psycopg.connect(dsn, autocommit=True)
+        try:
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        if conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            conn.close()
+        else:
+            _give_back(dsn, conn)
+
+
+@contextlib.contextmanager
+def _slot() -> Iterator[None]:
+    """One of the AT_ONCE slots, or none for a thread that holds one already."""
+    depth = getattr(_held, "depth", 0)
+    if depth == 0:
+        _in_use.acquire()
+    _held.depth = depth + 1
     try:
-        yield conn
-    except BaseException:
-        conn.close()
-        raise
-    if conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE:
-        conn.close()
-    else:
-        _give_back(dsn, conn)
+        yield
+    finally:
+        _held.depth = depth
+        if depth == 0:
+            _in_use.release()
 
 
 def close_all() -> None:
