@@ -56,6 +56,9 @@ class OperatorSettings(BaseSettings):
     # Reconciles that run at once (kopf's thread pool): they mostly wait on the API server, PostgreSQL
     # and S3, so more than kopf's default (CPUs + 4) keeps those busy while Clubs are provisioned.
     max_workers: int = 16
+    # Resyncs that run at once (reconcile_threads.py): they give way to the reconciles of Clubs that
+    # changed, and a few are enough to go round every Club within an interval.
+    resync_workers: int = 4
 
     # The worker pools' KEDA ScaledObjects: how often KEDA reads the queues, and how long a pool stays
     # up after its queues empty before KEDA scales it to zero (pollingInterval, cooldownPeriod), in

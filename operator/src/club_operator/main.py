@@ -1,7 +1,8 @@
 """The only module with kopf decorators: each handler is a thin wrapper around `handlers`.
 
 A Club's status is decided and written in one place, status_writer.report, whatever brings it:
-a create, update or resume and the resync timer (`reconcile`, `resync`), a change of one of its
+a create, update or resume and the resync timer (`reconcile`, `resync`: the first at once, the
+second through the gate of reconcile_threads.py, after them), a change of one of its
 Deployments that completes a rollout (handlers.deployment_changed, called by the operator's watched
 copy of its Deployments, registered in `configure`: kube_cache.listen), and its deletion (`delete`).
 
@@ -26,6 +27,8 @@ from club_operator import (
     kube_cache,
     leader,
     naming,
+    reconcile_threads,
+    resync_gate,
     videojobs,
 )
 from club_operator.builders import backup_job
@@ -80,16 +83,22 @@ def watch_alive(**_: Any) -> str:
 @kopf.on.resume(*CLUBS)
 @kopf.on.create(*CLUBS)
 @kopf.on.update(*CLUBS)
-def reconcile(body: kopf.Body, **_: Any) -> None:
-    handlers.reconcile_club(body, get_settings())
+async def reconcile(body: kopf.Body, **_: Any) -> None:
+    """At once, on threads of its own: never behind the other Clubs' resyncs."""
+    settings = get_settings()
+    await reconcile_threads.on_event(settings, handlers.reconcile_club, body, settings)
 
 
-@kopf.timer(
-    *CLUBS, interval=get_settings().resync_interval_sec, initial_delay=get_settings().resync_interval_sec
-)
-def resync(body: kopf.Body, **_: Any) -> None:
-    """Repair drift and re-run the isolation probe; in steady state this writes nothing."""
-    handlers.reconcile_club(body, get_settings())
+def _first_resync(uid: str | None, **_: Any) -> float:
+    return resync_gate.first_delay(str(uid), get_settings().resync_interval_sec)
+
+
+@kopf.timer(*CLUBS, interval=get_settings().resync_interval_sec, initial_delay=_first_resync)
+async def resync(body: kopf.Body, **_: Any) -> None:
+    """Repair drift and re-run the isolation probe; in steady state this writes nothing. Through the
+    gate (resync_gate.py): a few at a time, and after the reconciles of Clubs that changed."""
+    settings = get_settings()
+    await reconcile_threads.on_resync(settings, handlers.reconcile_club, body, settings)
 
 
 @kopf.on.delete(*CLUBS)
