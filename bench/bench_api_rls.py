@@ -328,7 +328,19 @@ def run_wrk(base: str, script: Path, seconds: int) -> WrkResult:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed: hack/tools.sh apt (Debian's wrk package)")
-    args = [wrk, "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), base]
+    # wrk's default timeout (2 s) fails requests that a busy shared machine merely delays.
+    args = [
+        wrk,
+        "-t1",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--timeout",
+        "20s",
+        "--latency",
+        "-s",
+        str(script),
+        base,
+    ]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     return parse_wrk(out)
 
@@ -344,6 +356,8 @@ def bench_route(
     api_cpu, pg_cpu = cpu_seconds(api_pid) - api_before, BackendCpu.spent(pg_before, backends.sample())
     if result.errors:
         raise RuntimeError(f"{result.errors} of {result.requests} requests failed ({script.name})")
+    if not result.requests:
+        raise RuntimeError(f"no request completed in {seconds} s ({script.name}): the machine is too busy")
     return result, api_cpu * 1000 / result.requests, pg_cpu * 1000 / result.requests
 
 
