@@ -25,65 +25,65 @@ RULES: tuple[dict[str, Any], ...] = (
     {
         "apiGroups": ["footballclub.io"],
         "resources": ["clubs", "videojobs"],
-        "verbs": ["get", "list", "watch", "patch", "update"],
+        "verbs": ["get", "list", "watch", "patch"],
     },
     {
         # ClubBackups: the operator makes them for scheduled Jobs and backup-now annotations, and
         # retention deletes old ones.
         "apiGroups": ["footballclub.io"],
         "resources": ["clubbackups"],
-        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {
         # ClubRestores: watched (their daemon), their status written.
         "apiGroups": ["footballclub.io"],
         "resources": ["clubrestores"],
-        "verbs": ["get", "list", "watch", "patch", "update"],
+        "verbs": ["get", "list", "watch", "patch"],
     },
     {
         "apiGroups": ["footballclub.io"],
         "resources": ["clubs/status", "videojobs/status", "clubbackups/status", "clubrestores/status"],
-        "verbs": ["get", "patch", "update"],
+        "verbs": ["patch"],
     },
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    # kopf posts core Events, and never patches one.
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
     {
         "apiGroups": [""],
         "resources": ["secrets", "configmaps", "services"],
-        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {
         "apiGroups": ["apps"],
         "resources": ["deployments"],
-        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {
         # The backup CronJob and Jobs; a backup's result is read from its pod's termination message.
         "apiGroups": ["batch"],
         "resources": ["jobs", "cronjobs"],
-        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
     {
         "apiGroups": ["autoscaling"],
         "resources": ["horizontalpodautoscalers"],
-        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {
         "apiGroups": ["policy"],
         "resources": ["poddisruptionbudgets"],
-        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {
         "apiGroups": ["networking.k8s.io"],
         "resources": ["networkpolicies"],
-        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {
         "apiGroups": ["keda.sh"],
         "resources": ["scaledobjects", "triggerauthentications"],
-        "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {
         "apiGroups": ["apiextensions.k8s.io"],

@@ -2,12 +2,14 @@
 
 Values are passed as JSON per top-level key (`--set-json`), so a test states them as Python data.
 `template` renders offline for the stack's Kubernetes version (a helm built from its Go module
-reports no Kubernetes version of its own, and the chart asks for at least 1.30)."""
+reports no Kubernetes version of its own, and the chart asks for at least 1.30). `previous_chart`
+takes the chart's previous version out of git history, for upgrade tests (CI runs on a full clone)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,27 @@ from club_devstack.stack import StackInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "club-operator"
+# The last commit of the chart's previous version (0.1.0: the Club CRD without the Message column),
+# which `helm upgrade` to the working tree's chart is tested from.
+PREVIOUS_VERSION = "0.1.0"
+PREVIOUS_COMMIT = "33688199df854fa2155789c91c71122911b9e8d2"
+
+
+def previous_chart(dest: Path) -> Path:
+    """The chart as it was at PREVIOUS_COMMIT, extracted under `dest`: its folder."""
+    archive = dest / "previous-chart.tar"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "-o", str(archive), PREVIOUS_COMMIT, "charts/club-operator"],
+        check=True,
+        capture_output=True,
+    )
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    chart = dest / "charts" / "club-operator"
+    version = yaml.safe_load((chart / "Chart.yaml").read_text())["version"]
+    if version != PREVIOUS_VERSION:
+        raise LookupError(f"the chart at {PREVIOUS_COMMIT[:12]} is {version}, not {PREVIOUS_VERSION}")
+    return chart
 
 
 def kubernetes_version() -> str:
