@@ -35,7 +35,9 @@ def _pool() -> Row:
             ),
             graph(
                 "Share of the connection limit held",
-                "Over 80 % for 10 minutes: ClubDatabaseConnectionsNearLimit.",
+                "The API pools' share of the connections the club's role may open. "
+                "ClubDatabaseConnectionsNearLimit counts every session of the club's busiest login at "
+                "the server (workers and backup Jobs too), not the pools alone.",
                 "percentunit",
                 Query(f"{held}\n/\n{limit}", "held"),
             ),
