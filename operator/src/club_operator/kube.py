@@ -56,12 +56,15 @@ def _encode(data: dict[str, str]) -> dict[str, str]:
     return {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
 
 
-def _read_secret_data(namespace: str, name: str) -> Mapping[str, bytes | str] | None:
+def _read_secret_data(namespace: str, name: str, *, own: bool = False) -> Mapping[str, bytes | str] | None:
     """The Secret's data, still base64-encoded; None when it does not exist. A Secret the watched copy
-    does not hold (a server's Secret carries no label of ours) is read from the API server."""
-    _, held = kube_cache.held("v1", "Secret", namespace, name)
+    does not hold (a server's Secret carries no label of ours) is read from the API server, but for
+    `own`: a Secret the operator makes and labels, which the copy, once synced, holds if it exists."""
+    known, held = kube_cache.held("v1", "Secret", namespace, name)
     if held is not None:
         return cast(Mapping[str, bytes | str], held.get("data") or {})
+    if known and own:
+        return None
     try:
         secret = _core().read_namespaced_secret(name, namespace)
     except ApiException as exc:
@@ -71,10 +74,11 @@ def _read_secret_data(namespace: str, name: str) -> Mapping[str, bytes | str] | 
     return cast(Mapping[str, bytes | str], secret.data or {})
 
 
-def read_secret(namespace: str, name: str) -> dict[str, str] | None:
+def read_secret(namespace: str, name: str, *, own: bool = False) -> dict[str, str] | None:
     """The Secret's data, decoded; None when it does not exist. InvalidSecret when a value is not
-    UTF-8 text."""
-    data = _read_secret_data(namespace, name)
+    UTF-8 text. `own`: one of the Secrets the operator makes (see _read_secret_data): a new Club's
+    are not looked for on the API server one by one."""
+    data = _read_secret_data(namespace, name, own=own)
     return None if data is None else _decode(data, namespace, name)
 
 

@@ -119,7 +119,7 @@ def ensure_app_secrets(ctx: Context, out: Outcome) -> None:
     """The JWT key set and the bootstrap owner: generated once, never replaced here (the key set is
     rotated by ensure_jwt_rotation)."""
     names, owner = ctx.names, ctx.club.owner
-    existing = kube.read_secret(names.namespace, names.jwt_secret)
+    existing = kube.read_secret(names.namespace, names.jwt_secret, own=True)
     current = (existing or {}).get(credentials.JWT_KEYS)  # kept once written, even when emptied
     keys = credentials.generate_jwt_keys() if current is None else current
     try:
@@ -140,7 +140,7 @@ def ensure_app_secrets(ctx: Context, out: Outcome) -> None:
         frozenset({credentials.JWT_KEYS}),
         existing,
     )
-    existing = kube.read_secret(names.namespace, names.owner_secret)
+    existing = kube.read_secret(names.namespace, names.owner_secret, own=True)
     password = (existing or {}).get(credentials.OWNER_PASSWORD) or credentials.generate_password()
     secret_writes.write(
         credentials.build_owner_secret(names, owner, password=password),
@@ -167,7 +167,7 @@ def ensure_database(ctx: Context, out: Outcome) -> Provisioned | None:
         out.condition(Type.DATABASE_READY, False, Reason.INVALID_SPEC, str(exc))
         out.permanent = f"database server: {exc}"
         return None
-    existing = kube.read_secret(names.namespace, names.database_secret)
+    existing = kube.read_secret(names.namespace, names.database_secret, own=True)
     password = (existing or {}).get(credentials.DB_PASSWORD) or credentials.generate_password()
     login = db_logins.current_login(names.role, (existing or {}).get("username"))  # rotated: not the role
     limits = ctx.spec.database.limits
@@ -308,7 +308,7 @@ def ensure_storage(ctx: Context, out: Outcome) -> None:
         )
         out.condition(Type.STORAGE_READY, False, Reason.CONFLICT, message)
         return
-    existing = kube.read_secret(names.namespace, names.storage_secret)
+    existing = kube.read_secret(names.namespace, names.storage_secret, own=True)
     # The one of the Club's two S3 users the Secret names: s3_rotation.py alternates them.
     access_key, secret_key = s3_keys.in_use(names.s3_user, existing or {})
     secret_key = secret_key or credentials.generate_password()
