@@ -14,7 +14,9 @@ with `club-operator` as a real process watching that namespace, and print
   the Events it posted (from the namespace), not the control plane's;
 - what the first resync after Ready writes (it records each new credential as propagated), apart
   from the steady-state window that follows it;
-- how soon one edited Club's status observes the edit while the others idle (p50, p95 of ten);
+- how soon one edited Club's status observes the edit while the others idle (p50, p95 of ten), and
+  how many resyncs were waiting for a slot when each edit was made (the operator's
+  `club_operator_resyncs_waiting`: an edit is reconciled ahead of them, resync_gate.py);
 - the time to delete them all; and, with more than one round, the rounds side by side.
 
 Goals on a 2-core machine: 200 Clubs Ready in under 120 s; 0 writes in steady state; at most 20
@@ -66,6 +68,7 @@ from operator_figures import (
     operator_share,
     peak_rss_mib,
     reconcile_figures,
+    resyncs_waiting,
 )
 
 GROUP, VERSION, PLURAL = "footballclub.io", "v1alpha1", "clubs"
@@ -162,16 +165,20 @@ class Round:
     idle_rss_mib: float
     settling_events: Counter[tuple[str, str]]
     edit_latency: list[float]
+    edit_waiting: list[float]
 
 
 EDITS = 10
 
 
-def edit_latency(custom: k8s.CustomObjectsApi, namespace: str, names: list[str]) -> list[float]:
+def edit_latency(
+    custom: k8s.CustomObjectsApi, namespace: str, names: list[str], waiting: Callable[[], float]
+) -> tuple[list[float], list[float]]:
     """Seconds from a spec change of one Club (the others idle) until its status has observed it:
-    the Clubs edited one after the other."""
-    seconds = []
+    the Clubs edited one after the other; and the resyncs `waiting` for a slot as each was made."""
+    seconds, queued = [], []
     for i, name in enumerate(names):
+        queued.append(waiting())
         edited = custom.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, name, {"spec": {"displayName": f"Edited {i}"}}
         )
@@ -187,7 +194,7 @@ def edit_latency(custom: k8s.CustomObjectsApi, namespace: str, names: list[str])
         seconds.append(
             wait(f"Club {name} to observe its edit", observed, timeout=300, interval=0.05) - started
         )
-    return seconds
+    return seconds, queued
 
 
 def run_round(
@@ -245,8 +252,11 @@ def run_round(
         steady = api_writes(api) - quiet_from
         ours = changed(marks, namespace_marks(api, namespace))
         steady_events = kopf_events(api, namespace) - posted
-        edits = edit_latency(
-            custom, namespace, [f"club-{i:03d}" for i in range(0, count, max(1, count // EDITS))]
+        edits, queued = edit_latency(
+            custom,
+            namespace,
+            [f"club-{i:03d}" for i in range(0, count, max(1, count // EDITS))],
+            lambda: resyncs_waiting(operator.metrics_port),
         )
         rss = peak_rss_mib(operator.process.pid)
         reconciles = reconcile_figures(operator.metrics_port)
@@ -272,6 +282,7 @@ def run_round(
             settling_events=settling_events,
             steady_events=steady_events,
             edit_latency=edits,
+            edit_waiting=queued,
         )
     finally:
         if operator is not None:
@@ -331,9 +342,20 @@ def report(r: Round) -> None:
     print(
         f"  one Club edited          p50 {statistics.median(r.edit_latency):.2f} s,"
         f" p95 {percentile(r.edit_latency, 0.95):.2f} s until its status observed the edit"
-        f" ({len(r.edit_latency)} edits, the others idle)"
+        f" ({len(r.edit_latency)} edits, the others idle; resyncs waiting for a slot as they were"
+        f" made: {_waiting(r)})"
     )
     print(f"  deleting all             {r.delete_sec:7.1f} s")
+
+
+def _waiting(r: Round) -> str:
+    known = [n for n in r.edit_waiting if not math.isnan(n)]
+    return f"median {statistics.median(known):.0f}, most {max(known):.0f}" if known else "not reported"
+
+
+def _most_waiting(r: Round) -> str:
+    known = [n for n in r.edit_waiting if not math.isnan(n)]
+    return f"{max(known):.0f}" if known else "-"
 
 
 def ours_per_club(r: Round) -> float:
@@ -354,6 +376,7 @@ def side_by_side(rounds: list[Round]) -> None:
         ("operator writes per Club", lambda r: f"{ours_per_club(r):.1f}"),
         ("steady-state writes", lambda r: f"{sum(r.steady_ours.values())} in {r.steady_sec:.0f} s"),
         ("edited Club p95 (s)", lambda r: f"{percentile(r.edit_latency, 0.95):.2f}"),
+        ("  resyncs waiting, most", _most_waiting),
         ("delete all (s)", lambda r: f"{r.delete_sec:.1f}"),
     ]
     print("\n== side by side")

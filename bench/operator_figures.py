@@ -164,3 +164,13 @@ def reconcile_figures(port: int) -> tuple[int, float, float]:
                 total = sample.value
     p95 = next((le for le, n in sorted(buckets) if count and n >= 0.95 * count), math.nan)
     return int(count), (total / count if count else math.nan), p95
+
+
+def resyncs_waiting(port: int) -> float:
+    """Resyncs waiting for a slot of the operator's resync gate now (NaN from an operator without it)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == "club_operator_resyncs_waiting":
+            return float(family.samples[0].value)
+    return math.nan
