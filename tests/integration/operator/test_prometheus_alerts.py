@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client as k8s
 
 from club_devstack import prometheus, tools
@@ -27,7 +26,7 @@ from club_devstack.stack import StackInfo
 from club_operator.monitoring import __main__ as generate
 from tests.integration.operator.conftest import RunningOperator
 from tests.integration.operator.test_club_restore import _api_environment as api_environment
-from tests.support import clubs, crds
+from tests.support import alerting, clubs, crds
 
 # Three jobs on the club's video queue, as the club's Redis user under its key prefix (RQ reads
 # RQ_KEY_PREFIX from the environment at import: hence a process of its own).
@@ -60,21 +59,6 @@ def started(
         proc.stop()
 
 
-def _hurried(root: Path) -> Path:
-    """The chart's rules with every `for` cut to 20 s, the expressions as they are: how long each
-    alert waits is what promtool's tests check (tests/monitoring); here, that the expressions fire on
-    the series the stack really has, and clear."""
-    groups = yaml.safe_load(prometheus.RULES.read_text())
-    for group in groups["groups"]:
-        for rule in group["rules"]:
-            if "for" in rule:
-                rule["for"] = "20s"
-    root.mkdir(parents=True, exist_ok=True)
-    hurried = root / "prometheus-rules-hurried.yaml"
-    hurried.write_text(yaml.safe_dump(groups, sort_keys=False))
-    return hurried
-
-
 def _start(
     stack: StackInfo,
     club_operator: RunningOperator,
@@ -83,21 +67,10 @@ def _start(
     extra: list[dict[str, Any]] | None = None,
     rules: Path = prometheus.RULES,
 ) -> prometheus.PrometheusInfo:
-    proc, info = prometheus.start(
-        stack.kube.kubeconfig,
-        root / "prometheus",
-        root / "logs",
-        operator_targets=[f"127.0.0.1:{club_operator.metrics_port}"],
-        rule_files=[rules],
-        extra_scrape_configs=extra or [],
-    )
-    procs.append(proc)
-    return info
+    return alerting.start(stack.kube.kubeconfig, club_operator.metrics_port, root, procs, extra or [], rules)
 
 
-def _value(info: prometheus.PrometheusInfo, promql: str) -> float | None:
-    result = info.query(promql)
-    return float(result[0]["value"][1]) if result else None
+_value = alerting.value
 
 
 def test_prometheus_discovers_the_clubs_pods_and_evaluates_every_rule(
@@ -189,7 +162,9 @@ def test_jobs_no_worker_takes_fire_the_queue_alert_and_a_worker_resolves_it(
                 }
             ],
         }
-        info = _start(stack, club_operator, tmp_path, procs, [club_api], _hurried(tmp_path / "rules"))
+        info = _start(
+            stack, club_operator, tmp_path, procs, [club_api], alerting.hurried_rules(tmp_path / "rules")
+        )
         where = f'namespace="{namespace}", club="backlog", queue="{namespace}.backlog.video"'
         try:
             clubs.wait_for(
