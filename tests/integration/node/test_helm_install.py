@@ -214,10 +214,8 @@ class _ReadyWatch:
         self.versions = 0
         self.error: BaseException | None = None
         self._stop = threading.Event()
-        listed = custom.list_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, "clubs")
-        self._version: str = listed["metadata"]["resourceVersion"]
-        for club in listed["items"]:
-            self._see(club)
+        self._version = ""
+        self._relist()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -227,6 +225,14 @@ class _ReadyWatch:
         if ready.get("status") != "True":
             self.not_ready.append((club["metadata"]["name"], str(ready.get("message"))))
 
+    def _relist(self) -> None:
+        """Every Club as it is now, and the version to watch from."""
+        custom, namespace = self._custom, self._namespace
+        listed = custom.list_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, "clubs")
+        self._version = listed["metadata"]["resourceVersion"]
+        for club in listed["items"]:
+            self._see(club)
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
@@ -234,13 +240,22 @@ class _ReadyWatch:
                     self._custom.list_namespaced_custom_object, crds.GROUP, crds.VERSION, self._namespace,
                     "clubs", resource_version=self._version, timeout_seconds=2,
                 )  # fmt: skip
-                for event in stream:
-                    if event["type"] == "ERROR":
-                        raise AssertionError(f"the watch of the Clubs ended: {event['object']}")
-                    club = event["object"]
-                    self._version = club["metadata"]["resourceVersion"]
-                    if event["type"] in ("ADDED", "MODIFIED"):
-                        self._see(club)
+                try:
+                    for event in stream:
+                        if event["type"] == "ERROR" and event["object"].get("code") == 410:
+                            raise ApiException(status=410, reason="Gone")
+                        if event["type"] == "ERROR":
+                            raise AssertionError(f"the watch of the Clubs ended: {event['object']}")
+                        club = event["object"]
+                        self._version = club["metadata"]["resourceVersion"]
+                        if event["type"] in ("ADDED", "MODIFIED"):
+                            self._see(club)
+                except ApiException as exc:
+                    # A new CRD schema restarts the API server's storage of Clubs: the version
+                    # watched from is gone (410 Gone). List again, as every informer does.
+                    if exc.status != 410:
+                        raise
+                    self._relist()
         except BaseException as exc:  # reported by stop()
             self.error = exc
 
