@@ -27,19 +27,10 @@ Each object is slimmed before the copy holds it (`slim`, like client-go's transf
 copies hold every managed object of every Club, and most of a stored object is bookkeeping the
 operator never reads: managedFields (often half the object), kubectl's last-applied annotation, and
 the status of kinds whose status it never looks at (autoscalers, PDBs and Services, rewritten by
-their controllers).
-
-The largest part left is the pod template of Deployments and CronJobs (`BULK`), which the operator
-reads only to compare it with what it would apply. So once it has found (or made, by applying) a
-version whose spec holds its manifest, the copy keeps that finding instead (`vouch`: the
-generation and a digest of the manifest's spec) and drops the template from every version of that
-generation: status updates during rollouts do not change the generation; any change of the spec,
-by anyone, does, and that version is kept whole until the operator has compared it again. Measured
-with bench/bench_operator_scale.py: about half of the bytes the copies held per Club."""
+their controllers)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -62,25 +53,6 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Kinds whose status the operator reads (rollouts, Jobs' completion, CRDs' Established): the
 # copies of every other kind drop it (kube_cache).
 STATUS_READ = frozenset({"Deployment", "Job", "CustomResourceDefinition"})
-# The field of the spec that the copy drops once vouched for (see the module), by kind.
-BULK = {"Deployment": "template", "CronJob": "jobTemplate"}
-
-
-def spec_digest(spec: Any) -> str:
-    """A digest of a manifest's spec: the same for the same fields and values, in any order."""
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def generation(obj: dict[str, Any]) -> int:
-    return int((obj.get("metadata") or {}).get("generation") or 0)
-
-
-def without(obj: dict[str, Any], bulk: str) -> dict[str, Any]:
-    """The object without its spec's `bulk` field. A new dict; `obj` is left as it was."""
-    spec = obj.get("spec")
-    if not isinstance(spec, dict) or bulk not in spec:
-        return obj
-    return obj | {"spec": {k: v for k, v in spec.items() if k != bulk}}
 
 
 def slim(obj: dict[str, Any], *, status: bool) -> dict[str, Any]:
@@ -135,15 +107,10 @@ class Informer:
         listener: Listener | None = None,
         *,
         status: bool = True,
-        bulk: str | None = None,
     ) -> None:
-        """`status`: whether the copy keeps the objects' status (see `slim`). `bulk`: the field of
-        the spec dropped from versions the operator vouched for (see the module)."""
+        """`status`: whether the copy keeps the objects' status (see `slim`)."""
         self.name, self.path, self.selector = name, path, selector
         self._status = status
-        self.bulk = bulk
-        # (namespace, name) -> (generation, digest of the manifest's spec found to hold there).
-        self._vouched: dict[tuple[str, str], tuple[int, str]] = {}
         self._request = request
         self._listener = listener
         self._objects: dict[tuple[str, str], dict[str, Any]] = {}
@@ -160,38 +127,13 @@ class Informer:
         with self._lock:
             return True, self._objects.get((namespace, name))
 
-    def remember(self, obj: dict[str, Any], *, holds: str | None = None) -> None:
-        """An object as the server returned it after our write; `holds`: the digest of the spec of
-        the manifest the operator applied, when that object holds it (see `vouch`)."""
+    def remember(self, obj: dict[str, Any]) -> None:
+        """An object as the server returned it after our write."""
         obj = self._slim(obj)
         key = _key(obj)
         with self._lock:
-            if holds is not None:
-                self._vouched[key] = (generation(obj), holds)
             if newer(obj, self._objects.get(key)):
-                self._store(key, obj)
-
-    def vouch(self, namespace: str, name: str, at: int, digest: str) -> None:
-        """The operator found that the version of generation `at` holds the manifest whose spec has
-        `digest`: from now on the copy drops the bulk of that generation's versions."""
-        key = (namespace, name)
-        with self._lock:
-            self._vouched[key] = (at, digest)
-            current = self._objects.get(key)
-            if current is not None:
-                self._store(key, current)
-
-    def vouched(self, namespace: str, name: str, at: int, digest: str) -> bool:
-        """Whether the operator found generation `at` to hold the manifest whose spec has `digest`."""
-        with self._lock:
-            return self._vouched.get((namespace, name)) == (at, digest)
-
-    def _store(self, key: tuple[str, str], obj: dict[str, Any]) -> None:
-        """Hold `obj` (under the lock), without its bulk where its generation was vouched for."""
-        found = self._vouched.get(key)
-        if self.bulk is not None and found is not None and found[0] == generation(obj):
-            obj = without(obj, self.bulk)
-        self._objects[key] = obj
+                self._objects[key] = obj
 
     def _slim(self, obj: dict[str, Any]) -> dict[str, Any]:
         return slim(obj, status=self._status)
@@ -200,7 +142,6 @@ class Informer:
         """An object we just deleted."""
         with self._lock:
             self._objects.pop((namespace, name), None)
-            self._vouched.pop((namespace, name), None)
 
     # --- the thread ---------------------------------------------------------------------------
 
@@ -246,10 +187,7 @@ class Informer:
             resp.release_conn()
         objects = {_key(item): item for item in (self._slim(i) for i in listed.get("items") or [])}
         with self._lock:
-            self._objects = {}
-            for key, item in objects.items():
-                self._store(key, item)
-            self._vouched = {key: found for key, found in self._vouched.items() if key in objects}
+            self._objects = objects
         self._synced.set()
         for item in objects.values():  # what changed while the watch was down
             self._tell(item)
@@ -294,9 +232,8 @@ class Informer:
             changed = newer(obj, current)
             if changed and kind == "DELETED":
                 self._objects.pop(key, None)
-                self._vouched.pop(key, None)
             elif changed:
-                self._store(key, obj)
+                self._objects[key] = obj
         if changed and kind != "DELETED":
             self._tell(obj)
         return str(version) if version else None

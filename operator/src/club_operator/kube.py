@@ -17,7 +17,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from club_operator import kube_cache, kube_client, naming
+from club_operator import kube_cache, kube_client, naming, objects
 
 FIELD_MANAGER = "club-operator"
 KubeError = kube_client.KubeError  # what every call here raises
@@ -147,7 +147,7 @@ def apply_object(manifest: dict[str, Any]) -> bool:
     api_version, kind = manifest["apiVersion"], manifest["kind"]
     namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
     live = read_object(api_version, kind, namespace, name)
-    if live is not None and kube_cache.holds(manifest, live):
+    if live is not None and objects.holds(manifest, live):
         return False
     try:
         applied = kube_client.dynamic_client().server_side_apply(  # type: ignore[no-untyped-call]
@@ -162,7 +162,7 @@ def apply_object(manifest: dict[str, Any]) -> bool:
         if exc.status == 422:
             raise Refused(f"the API server refused {kind} {name}: {_server_message(exc)}") from exc
         raise KubeError(f"applying {kind} {namespace}/{name} failed: {exc.status} {exc.reason}") from exc
-    kube_cache.remember(api_version, kind, applied.to_dict(), applied=manifest)
+    kube_cache.remember(api_version, kind, applied.to_dict())
     return True
 
 

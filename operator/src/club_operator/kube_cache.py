@@ -5,9 +5,7 @@ nothing at all (some twenty GETs per Club per resync otherwise).
 Off until `watch_scope` is called (the operator process does so at start): then `held` answers from
 the copy, and kube.py's reads fall back to a GET only where the copy cannot answer. The operator's
 own writes are put in at once (`remember`, `forget`), so the next read sees them. `listen` has a
-kind's copies started at once and report each version they bring in (the Deployments', for rollouts).
-`holds` compares a manifest with what a copy holds, answering for the pod templates the copies drop
-once the operator has compared them (informers.py)."""
+kind's copies started at once and report each version they bring in (the Deployments', for rollouts)."""
 
 from __future__ import annotations
 
@@ -15,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from club_operator import informers, kube_client, naming, objects
+from club_operator import kube_client, naming
 from club_operator.informers import STATUS_READ, Informer, Listener
 
 _SELECTOR = f"app.kubernetes.io/managed-by={naming.MANAGED_BY}"
@@ -58,7 +56,6 @@ def _informer(api_version: str, kind: str, namespace: str | None) -> Informer | 
                 kube_client.watch_request(kube_client.watch_client()),
                 _listeners.get((api_version, kind)),
                 status=kind in STATUS_READ,
-                bulk=informers.BULK.get(kind) if namespace is not None else None,
             )
             found.start()
         return found
@@ -82,39 +79,14 @@ def held(api_version: str, kind: str, namespace: str | None, name: str) -> tuple
     return informer.get(namespace or "", name)
 
 
-def remember(api_version: str, kind: str, written: Any, *, applied: dict[str, Any] | None = None) -> None:
-    """Our write as the server answered it (a dict, or one of the client's models); `applied`: the
-    manifest that write applied, vouched for where the answer holds it (informers.py)."""
+def remember(api_version: str, kind: str, written: Any) -> None:
+    """Our write as the server answered it (a dict, or one of the client's models)."""
     obj: dict[str, Any] = (
         written if isinstance(written, dict) else kube_client.api_client().sanitize_for_serialization(written)  # type: ignore[no-untyped-call]
     )
     informer = _informer(api_version, kind, obj["metadata"]["namespace"])
-    if informer is None:
-        return
-    found = None
-    if applied is not None and informer.bulk is not None and objects.holds(applied, obj):
-        found = informers.spec_digest(applied.get("spec"))
-    informer.remember(obj, holds=found)
-
-
-def holds(manifest: dict[str, Any], live: dict[str, Any]) -> bool:
-    """Whether `live` (from `held`, or from the API server) carries every field of `manifest`
-    (objects.holds). A copy that dropped the object's bulk answers for it from what the operator
-    found before (informers.py); a whole object that holds is vouched for, and slimmed."""
-    meta = live.get("metadata") or {}
-    informer = _informer(manifest["apiVersion"], manifest["kind"], meta.get("namespace"))
-    bulk = informer.bulk if informer is not None else None
-    if informer is None or bulk is None:
-        return objects.holds(manifest, live)
-    namespace, name, at = str(meta.get("namespace")), str(meta.get("name")), informers.generation(live)
-    digest = informers.spec_digest(manifest.get("spec"))
-    if bulk not in (live.get("spec") or {}):
-        rest = {k: v for k, v in manifest.items() if k != "spec"}
-        return objects.holds(rest, live) and informer.vouched(namespace, name, at, digest)
-    if not objects.holds(manifest, live):
-        return False
-    informer.vouch(namespace, name, at, digest)
-    return True
+    if informer is not None:
+        informer.remember(obj)
 
 
 def forget(api_version: str, kind: str, namespace: str, name: str) -> None:
